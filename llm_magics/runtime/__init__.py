@@ -1,0 +1,16 @@
+"""Models in memory: specs, devices, loading, and the per-kernel manager."""
+
+from llm_magics.runtime.devices import resolve_device, resolve_dtype
+from llm_magics.runtime.loading import LoadedModel
+from llm_magics.runtime.manager import ModelManager, get_manager
+from llm_magics.runtime.specs import ModelSpec, resolve_spec
+
+__all__ = [
+    "LoadedModel",
+    "ModelManager",
+    "ModelSpec",
+    "get_manager",
+    "resolve_device",
+    "resolve_dtype",
+    "resolve_spec",
+]

@@ -1,0 +1,463 @@
+"""Turning a ``ModelSpec`` into weights on a device: offline first, GGUF converted once.
+
+- Hugging Face ids are looked up in the local Hugging Face cache first. Only when they are not
+  there do we try the hub, after checking within ``LlmMagics.hub_timeout`` seconds that it can be
+  reached at all, so an offline machine gets a ``ModelNotFoundError`` at once instead of a hang.
+- A ``.gguf`` file is dequantized by transformers (about 20 s for the default chat model) and the
+  result is saved as safetensors under ``<cache_dir>/models/``, keyed by the file's SHA-256; later
+  loads read that folder (under a second).
+- ``trust_remote_code`` is whatever ``LlmMagics.trust_remote_code`` says (off by default).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import itertools
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import torch
+
+from llm_magics.config import LlmMagics
+from llm_magics.errors import (
+    DeviceOutOfMemoryError,
+    ModelLoadError,
+    ModelNotFoundError,
+    did_you_mean,
+)
+from llm_magics.runtime.specs import BUILTIN_ALIASES, ModelSpec, Role
+
+__all__ = ["LoadedModel", "ModelSource", "estimate_bytes", "load_model", "locate", "read_config"]
+
+_CHAT_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
+
+
+@dataclass
+class LoadedModel:
+    """A model in memory with everything needed to run it.
+
+    ``model`` and ``tokenizer`` are the transformers objects; the rest describes them for the engine
+    (``fingerprint`` keys cached results, ``pooling`` says how to pool embeddings) and for
+    ``status()``.
+    """
+
+    name: str
+    key: str
+    spec: ModelSpec
+    role: Role
+    model: Any
+    tokenizer: Any
+    device: torch.device
+    dtype: torch.dtype
+    parameters: int
+    bytes: int
+    load_seconds: float
+    source: str
+    fingerprint: str
+    pooling: dict[str, Any] = field(default_factory=dict)
+    last_used: float = field(default_factory=time.time)
+
+    def touch(self) -> None:
+        self.last_used = time.time()
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-serializable description for ``status()``."""
+        return {
+            "name": self.name,
+            "key": self.key,
+            "role": self.role,
+            "state": "loaded",
+            "device": str(self.device),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "parameters": self.parameters,
+            "bytes": self.bytes,
+            "load_seconds": round(self.load_seconds, 3),
+            "last_used": self.last_used,
+            "source": self.source,
+            "fingerprint": self.fingerprint,
+        }
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where to load a spec from: a folder (or hub id), the gguf file in it, and whether offline."""
+
+    path: str
+    gguf_file: str | None
+    local_files_only: bool
+    description: str
+
+    def kwargs(self, config: LlmMagics) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "local_files_only": self.local_files_only,
+            "trust_remote_code": config.trust_remote_code,
+        }
+        if self.gguf_file:
+            kwargs["gguf_file"] = self.gguf_file
+        return kwargs
+
+
+# ---------------------------------------------------------------------------- finding the weights
+
+
+def _hub_endpoint() -> str:
+    from huggingface_hub import constants
+
+    return constants.ENDPOINT
+
+
+def hub_reachable(timeout: float) -> bool:
+    """Whether a TCP connection to the Hugging Face hub opens within ``timeout`` seconds."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(_hub_endpoint())
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _hub_cached(model_id: str) -> bool:
+    from transformers.utils import cached_file
+
+    found = cached_file(
+        model_id,
+        "config.json",
+        local_files_only=True,
+        _raise_exceptions_for_missing_entries=False,
+        _raise_exceptions_for_connection_errors=False,
+    )
+    return found is not None
+
+
+def _gguf_digest(path: Path) -> str:
+    stat = path.stat()
+    return _file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    # size and mtime are part of the cache key so that a replaced file is hashed again.
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def gguf_cache_dir(spec: ModelSpec, config: LlmMagics) -> Path:
+    """The folder that holds (or will hold) the safetensors conversion of a gguf spec."""
+    gguf = Path(spec.location) / str(spec.gguf_file)
+    return config.cache_path / "models" / f"{gguf.stem}-{_gguf_digest(gguf)[:16]}"
+
+
+def _complete(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
+
+
+def locate(spec: ModelSpec, config: LlmMagics) -> ModelSource:
+    """Find the weights of ``spec`` without loading them; never waits on the network for long.
+
+    Raises
+    ------
+    ModelNotFoundError
+        A hub id that is neither in the local Hugging Face cache nor reachable.
+    """
+    if spec.kind == "local":
+        return ModelSource(spec.location, None, True, f"folder {spec.location}")
+    if spec.kind == "gguf":
+        converted = gguf_cache_dir(spec, config)
+        if _complete(converted):
+            return ModelSource(str(converted), None, True, f"converted GGUF {converted}")
+        return ModelSource(spec.location, spec.gguf_file, True, f"GGUF {spec.key}")
+    if _hub_cached(spec.location):
+        return ModelSource(spec.location, None, True, f"hub id {spec.location} (local cache)")
+    if hub_reachable(config.hub_timeout):
+        return ModelSource(spec.location, None, False, f"hub id {spec.location} (download)")
+    from huggingface_hub import constants
+
+    tried = (f"Hugging Face cache {constants.HF_HUB_CACHE}", f"hub {_hub_endpoint()} (unreachable)")
+    msg = (
+        f"Model {spec.name!r} is not in the local Hugging Face cache and the hub cannot be reached."
+        f"{did_you_mean(spec.name, BUILTIN_ALIASES)} Ways out: use the offline defaults "
+        "('default-chat', 'default-embed'), pass a local model folder or .gguf file, or connect to "
+        "the hub once to download it."
+    )
+    raise ModelNotFoundError(msg, model=spec.name, tried=tried)
+
+
+def _not_found(spec: ModelSpec) -> ModelNotFoundError:
+    msg = (
+        f"The hub has no model {spec.location!r} (or it is private: log in with `hf auth login`)."
+        f"{did_you_mean(spec.name, BUILTIN_ALIASES)} Check the id's spelling and case."
+    )
+    return ModelNotFoundError(msg, model=spec.name, tried=(f"hub {_hub_endpoint()}",))
+
+
+@contextlib.contextmanager
+def _hub_errors(spec: ModelSpec) -> Iterator[None]:
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    try:
+        yield
+    except GatedRepoError as err:
+        msg = f"{spec.location!r} is gated on the hub: accept its terms there and log in (`hf auth login`)."
+        raise ModelLoadError(msg, model=spec.name) from err
+    except RepositoryNotFoundError as err:
+        raise _not_found(spec) from err
+    except OSError as err:
+        if (
+            spec.kind == "hub"
+            and "is not a local folder and is not a valid model identifier" in str(err)
+        ):
+            raise _not_found(spec) from err
+        raise
+
+
+# --------------------------------------------------------------------------- config and estimate
+
+
+def read_config(spec: ModelSpec, source: ModelSource, config: LlmMagics) -> Any:
+    """Return the transformers config of ``spec`` (reads a gguf file's metadata if unconverted)."""
+    from transformers import AutoConfig
+
+    with _hub_errors(spec):
+        try:
+            return AutoConfig.from_pretrained(source.path, **source.kwargs(config))
+        except ValueError as err:
+            if "trust_remote_code" in str(err):
+                msg = (
+                    f"{spec.name!r} needs code from its repository to run. Read that code, then allow "
+                    "it with `%config LlmMagics.trust_remote_code = True`."
+                )
+                raise ModelLoadError(msg, model=spec.name) from err
+            msg = f"Cannot read the config of {spec.name!r} ({source.description}): {err}"
+            raise ModelLoadError(msg, model=spec.name) from err
+
+
+def infer_role(model_config: Any) -> Role:
+    """Read the role from the architectures a config names (a causal LM is a chat model)."""
+    architectures = getattr(model_config, "architectures", None) or []
+    if any(a.endswith(_CHAT_SUFFIXES) for a in architectures):
+        return "chat"
+    if any(a.endswith("ForSequenceClassification") for a in architectures):
+        return "classifier"
+    return "embed"
+
+
+def _auto_class(role: Role) -> Any:
+    import transformers
+
+    return {
+        "chat": transformers.AutoModelForCausalLM,
+        "embed": transformers.AutoModel,
+        "classifier": transformers.AutoModelForSequenceClassification,
+    }[role]
+
+
+def _tensor_bytes(module: torch.nn.Module) -> int:
+    tensors = itertools.chain(module.parameters(), module.buffers())
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def estimate_bytes(model_config: Any, role: Role, dtype: torch.dtype, config: LlmMagics) -> int:
+    """Bytes the weights of a model take in ``dtype``, from its config alone (no weights read).
+
+    The model is built on the ``meta`` device, which allocates nothing, so the count is exact for
+    any architecture transformers knows (tied weights are counted once).
+    """
+    with torch.device("meta"):
+        skeleton = _auto_class(role).from_config(
+            model_config, dtype=dtype, trust_remote_code=config.trust_remote_code
+        )
+    return _tensor_bytes(skeleton)
+
+
+# ------------------------------------------------------------------------------------- loading
+
+
+def _strip_gguf_quantizer(model: Any) -> None:
+    # The dequantized model is plain float weights, but transformers still marks it as "quantized
+    # with gguf" and refuses save_pretrained. Dropping the marker makes it an ordinary model.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    if getattr(model, "is_quantized", False):
+        model.is_quantized = False
+
+
+def _convert_gguf(spec: ModelSpec, role: Role, config: LlmMagics) -> Path:
+    """Dequantize a gguf file once and save it as safetensors in the cache; return the folder."""
+    from transformers import AutoTokenizer, GgufConfig
+
+    target = gguf_cache_dir(spec, config)
+    if _complete(target):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    kwargs = {"gguf_file": spec.gguf_file, "local_files_only": True}
+    tokenizer = AutoTokenizer.from_pretrained(spec.location, **kwargs)
+    model = _auto_class(role).from_pretrained(
+        spec.location,
+        dtype=torch.float32,
+        quantization_config=GgufConfig(dequantize=True),
+        **kwargs,
+    )
+    _strip_gguf_quantizer(model)
+    # Write to a private folder, then rename: a second kernel converting the same file at the same
+    # time either wins the rename or finds the complete folder; nobody reads a half-written one.
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        model.save_pretrained(scratch)
+        tokenizer.save_pretrained(scratch)
+        with contextlib.suppress(OSError):
+            os.rename(scratch, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if not _complete(target):
+        msg = f"Could not write the converted model to {target}. Check that the cache dir is writable."
+        raise ModelLoadError(msg, model=spec.name)
+    return target
+
+
+def _fingerprint(spec: ModelSpec, source: ModelSource, model: Any, dtype: torch.dtype) -> str:
+    parts = [spec.key, str(dtype)]
+    if spec.kind == "gguf":
+        parts.append(_gguf_digest(Path(spec.key)))
+    elif spec.kind == "hub":
+        parts.append(str(getattr(model.config, "_commit_hash", None)))
+    else:
+        folder = Path(source.path)
+        for weights in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
+            stat = weights.stat()
+            parts.append(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}")
+        config_file = folder / "config.json"
+        if config_file.is_file():
+            parts.append(hashlib.sha256(config_file.read_bytes()).hexdigest())
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _read_model_json(source: ModelSource, filename: str) -> dict[str, Any] | None:
+    from transformers.utils import cached_file
+
+    found = cached_file(
+        source.path,
+        filename,
+        local_files_only=source.local_files_only,
+        _raise_exceptions_for_missing_entries=False,
+        _raise_exceptions_for_connection_errors=False,
+    )
+    return json.loads(Path(found).read_text()) if found else None
+
+
+def read_pooling(source: ModelSource) -> dict[str, Any]:
+    """How a sentence-transformers model pools token vectors (mean pooling when it does not say)."""
+    pooling: dict[str, Any] = {"mode": "mean", "normalize": False}
+    modules = _read_model_json(source, "modules.json") or []
+    for module in modules:
+        kind = module.get("type", "")
+        if kind.endswith("Pooling"):
+            settings = _read_model_json(source, f"{module['path']}/config.json") or {}
+            for mode in ("cls_token", "max_tokens", "mean_tokens", "lasttoken"):
+                if settings.get(f"pooling_mode_{mode}"):
+                    pooling["mode"] = {
+                        "cls_token": "cls",
+                        "max_tokens": "max",
+                        "mean_tokens": "mean",
+                    }.get(mode, "last")
+                    break
+        elif kind.endswith("Normalize"):
+            pooling["normalize"] = True
+    return pooling
+
+
+@contextlib.contextmanager
+def _quiet_progress() -> Iterator[None]:
+    # A "Loading weights" bar for a load of under a second is noise in a notebook cell's output.
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _prepare_tokenizer(tokenizer: Any, role: Role) -> Any:
+    if role == "chat":
+        # Decoder-only generation needs left padding so every row's last token is real.
+        tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return tokenizer
+
+
+def load_model(
+    key: str,
+    spec: ModelSpec,
+    source: ModelSource,
+    role: Role,
+    device: torch.device,
+    dtype: torch.dtype,
+    config: LlmMagics,
+) -> LoadedModel:
+    """Load weights and tokenizer of ``spec`` onto ``device`` in ``dtype``; ``key`` names the entry."""
+    from transformers import AutoTokenizer
+
+    started = time.perf_counter()
+    if source.gguf_file:
+        folder = _convert_gguf(spec, role, config)
+        source = ModelSource(str(folder), None, True, f"converted GGUF {folder}")
+        described = f"converted GGUF {folder} (converted now)"
+    else:
+        described = source.description
+    kwargs = source.kwargs(config)
+    if device.type != "cpu":
+        # Straight onto the accelerator, without a full copy in RAM first.
+        kwargs["device_map"] = {"": device}
+    try:
+        with _hub_errors(spec), _quiet_progress():
+            tokenizer = AutoTokenizer.from_pretrained(source.path, **source.kwargs(config))
+            model = _auto_class(role).from_pretrained(source.path, dtype=dtype, **kwargs)
+    except torch.OutOfMemoryError as err:
+        msg = (
+            f"{spec.name!r} ran out of memory while loading on {device}. Unload other models "
+            "(`llm_magics.get_manager().unload_all()`), choose a smaller dtype or model, or use device='cpu'."
+        )
+        raise DeviceOutOfMemoryError(msg, model=spec.name, device=str(device)) from err
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        msg = f"Could not load {spec.name!r} as a {role} model from {source.description}: {err}"
+        raise ModelLoadError(msg, model=spec.name) from err
+    model = model.to(device).eval()
+    return LoadedModel(
+        name=spec.name,
+        key=key,
+        spec=spec,
+        role=role,
+        model=model,
+        tokenizer=_prepare_tokenizer(tokenizer, role),
+        device=device,
+        dtype=dtype,
+        parameters=sum(p.numel() for p in model.parameters()),
+        bytes=_tensor_bytes(model),
+        load_seconds=time.perf_counter() - started,
+        source=described,
+        fingerprint=_fingerprint(spec, source, model, dtype),
+        pooling=read_pooling(source) if role == "embed" else {},
+    )

@@ -1,0 +1,349 @@
+"""One model manager per kernel: loads each model once, keeps every device within its budget.
+
+``get_manager()`` returns the kernel's manager. Everything that needs a model (ops, widgets, the
+sidebar comm, ``%mine``) goes through it, so a model is loaded once however many places use it,
+and ``status()`` is the one snapshot that every display reads.
+
+Memory: before a model is loaded its size is computed from its config and dtype (``estimate_bytes``);
+the least recently used models on the same device are unloaded until it fits the device's budget;
+a model that cannot fit even alone raises ``DeviceOutOfMemoryError`` before anything is read.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from llm_magics.config import LlmMagics, get_config
+from llm_magics.errors import DeviceOutOfMemoryError, InvalidArgumentError, did_you_mean
+from llm_magics.runtime.devices import device_memory, resolve_device, resolve_dtype
+from llm_magics.runtime.loading import (
+    LoadedModel,
+    estimate_bytes,
+    infer_role,
+    load_model,
+    locate,
+    read_config,
+)
+from llm_magics.runtime.specs import ModelSpec, Role, resolve_spec
+from llm_magics.units import format_bytes
+
+__all__ = ["ModelManager", "get_manager"]
+
+
+@dataclass
+class _Pending:
+    """A load in progress: others asking for the same model wait on ``future``."""
+
+    future: Future
+    spec: ModelSpec
+    role: Role
+    device: torch.device
+    dtype: torch.dtype
+    bytes: int
+    started: float
+
+
+class ModelManager:
+    """Loads, shares and evicts models within a memory budget per device.
+
+    Thread-safe: widgets and the sidebar comm call it from other threads. Loading the same model
+    from several threads at once loads it once; every caller gets the same ``LoadedModel``.
+
+    Parameters
+    ----------
+    config
+        Settings to follow (default: the kernel's ``LlmMagics``). They are read at each call, so
+        ``%config`` changes apply to the next load.
+
+    Examples
+    --------
+    >>> manager = get_manager()
+    >>> embedder = manager.load("default-embed")      # doctest: +SKIP
+    >>> manager.status()["models"][0]["role"]          # doctest: +SKIP
+    'embed'
+    """
+
+    def __init__(self, config: LlmMagics | None = None) -> None:
+        self.config = config or get_config()
+        self._lock = threading.RLock()
+        self._models: OrderedDict[str, LoadedModel] = OrderedDict()  # least recently used first
+        self._pending: dict[str, _Pending] = {}
+        self._jobs: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------------------ public API
+
+    def load(
+        self,
+        name: str | None = None,
+        *,
+        role: Role | None = None,
+        device: str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
+    ) -> LoadedModel:
+        """Return the model ``name``, loading it first if it is not in memory.
+
+        Parameters
+        ----------
+        name
+            An alias, a local folder, a ``.gguf`` file or a Hugging Face id. ``None``: the default
+            model of ``role`` (``LlmMagics.default_chat_model`` / ``default_embed_model``).
+        role
+            ``"chat"``, ``"embed"`` or ``"classifier"``; read from the model's config when omitted.
+        device, dtype
+            Override the settings (``LlmMagics.device`` / ``dtype``) for this model.
+
+        Raises
+        ------
+        ModelNotFoundError, ModelLoadError, DeviceOutOfMemoryError, InvalidArgumentError
+        """
+        spec = self._spec(name, role)
+        target = resolve_device(device or self.config.device)
+        precision = resolve_dtype(target, dtype or self.config.dtype)
+        with self._lock:
+            for key, loaded in self._models.items():
+                if self._matches(loaded, spec, role, target, precision):
+                    return self._touch(key)
+        return self._load_new(spec, target, precision)
+
+    def get(self, name: str, *, role: Role | None = None) -> LoadedModel:
+        """Return a model that is already loaded (most recently used first), without loading.
+
+        Raises
+        ------
+        InvalidArgumentError
+            When no model of that name is loaded; the message lists those that are.
+        """
+        spec = self._spec(name, role)
+        with self._lock:
+            for key in reversed(self._models):
+                if self._matches(self._models[key], spec, role):
+                    return self._touch(key)
+            loaded = [m.name for m in self._models.values()]
+        msg = (
+            f"{name!r} is not loaded (loaded: {', '.join(loaded) or 'none'})."
+            f"{did_you_mean(name, loaded)} Load it with `get_manager().load({name!r})`."
+        )
+        raise InvalidArgumentError(msg)
+
+    def unload(self, name: str, *, role: Role | None = None) -> int:
+        """Unload every loaded copy of ``name`` (any device or dtype); return how many."""
+        spec = self._spec(name, role)
+        with self._lock:
+            keys = [k for k, m in self._models.items() if self._matches(m, spec, role)]
+            for key in keys:
+                self._evict(key)
+        return len(keys)
+
+    def unload_all(self) -> int:
+        """Unload every model; return how many were loaded."""
+        with self._lock:
+            keys = list(self._models)
+            for key in keys:
+                self._evict(key)
+        return len(keys)
+
+    def loaded(self) -> list[LoadedModel]:
+        """The models in memory, least recently used first."""
+        with self._lock:
+            return list(self._models.values())
+
+    def budget(self, device: str | torch.device) -> int:
+        """Bytes the models on ``device`` may take together.
+
+        An explicit ``LlmMagics.memory_budget`` entry wins; otherwise a share
+        (``gpu_memory_fraction`` / ``cpu_memory_fraction``) of what is free now plus what our own
+        models already hold there.
+        """
+        device = resolve_device(device)
+        explicit = self.config.memory_budget
+        for name in (str(device), device.type):
+            if name in explicit:
+                return int(explicit[name])
+        fraction = self.config.cpu_memory_fraction
+        if device.type != "cpu":
+            fraction = self.config.gpu_memory_fraction
+        with self._lock:
+            ours = sum(m.bytes for m in self._models.values() if m.device == device)
+        return int(fraction * (device_memory(device).free + ours))
+
+    def status(self) -> dict[str, Any]:
+        """A JSON-serializable snapshot: models, memory per device, and jobs.
+
+        ``models`` lists loaded models (least recently used first) then loads in progress
+        (``state: "loading"``); ``memory`` has ``total``, ``used``, ``free``, ``budget`` and
+        ``models_bytes`` in bytes per device; ``jobs`` lists the engine's runs.
+        """
+        with self._lock:
+            models = [m.snapshot() for m in self._models.values()]
+            models += [
+                {
+                    "name": p.spec.name,
+                    "key": p.spec.key,
+                    "role": p.role,
+                    "state": "loading",
+                    "device": str(p.device),
+                    "dtype": str(p.dtype).removeprefix("torch."),
+                    "bytes": p.bytes,
+                    "started": p.started,
+                }
+                for p in self._pending.values()
+            ]
+            devices = {torch.device("cpu"), *(m.device for m in self._models.values())}
+            jobs = [job.snapshot() for job in self._jobs.values()]
+        if torch.cuda.is_available():
+            devices.update(torch.device("cuda", i) for i in range(torch.cuda.device_count()))
+        memory = []
+        for device in sorted(devices, key=str):
+            info = device_memory(device)
+            held = sum(m["bytes"] for m in models if m["device"] == str(device))
+            memory.append(
+                {
+                    "device": str(device),
+                    "total": info.total,
+                    "used": info.used,
+                    "free": info.free,
+                    "budget": self.budget(device),
+                    "models_bytes": held,
+                }
+            )
+        return {"models": models, "memory": memory, "jobs": jobs}
+
+    # ----------------------------------------------------------------------------- internals
+
+    def _spec(self, name: str | None, role: Role | None) -> ModelSpec:
+        if name is None:
+            if role not in ("chat", "embed"):
+                msg = "Name a model, or pass role='chat' or role='embed' to get the default one."
+                raise InvalidArgumentError(msg)
+            name = (
+                self.config.default_chat_model
+                if role == "chat"
+                else self.config.default_embed_model
+            )
+        return resolve_spec(name, self.config, role=role)
+
+    @staticmethod
+    def _matches(
+        loaded: LoadedModel,
+        spec: ModelSpec,
+        role: Role | None,
+        device: torch.device | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> bool:
+        return (
+            loaded.spec.key == spec.key
+            and role in (None, loaded.role)
+            and device in (None, loaded.device)
+            and dtype in (None, loaded.dtype)
+        )
+
+    def _touch(self, key: str) -> LoadedModel:
+        self._models.move_to_end(key)
+        loaded = self._models[key]
+        loaded.touch()
+        return loaded
+
+    def _load_new(self, spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+        source = locate(spec, self.config)
+        model_config = read_config(spec, source, self.config)
+        role = spec.role or infer_role(model_config)
+        key = f"{spec.key}|{role}|{device}|{str(dtype).removeprefix('torch.')}"
+        needed = estimate_bytes(model_config, role, dtype, self.config)
+        with self._lock:
+            if key in self._models:  # another thread finished it while we read the config
+                return self._touch(key)
+            pending = self._pending.get(key)
+            if pending is None:
+                self._make_room(spec, device, dtype, needed)
+                owner = _Pending(Future(), spec, role, device, dtype, needed, time.time())
+                self._pending[key] = owner
+        if pending is not None:  # another thread is loading it: share its result
+            return pending.future.result()
+        try:
+            loaded = load_model(key, spec, source, role, device, dtype, self.config)
+        except BaseException as err:
+            with self._lock:
+                del self._pending[key]
+            owner.future.set_exception(err)
+            raise
+        with self._lock:
+            self._models[key] = loaded
+            del self._pending[key]
+        owner.future.set_result(loaded)
+        return loaded
+
+    def _make_room(
+        self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, needed: int
+    ) -> None:
+        budget = self.budget(device)
+        if needed > budget:
+            how = (
+                "LlmMagics.memory_budget"
+                if str(device) in self.config.memory_budget
+                else ("a share of free memory")
+            )
+            dtype_name = str(dtype).removeprefix("torch.")
+            msg = (
+                f"{spec.name!r} needs about {format_bytes(needed)} in {dtype_name} on {device}, more "
+                f"than the memory budget of {format_bytes(budget)} ({how}). Try a smaller dtype "
+                "(dtype='bfloat16' halves float32), a smaller model, another device, or raise the "
+                f"budget: %config LlmMagics.memory_budget = {{'{device}': '...GiB'}}."
+            )
+            raise DeviceOutOfMemoryError(
+                msg, model=spec.name, device=str(device), needed_bytes=needed, budget_bytes=budget
+            )
+        reserved = sum(p.bytes for p in self._pending.values() if p.device == device)
+        while True:
+            held = sum(m.bytes for m in self._models.values() if m.device == device)
+            if held + reserved + needed <= budget:
+                return
+            victim = next((k for k, m in self._models.items() if m.device == device), None)
+            if victim is None:
+                msg = (
+                    f"{spec.name!r} ({format_bytes(needed)}) does not fit beside the models being "
+                    f"loaded on {device} right now (budget {format_bytes(budget)}). Wait for them "
+                    "and try again, or raise LlmMagics.memory_budget."
+                )
+                raise DeviceOutOfMemoryError(
+                    msg,
+                    model=spec.name,
+                    device=str(device),
+                    needed_bytes=needed,
+                    budget_bytes=budget,
+                )
+            self._evict(victim)
+
+    def _evict(self, key: str) -> None:
+        # Drop our reference only: a job still running on the model keeps it alive until it ends,
+        # and its memory comes back then.
+        device = self._models.pop(key).device
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+_manager: ModelManager | None = None
+_manager_lock = threading.Lock()
+
+
+def get_manager() -> ModelManager:
+    """Return this kernel's model manager (created on first use).
+
+    Examples
+    --------
+    >>> get_manager() is get_manager()
+    True
+    """
+    global _manager
+    with _manager_lock:
+        if _manager is None:
+            _manager = ModelManager()
+        return _manager

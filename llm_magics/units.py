@@ -1,0 +1,70 @@
+"""Byte quantities as people write them ("8GiB", "512 MB") and as we print them."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from llm_magics.errors import InvalidArgumentError
+
+__all__ = ["format_bytes", "parse_bytes"]
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+_BINARY = ("KiB", "MiB", "GiB", "TiB")
+_QUANTITY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_bytes(value: int | float | str) -> int:
+    """Return a number of bytes from an int or a string such as ``"8GiB"`` or ``"512 MB"``.
+
+    Examples
+    --------
+    >>> parse_bytes("1.5GiB")
+    1610612736
+    >>> parse_bytes(1024)
+    1024
+    """
+    if isinstance(value, bool):
+        msg = f"A memory size must be a number of bytes or a string like '8GiB', not {value!r}."
+        raise InvalidArgumentError(msg)
+    if isinstance(value, int | float):
+        if value < 0:
+            msg = f"A memory size cannot be negative: {value!r}."
+            raise InvalidArgumentError(msg)
+        return int(value)
+    match = _QUANTITY.match(str(value))
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _UNITS:
+        msg = (
+            f"Cannot read {value!r} as a memory size. Write a number of bytes or a number with one of "
+            f"the units {', '.join(u.upper() for u in _UNITS if u)} (for example '8GiB')."
+        )
+        raise InvalidArgumentError(msg)
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def format_bytes(n: int | float) -> str:
+    """Return ``n`` bytes in binary units with one decimal.
+
+    Examples
+    --------
+    >>> format_bytes(1610612736)
+    '1.5 GiB'
+    >>> format_bytes(512)
+    '512 B'
+    """
+    if abs(n) < 1024:
+        return f"{int(n)} B"
+    exponent = min(int(math.log(abs(n), 1024)), len(_BINARY))
+    return f"{n / 1024**exponent:.1f} {_BINARY[exponent - 1]}"

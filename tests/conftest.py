@@ -1,0 +1,65 @@
+"""Shared fixtures: the real embedded models, loaded once per test session on the CPU."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+# Before llm_magics is imported: a fresh cache, so the session converts the GGUF once and the
+# cache tests see a real first conversion; the CPU, so results do not depend on a local GPU.
+os.environ["LLM_MAGICS_CACHE"] = tempfile.mkdtemp(prefix="llm-magics-test-cache-")
+os.environ.setdefault("LLM_MAGICS_DEVICE", "cpu")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest
+import torch
+
+from llm_magics import LlmMagics, get_manager
+from llm_magics.runtime.loading import LoadedModel
+from llm_magics.runtime.manager import ModelManager
+
+
+@pytest.fixture(scope="session")
+def manager() -> ModelManager:
+    return get_manager()
+
+
+@pytest.fixture(scope="session")
+def chat(manager: ModelManager) -> LoadedModel:
+    return manager.load("default-chat")
+
+
+@pytest.fixture(scope="session")
+def embedder(manager: ModelManager) -> LoadedModel:
+    return manager.load("default-embed")
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory, embedder: LoadedModel) -> list[Path]:
+    """Three small randomly initialised BERT encoders in local folders (about 4 MB each)."""
+    from transformers import BertConfig, BertModel
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    folders = []
+    for seed, name in enumerate(("tiny-a", "tiny-b", "tiny-c")):
+        torch.manual_seed(seed)
+        config = BertConfig(
+            vocab_size=embedder.tokenizer.vocab_size,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            architectures=["BertModel"],
+        )
+        folder = root / name
+        BertModel(config).save_pretrained(folder)
+        embedder.tokenizer.save_pretrained(folder)
+        folders.append(folder)
+    return folders
+
+
+@pytest.fixture
+def isolated_config(tmp_path: Path) -> LlmMagics:
+    """Settings of our own, so a test can set a budget without touching the kernel's."""
+    return LlmMagics(cache_dir=str(tmp_path / "cache"), device="cpu")
