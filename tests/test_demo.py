@@ -42,3 +42,14 @@ def test_cli_error_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None
     assert err.startswith(
         "llm-mine: ModelNotFoundError: No model file or folder at '/no/such/model.gguf'"
     )
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "llm_magics", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "demo" in done.stdout
+    assert done.stdout.startswith("usage: llm-mine")

@@ -40,6 +40,12 @@ from llm_magics.runtime.specs import BUILTIN_ALIASES, ModelSpec, Role
 
 __all__ = ["LoadedModel", "ModelSource", "estimate_bytes", "load_model", "locate", "read_config"]
 
+_WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 _CHAT_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 
 
@@ -133,16 +139,20 @@ def hub_reachable(timeout: float) -> bool:
 
 
 def _hub_cached(model_id: str) -> bool:
+    """Whether the local Hugging Face cache has the model's config and weights (not only a config)."""
     from transformers.utils import cached_file
 
-    found = cached_file(
-        model_id,
-        "config.json",
-        local_files_only=True,
-        _raise_exceptions_for_missing_entries=False,
-        _raise_exceptions_for_connection_errors=False,
-    )
-    return found is not None
+    def cached(filename: str) -> bool:
+        found = cached_file(
+            model_id,
+            filename,
+            local_files_only=True,
+            _raise_exceptions_for_missing_entries=False,
+            _raise_exceptions_for_connection_errors=False,
+        )
+        return found is not None
+
+    return cached("config.json") and any(map(cached, _WEIGHT_FILES))
 
 
 def _gguf_digest(path: Path) -> str:
