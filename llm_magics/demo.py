@@ -34,11 +34,10 @@ def run_demo(
     """
     manager = manager or get_manager()
     reviews = amazon_reviews("train").head(rows)
-    chat = manager.load(chat_model, role="chat")
-    embedder = manager.load(embed_model, role="embed")
     texts = reviews["review"].astype(str).tolist()
-    summaries = generate(chat, [f"{SUMMARY_INSTRUCTION}\n\n{t}" for t in texts], max_new_tokens=48)
-    vectors = embed(embedder, texts + summaries)
+    prompts = [f"{SUMMARY_INSTRUCTION}\n\n{t}" for t in texts]
+    summaries = generate(prompts, model=chat_model, max_new_tokens=48, manager=manager).texts
+    vectors = embed(texts + summaries, model=embed_model, manager=manager).vectors
     similarity = np.sum(vectors[: len(texts)] * vectors[len(texts) :], axis=1)
     return pd.DataFrame(
         {

@@ -8,7 +8,10 @@
      ├── ModelError
      │    ├── ModelNotFoundError                          no such model anywhere we may look
      │    └── ModelLoadError                              found, but it would not load
-     └── DeviceOutOfMemoryError    (also a MemoryError)   does not fit the device's memory budget
+     ├── DeviceOutOfMemoryError    (also a MemoryError)   does not fit the device's memory budget
+     └── RunInterruptedError                              Ctrl-C or cancel(): finished rows are kept
+
+    LlmMagicsWarning (a UserWarning)                      something was changed to make it run
 
 Every message says what happened and what to do next. In a notebook the error renders as one line
 (``_render_traceback_``) instead of a traceback through our internals; ``%tb`` still shows the
@@ -24,10 +27,12 @@ __all__ = [
     "DeviceOutOfMemoryError",
     "InvalidArgumentError",
     "LlmMagicsError",
+    "LlmMagicsWarning",
     "MissingDependencyError",
     "ModelError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "RunInterruptedError",
     "did_you_mean",
 ]
 
@@ -91,6 +96,21 @@ class DeviceOutOfMemoryError(LlmMagicsError, MemoryError):
         self.device = device
         self.needed_bytes = needed_bytes
         self.budget_bytes = budget_bytes
+
+
+class RunInterruptedError(LlmMagicsError):
+    """A run stopped early (Ctrl-C, or ``cancel()``); every finished row is in the result cache."""
+
+    def __init__(self, message: str, *, job_id: str, done: int, total: int, reason: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.done = done
+        self.total = total
+        self.reason = reason
+
+
+class LlmMagicsWarning(UserWarning):
+    """Something was adjusted so the call could run (inputs truncated, values converted, ...)."""
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -1,4 +1,4 @@
-"""Sentence embeddings with an encoder, pooled the way the model's own config says."""
+"""``embed``: sentence vectors from an encoder, pooled the way the model's own config says."""
 
 from __future__ import annotations
 
@@ -7,10 +7,16 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from llm_magics.engine.batching import length_sorted_batches
+from llm_magics.engine.decoding import truncate_rows
+from llm_magics.engine.models import batch_defaults, resolve_model
+from llm_magics.engine.results import EmbedResult
+from llm_magics.engine.runner import RowTask, run_rows
 from llm_magics.runtime.loading import LoadedModel
+from llm_magics.runtime.manager import ModelManager, get_manager
 
 __all__ = ["embed"]
+
+_MAX_ENCODER_TOKENS = 512
 
 
 def _pool(hidden: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
@@ -26,35 +32,73 @@ def _pool(hidden: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
 
 
 def embed(
-    loaded: LoadedModel,
     texts: Sequence[str],
     *,
+    model: str | LoadedModel | None = None,
     normalize: bool = True,
-    batch_size: int = 64,
-) -> np.ndarray:
-    """Return one float32 vector per text (rows in input order), unit length when ``normalize``.
+    batch_tokens: int | None = None,
+    cache: bool = True,
+    progress: bool = True,
+    manager: ModelManager | None = None,
+) -> EmbedResult:
+    """One float32 vector per text, in input order; unit length when ``normalize``.
+
+    Parameters
+    ----------
+    texts
+        The texts (identical texts are computed once).
+    model
+        An embedding model name (default: ``LlmMagics.default_embed_model``) or a ``LoadedModel``.
+    normalize
+        Scale every vector to unit length, so dot products are cosine similarities (a model whose
+        own config normalizes is normalized either way).
+    batch_tokens, cache, progress
+        As for ``generate``.
 
     Examples
     --------
-    >>> from llm_magics import get_manager
-    >>> vectors = embed(get_manager().load("default-embed"), ["a cat", "a dog"])  # doctest: +SKIP
-    >>> vectors.shape                                                              # doctest: +SKIP
+    >>> embed(["a cat", "a dog"]).vectors.shape      # doctest: +SKIP
     (2, 384)
     """
-    tokenizer, model = loaded.tokenizer, loaded.model
-    limit = min(getattr(tokenizer, "model_max_length", 512), 512)
-    encoded = tokenizer(list(texts), truncation=True, max_length=limit)["input_ids"]
-    width = model.config.hidden_size
-    out = np.zeros((len(encoded), width), dtype=np.float32)
+    manager = manager or get_manager()
+    loaded = resolve_model(model, "embed", manager)
+    tokenizer, encoder = loaded.tokenizer, loaded.model
+    texts = [str(t) for t in texts]
+    limit = min(
+        int(getattr(tokenizer, "model_max_length", _MAX_ENCODER_TOKENS)), _MAX_ENCODER_TOKENS
+    )
+    rows = tokenizer(texts)["input_ids"] if texts else []
+    rows = truncate_rows(rows, limit, why="the most the encoder reads")
     mode = loaded.pooling.get("mode", "mean")
-    with torch.inference_mode():
-        for rows in length_sorted_batches([len(ids) for ids in encoded], batch_size):
-            batch = tokenizer.pad(
-                {"input_ids": [encoded[i] for i in rows]}, return_tensors="pt", padding=True
-            ).to(loaded.device)
-            hidden = model(**batch).last_hidden_state
-            pooled = _pool(hidden, batch["attention_mask"], mode)
-            if normalize or loaded.pooling.get("normalize"):
+    unit = normalize or bool(loaded.pooling.get("normalize"))
+    default_tokens, max_rows = batch_defaults(loaded, "embed")
+    width = encoder.config.get_text_config().hidden_size
+
+    def compute(indices: np.ndarray) -> list[np.ndarray]:
+        batch = tokenizer.pad({"input_ids": [rows[i] for i in indices]}, return_tensors="pt")
+        batch = batch.to(loaded.device)
+        with torch.inference_mode():
+            pooled = _pool(encoder(**batch).last_hidden_state, batch["attention_mask"], mode)
+            if unit:
                 pooled = torch.nn.functional.normalize(pooled, dim=-1)
-            out[rows] = pooled.float().cpu().numpy()
-    return out
+            return list(pooled.float().cpu().numpy())
+
+    task = RowTask(
+        primitive="embed",
+        loaded=loaded,
+        params={"normalize": unit},
+        items=texts,
+        lengths=[len(r) for r in rows],
+        compute=compute,
+        encode=lambda vector: np.asarray(vector, dtype=np.float32).tobytes(),
+        decode=lambda raw: np.frombuffer(raw, dtype=np.float32),
+        batch_tokens=batch_tokens or default_tokens,
+        max_rows=max_rows,
+    )
+    values, provenance = run_rows(task, cache=cache, progress=progress, manager=manager)
+    vectors = (
+        np.stack(values).astype(np.float32, copy=False)
+        if values
+        else np.zeros((0, width), np.float32)
+    )
+    return EmbedResult(vectors=vectors, provenance=provenance)

@@ -1,65 +1,220 @@
-"""Greedy text generation with a chat model, in length-sorted left-padded batches."""
+"""``generate``: answers from a chat model, batched, prefix-shared, cached and resumable.
+
+Our own decode loop rather than ``model.generate``: it starts from the shared-prefix cache (see
+``decoding``), drops rows from the batch as soon as they finish (the long tail of a batch no longer
+pays for the rows that stopped early), and does per step only one forward pass and a few tensor
+operations for the whole batch.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import torch
 
-from llm_magics.engine.batching import length_sorted_batches
+from llm_magics.engine.decoding import (
+    PrefixReuse,
+    SharedPrefix,
+    chat_token_ids,
+    context_length,
+    prefill,
+    truncate_rows,
+)
+from llm_magics.engine.models import batch_defaults, resolve_model
+from llm_magics.engine.results import GenerateResult
+from llm_magics.engine.runner import RowTask, run_rows
+from llm_magics.errors import InvalidArgumentError
 from llm_magics.runtime.loading import LoadedModel
+from llm_magics.runtime.manager import ModelManager, get_manager
 
 __all__ = ["generate"]
 
 
-def _chat_prompts(loaded: LoadedModel, prompts: Sequence[str], system: str | None) -> list[str]:
-    tokenizer = loaded.tokenizer
-    head = [{"role": "system", "content": system}] if system else []
-    if not getattr(tokenizer, "chat_template", None):
-        return [f"{system}\n\n{p}" if system else p for p in prompts]
-    return [
-        tokenizer.apply_chat_template(
-            [*head, {"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+def _stop_token_ids(loaded: LoadedModel) -> torch.Tensor:
+    ids = {loaded.tokenizer.eos_token_id}
+    configured = getattr(loaded.model.generation_config, "eos_token_id", None)
+    ids.update(configured if isinstance(configured, list) else [configured])
+    ids.discard(None)
+    return torch.tensor(sorted(ids), device=loaded.device)
+
+
+def _next_tokens(
+    logits: torch.Tensor, temperature: float, top_p: float, generator: Any
+) -> torch.Tensor:
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        outside = sorted_probs.cumsum(dim=-1) - sorted_probs > top_p
+        sorted_probs = sorted_probs.masked_fill(outside, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def _decode_batch(
+    loaded: LoadedModel,
+    rows: Sequence[Sequence[int]],
+    prefix: SharedPrefix | None,
+    *,
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    seed: int,
+) -> list[list[int]]:
+    """Generated token ids of each row of one batch (without the stop token)."""
+    state = prefill(loaded, rows, prefix)
+    stops = _stop_token_ids(loaded)
+    generator = None
+    if temperature > 0:
+        generator = torch.Generator(device=loaded.device).manual_seed(seed)
+    cache, mask, position, logits = (
+        state.cache,
+        state.attention_mask,
+        state.next_position,
+        state.logits,
+    )
+    alive = torch.arange(len(rows), device=loaded.device)
+    tokens = torch.full((len(rows), max_new_tokens), -1, dtype=torch.long, device=loaded.device)
+    for step in range(max_new_tokens):
+        chosen = _next_tokens(logits, temperature, top_p, generator)
+        finished = torch.isin(chosen, stops)
+        tokens[alive, step] = chosen.masked_fill(finished, -1)
+        if step == max_new_tokens - 1:
+            break
+        if bool(finished.any()):
+            keep = (~finished).nonzero().squeeze(1)
+            if len(keep) == 0:
+                break
+            cache.batch_select_indices(keep)
+            alive, chosen, mask, position = alive[keep], chosen[keep], mask[keep], position[keep]
+        mask = torch.cat([mask, mask.new_ones(len(alive), 1)], dim=1)
+        out = loaded.model(
+            input_ids=chosen[:, None],
+            attention_mask=mask,
+            position_ids=position[:, None],
+            past_key_values=cache,
+            use_cache=True,
         )
-        for prompt in prompts
-    ]
+        cache, logits, position = out.past_key_values, out.logits[:, -1].float(), position + 1
+    generated = []
+    for row in tokens.cpu().tolist():
+        end = row.index(-1) if -1 in row else len(row)
+        generated.append(row[:end])
+    return generated
+
+
+def _cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    cuts = [text.index(s) for s in stop if s and s in text]
+    return text[: min(cuts)] if cuts else text
 
 
 def generate(
-    loaded: LoadedModel,
     prompts: Sequence[str],
     *,
+    model: str | LoadedModel | None = None,
     system: str | None = None,
     max_new_tokens: int = 64,
-    batch_size: int = 16,
-) -> list[str]:
-    """Answer each prompt with the chat model ``loaded``, greedily; answers come in input order.
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    stop: Sequence[str] = (),
+    seed: int = 0,
+    batch_tokens: int | None = None,
+    shared_prefix: bool = True,
+    cache: bool = True,
+    progress: bool = True,
+    manager: ModelManager | None = None,
+) -> GenerateResult:
+    """Answer each prompt with a chat model; greedy unless ``temperature > 0``.
+
+    Parameters
+    ----------
+    prompts
+        One user message per row; the model's chat template is applied.
+    model
+        A model name (default: ``LlmMagics.default_chat_model``) or a ``LoadedModel``.
+    system
+        An optional system message for every row.
+    max_new_tokens, temperature, top_p, seed
+        The generation budget and sampling (``temperature=0``: greedy, deterministic).
+    stop
+        Strings that end an answer (the answer is cut before the first one).
+    batch_tokens
+        Token budget of a batch, padding and generation included (default depends on the device).
+    shared_prefix
+        Compute the prompt prefix common to all rows once (outputs are the same either way).
+    cache, progress
+        Use the persistent result cache; show a progress bar.
+
+    Returns
+    -------
+    GenerateResult
+        ``texts`` in input order, ``prompt_tokens`` and ``generated_tokens`` per row, ``provenance``.
 
     Examples
     --------
-    >>> from llm_magics import get_manager
-    >>> chat = get_manager().load("default-chat")                                 # doctest: +SKIP
-    >>> generate(chat, ["What is the capital of France?"], max_new_tokens=12)    # doctest: +SKIP
+    >>> generate(["What is the capital of France?"], max_new_tokens=12).texts   # doctest: +SKIP
     ['The capital of France is Paris.']
     """
-    tokenizer, model = loaded.tokenizer, loaded.model
-    texts = _chat_prompts(loaded, prompts, system)
-    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    answers: list[str] = [""] * len(texts)
-    with torch.inference_mode():
-        for rows in length_sorted_batches([len(ids) for ids in encoded], batch_size):
-            batch = tokenizer.pad(
-                {"input_ids": [encoded[i] for i in rows]}, return_tensors="pt", padding=True
-            ).to(loaded.device)
-            output = model.generate(
-                **batch,
+    if max_new_tokens < 1:
+        msg = f"max_new_tokens must be at least 1, not {max_new_tokens}."
+        raise InvalidArgumentError(msg)
+    if not 0.0 < top_p <= 1.0:
+        msg = f"top_p must be in (0, 1], not {top_p}."
+        raise InvalidArgumentError(msg)
+    manager = manager or get_manager()
+    loaded = resolve_model(model, "chat", manager)
+    prompts = [str(p) for p in prompts]
+    rows = chat_token_ids(loaded, prompts, system) if prompts else []
+    rows = truncate_rows(
+        rows,
+        context_length(loaded) - max_new_tokens,
+        why="the model's context minus max_new_tokens",
+    )
+    default_tokens, max_rows = batch_defaults(loaded, "generate")
+    params = {
+        "system": system,
+        "max_new_tokens": max_new_tokens,
+        "temperature": temperature,
+        "top_p": top_p,
+        "seed": seed if temperature > 0 else None,
+    }
+    reuse = PrefixReuse(loaded, rows, enabled=shared_prefix)
+
+    def compute(indices: np.ndarray) -> list[dict[str, Any]]:
+        with torch.inference_mode():
+            ids = _decode_batch(
+                loaded,
+                [rows[i] for i in indices],
+                reuse.prefix,
                 max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
+                temperature=temperature,
+                top_p=top_p,
+                seed=seed,
             )
-            new_tokens = output[:, batch["input_ids"].shape[1] :].cpu()
-            for row, text in zip(
-                rows, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True
-            ):
-                answers[row] = text.strip()
-    return answers
+        texts = loaded.tokenizer.batch_decode(ids, skip_special_tokens=True)
+        return [{"text": t.strip(), "tokens": len(i)} for t, i in zip(texts, ids, strict=True)]
+
+    task = RowTask(
+        primitive="generate",
+        loaded=loaded,
+        params=params,
+        items=prompts,
+        lengths=[len(r) for r in rows],
+        compute=compute,
+        encode=lambda value: json.dumps(value).encode(),
+        decode=json.loads,
+        batch_tokens=batch_tokens or default_tokens,
+        max_rows=max_rows,
+        extra_tokens=max_new_tokens,
+    )
+    values, provenance = run_rows(task, cache=cache, progress=progress, manager=manager)
+    return GenerateResult(
+        texts=[_cut_at_stop(v["text"], stop) for v in values],
+        prompt_tokens=np.array([len(r) for r in rows], dtype=np.int64),
+        generated_tokens=np.array([v["tokens"] for v in values], dtype=np.int64),
+        provenance=provenance,
+    )

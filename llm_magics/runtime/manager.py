@@ -11,10 +11,12 @@ a model that cannot fit even alone raises ``DeviceOutOfMemoryError`` before anyt
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +37,9 @@ from llm_magics.runtime.loading import (
 from llm_magics.runtime.specs import ModelSpec, Role, resolve_spec
 from llm_magics.units import format_bytes
 
-__all__ = ["ModelManager", "get_manager"]
+__all__ = ["KEPT_FINISHED_JOBS", "ModelManager", "get_manager"]
+
+KEPT_FINISHED_JOBS = 20
 
 
 @dataclass
@@ -76,7 +80,8 @@ class ModelManager:
         self._lock = threading.RLock()
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()  # least recently used first
         self._pending: dict[str, _Pending] = {}
-        self._jobs: dict[str, Any] = {}
+        self._jobs: OrderedDict[str, Any] = OrderedDict()  # the engine's jobs, oldest first
+        self._job_listeners: list[Callable[[Any], None]] = []
 
     # ------------------------------------------------------------------------------ public API
 
@@ -149,6 +154,55 @@ class ModelManager:
             for key in keys:
                 self._evict(key)
         return len(keys)
+
+    # --------------------------------------------------------------------------------- jobs
+
+    def add_job(self, job: Any) -> None:
+        """Track an engine job (anything with ``id``, ``state``, ``cancel()`` and ``snapshot()``).
+
+        Finished jobs stay listed until more than ``KEPT_FINISHED_JOBS`` have finished.
+        """
+        with self._lock:
+            self._jobs[job.id] = job
+            self._forget_old_jobs()
+
+    def _forget_old_jobs(self) -> None:
+        finished = [k for k, j in self._jobs.items() if j.state != "running"]
+        for key in finished[: max(0, len(finished) - KEPT_FINISHED_JOBS)]:
+            del self._jobs[key]
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop a running job at its next batch boundary; ``False`` if it is not running."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None or job.state != "running":
+            return False
+        job.cancel()
+        return True
+
+    def add_job_listener(self, listener: Callable[[Any], None]) -> Callable[[], None]:
+        """Call ``listener(job)`` after every batch of every job; returns a function that removes it.
+
+        Listeners run in the job's thread, between batches: the sidebar and widgets use this to
+        show live progress. An exception a listener raises stops the job (``KeyboardInterrupt``
+        stops it the way Ctrl-C does).
+        """
+        with self._lock:
+            self._job_listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._job_listeners.remove(listener)
+
+        return remove
+
+    def notify(self, job: Any) -> None:
+        """Tell the listeners that ``job`` moved on."""
+        with self._lock:
+            self._forget_old_jobs()
+            listeners = list(self._job_listeners)
+        for listener in listeners:
+            listener(job)
 
     def loaded(self) -> list[LoadedModel]:
         """The models in memory, least recently used first."""

@@ -1,9 +1,43 @@
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+import pytest
+import torch
 
 from llm_magics.engine import embed
+from llm_magics.errors import DeviceOutOfMemoryError, LlmMagicsWarning, RunInterruptedError
 from llm_magics.runtime.loading import LoadedModel
+from llm_magics.runtime.manager import ModelManager
+
+MIXED = [
+    "short",
+    "a much longer sentence about coffee beans, grinders, espresso machines and the perfect crema",
+    "mid length text about tea",
+    "ünïcödé tëxt ☕ 日本語のレビュー",
+    "x " * 60,
+]
+
+
+def _forward_spy(
+    monkeypatch: pytest.MonkeyPatch, embedder: LoadedModel, fail_first_over: int | None = None
+) -> list[int]:
+    """Record the batch size of every forward pass; optionally fail the first big one with OOM."""
+    sizes: list[int] = []
+    real = embedder.model.forward
+
+    def forward(*args, **kwargs):
+        rows = kwargs["input_ids"].shape[0]
+        if fail_first_over is not None and rows > fail_first_over and not sizes:
+            sizes.append(-rows)
+            # Stands in for a GPU running out of memory, which a CPU-only machine cannot produce.
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        sizes.append(rows)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(embedder.model, "forward", forward)
+    return sizes
 
 
 def test_paraphrases_embed_closer_than_unrelated_sentences(embedder: LoadedModel) -> None:
@@ -13,7 +47,7 @@ def test_paraphrases_embed_closer_than_unrelated_sentences(embedder: LoadedModel
         "This green tea has a lovely fresh taste.",
         "I really enjoy the fresh flavour of this green tea.",
     ]
-    vectors = embed(embedder, texts)
+    vectors = embed(texts, progress=False).vectors
     similarity = vectors @ vectors.T
     assert vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -24,13 +58,129 @@ def test_paraphrases_embed_closer_than_unrelated_sentences(embedder: LoadedModel
 def test_matches_sentence_transformers_in_input_order(embedder: LoadedModel) -> None:
     from sentence_transformers import SentenceTransformer
 
-    texts = [
-        "short",
-        "a much longer sentence about coffee beans and grinders and espresso",
-        "mid length text",
-        "ünïcödé tëxt ☕",
-    ]
     reference = SentenceTransformer(embedder.spec.location, device="cpu").encode(
-        texts, normalize_embeddings=True
+        MIXED, normalize_embeddings=True
     )
-    assert np.allclose(embed(embedder, texts, batch_size=2), reference, atol=1e-5)
+    result = embed(MIXED, batch_tokens=64, cache=False, progress=False)
+    assert np.allclose(result.vectors, reference, atol=1e-5)
+
+
+def test_duplicates_are_computed_once(
+    embedder: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes = _forward_spy(monkeypatch, embedder)
+    texts = ["same words here", "other words", "same words here", "same words here"]
+    result = embed(texts, cache=False, progress=False)
+    assert sum(sizes) == 2
+    assert np.array_equal(result.vectors[0], result.vectors[2])
+    assert (result.provenance.unique_rows, result.provenance.computed) == (2, 2)
+
+
+def test_out_of_memory_halves_the_batch_and_loses_no_row(
+    embedder: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = embed(MIXED, cache=False, progress=False).vectors
+    sizes = _forward_spy(monkeypatch, embedder, fail_first_over=1)
+    result = embed(MIXED, cache=False, progress=False)
+    assert sizes[0] == -len(MIXED)  # the first batch held every row, and failed
+    assert sum(s for s in sizes if s > 0) == len(MIXED)  # then each row ran exactly once
+    assert max(sizes) <= (len(MIXED) + 1) // 2
+    assert np.allclose(result.vectors, expected, atol=1e-5)
+
+
+def test_out_of_memory_on_a_single_row_says_what_to_do(
+    embedder: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _forward_spy(monkeypatch, embedder, fail_first_over=0)
+    with pytest.raises(DeviceOutOfMemoryError, match="Shorten the inputs"):
+        embed(["one lonely row"], cache=False, progress=False)
+
+
+def test_second_run_is_served_from_the_cache(
+    embedder: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = ["cache me once", "and me too"]
+    first = embed(texts, progress=False)
+    sizes = _forward_spy(monkeypatch, embedder)
+    second = embed(texts, progress=False)
+    assert sizes == []
+    assert second.provenance.cache_hits == 2
+    assert np.array_equal(first.vectors, second.vectors)
+
+
+def test_interrupted_run_resumes_with_only_the_missing_rows(
+    embedder: LoadedModel, manager: ModelManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = [f"review number {i} about snacks" for i in range(12)]
+
+    def interrupt_after_first_batch(job) -> None:
+        if job.primitive == "embed" and job.state == "running" and job.done > 0:
+            raise KeyboardInterrupt
+
+    remove = manager.add_job_listener(interrupt_after_first_batch)
+    try:
+        with pytest.raises(
+            RunInterruptedError, match="rows done; run it again to resume"
+        ) as caught:
+            embed(texts, batch_tokens=40, progress=False)  # batches of 4 rows
+    finally:
+        remove()
+    done = caught.value.done
+    assert caught.value.reason == "interrupted"
+    assert 0 < done < len(texts)
+    assert f"{done} of {len(texts)} rows done" in str(caught.value)
+    jobs = {j["id"]: j for j in manager.status()["jobs"]}
+    assert jobs[caught.value.job_id]["state"] == "interrupted"
+
+    sizes = _forward_spy(monkeypatch, embedder)
+    resumed = embed(texts, batch_tokens=40, progress=False)
+    assert resumed.provenance.cache_hits == done
+    assert sum(sizes) == len(texts) - done
+    assert np.allclose(
+        resumed.vectors, embed(texts, cache=False, progress=False).vectors, atol=1e-6
+    )
+
+
+def test_cancel_from_another_thread_stops_the_job(
+    embedder: LoadedModel, manager: ModelManager
+) -> None:
+    texts = [f"a row to cancel {i}" for i in range(12)]
+    first_batch_done, cancelled = threading.Event(), threading.Event()
+
+    def hold_after_first_batch(job) -> None:
+        if job.primitive == "embed" and job.state == "running" and not first_batch_done.is_set():
+            first_batch_done.set()
+            cancelled.wait(timeout=30)
+
+    def canceller() -> None:
+        first_batch_done.wait(timeout=30)
+        running = [j for j in manager.status()["jobs"] if j["state"] == "running"]
+        assert manager.cancel(running[-1]["id"])
+        cancelled.set()
+
+    remove = manager.add_job_listener(hold_after_first_batch)
+    thread = threading.Thread(target=canceller)
+    thread.start()
+    try:
+        with pytest.raises(RunInterruptedError) as caught:
+            embed(texts, batch_tokens=40, cache=False, progress=False)
+    finally:
+        remove()
+        thread.join()
+    assert caught.value.reason == "cancelled"
+    assert 0 < caught.value.done < len(texts)  # stopped after the first batch, not at the end
+    assert "cache is off" in str(caught.value)
+    job = next(j for j in manager.status()["jobs"] if j["id"] == caught.value.job_id)
+    assert job["state"] == "cancelled"
+    assert not manager.cancel(job["id"])  # no longer running
+
+
+def test_truncation_warning_counts_the_rows(embedder: LoadedModel) -> None:
+    texts = ["word " * 600, "short", "word " * 700]
+    with pytest.warns(LlmMagicsWarning, match="2 of 3 rows were longer than 512 tokens"):
+        result = embed(texts, cache=False, progress=False)
+    assert result.vectors.shape == (3, 384)
+
+
+def test_empty_input_gives_an_empty_matrix(embedder: LoadedModel) -> None:
+    assert embed([], progress=False).vectors.shape == (0, 384)

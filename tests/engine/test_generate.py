@@ -5,28 +5,114 @@ import pytest
 from llm_magics.engine import generate
 from llm_magics.runtime.loading import LoadedModel
 
+pytestmark = pytest.mark.slow
 
-@pytest.mark.slow
+REVIEWS = [
+    "Great coffee, strong and smooth. I order it every month.",
+    "The box arrived crushed and half the cookies were broken. Very disappointed with the shipping.",
+    "ok",
+    "This tea is wonderful: fragrant, not bitter, and the tin keeps it fresh. My whole family loves it.",
+]
+PROMPTS = [f"Summarize this review in one sentence.\n\n{r}" for r in REVIEWS]
+
+
+def _reference(chat: LoadedModel, prompt: str, max_new_tokens: int) -> str:
+    tokenizer = chat.tokenizer
+    inputs = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
+    output = chat.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+    return tokenizer.decode(
+        output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True
+    ).strip()
+
+
 def test_answer_mentions_the_subject_of_the_prompt(chat: LoadedModel) -> None:
-    answers = generate(
-        chat,
+    result = generate(
         [
             "What is the capital of France? Answer in one sentence.",
             "What color is the sky on a clear day?",
         ],
         max_new_tokens=24,
+        cache=False,
+        progress=False,
     )
-    assert "Paris" in answers[0]
-    assert "blue" in answers[1].lower()
+    assert "Paris" in result.texts[0]
+    assert "blue" in result.texts[1].lower()
+    assert (result.generated_tokens > 0).all() and (result.generated_tokens <= 24).all()
 
 
-@pytest.mark.slow
-def test_batched_answers_equal_one_by_one_answers_in_input_order(chat: LoadedModel) -> None:
-    prompts = [
-        "Say hello.",
-        "What is the capital of France? Answer in one sentence.",
-        "Summarize in one sentence: the coffee arrived late, cold and the bag was torn open.",
-    ]
-    batched = generate(chat, prompts, max_new_tokens=16, batch_size=3)
-    single = [generate(chat, [p], max_new_tokens=16)[0] for p in prompts]
-    assert batched == single
+def test_batched_engine_equals_transformers_generate_row_by_row(chat: LoadedModel) -> None:
+    result = generate(PROMPTS, max_new_tokens=20, cache=False, progress=False)
+    assert result.texts == [_reference(chat, p, 20) for p in PROMPTS]
+
+
+def test_shared_prefix_reuse_gives_identical_greedy_outputs(chat: LoadedModel) -> None:
+    reused = generate(PROMPTS, max_new_tokens=20, cache=False, progress=False)
+    plain = generate(PROMPTS, max_new_tokens=20, cache=False, progress=False, shared_prefix=False)
+    assert reused.texts == plain.texts
+
+
+def test_order_is_kept_and_duplicates_are_computed_once(chat: LoadedModel) -> None:
+    prompts = [PROMPTS[3], PROMPTS[2], PROMPTS[3], PROMPTS[0], PROMPTS[2]]
+    result = generate(prompts, max_new_tokens=12, cache=False, progress=False)
+    alone = {
+        p: generate([p], max_new_tokens=12, cache=False, progress=False).texts[0]
+        for p in set(prompts)
+    }
+    assert result.texts == [alone[p] for p in prompts]
+    assert (result.provenance.rows, result.provenance.unique_rows, result.provenance.computed) == (
+        5,
+        3,
+        3,
+    )
+
+
+def test_second_run_comes_from_the_cache(chat: LoadedModel) -> None:
+    first = generate(PROMPTS[:2], max_new_tokens=8, progress=False, seed=1)
+    second = generate(PROMPTS[:2], max_new_tokens=8, progress=False, seed=1)
+    assert second.texts == first.texts
+    assert (second.provenance.cache_hits, second.provenance.computed) == (2, 0)
+    assert list(second.generated_tokens) == list(first.generated_tokens)
+
+
+def test_stop_strings_cut_the_answer(chat: LoadedModel) -> None:
+    full = generate(
+        ["What is the capital of France? Answer in one sentence."],
+        max_new_tokens=16,
+        progress=False,
+    )
+    cut = generate(
+        ["What is the capital of France? Answer in one sentence."],
+        max_new_tokens=16,
+        progress=False,
+        stop=["Paris"],
+    )
+    assert "Paris" in full.texts[0]
+    assert cut.texts[0] == full.texts[0][: full.texts[0].index("Paris")]
+
+
+def test_sampling_is_reproducible_with_a_seed(chat: LoadedModel) -> None:
+    kwargs = {
+        "max_new_tokens": 12,
+        "temperature": 1.0,
+        "top_p": 0.9,
+        "cache": False,
+        "progress": False,
+    }
+    assert (
+        generate(PROMPTS[:2], seed=7, **kwargs).texts
+        == generate(PROMPTS[:2], seed=7, **kwargs).texts
+    )
+
+
+def test_empty_and_non_ascii_inputs(chat: LoadedModel) -> None:
+    empty = generate([], progress=False)
+    assert empty.texts == [] and empty.prompt_tokens.shape == (0,)
+    result = generate(
+        ["Translate to English: café crème, très bon ☕ 日本"], max_new_tokens=8, progress=False
+    )
+    assert len(result.texts) == 1 and result.texts[0]

@@ -13,7 +13,7 @@ from llm_magics.config import LlmMagics
 from llm_magics.errors import DeviceOutOfMemoryError, InvalidArgumentError, ModelNotFoundError
 from llm_magics.runtime import manager as manager_module
 from llm_magics.runtime.loading import LoadedModel
-from llm_magics.runtime.manager import ModelManager, get_manager
+from llm_magics.runtime.manager import KEPT_FINISHED_JOBS, ModelManager, get_manager
 
 
 def _tiny_bytes(folder: Path, config: LlmMagics) -> int:
@@ -108,7 +108,12 @@ def test_status_round_trips_through_json(
     cpu = next(d for d in status["memory"] if d["device"] == "cpu")
     assert cpu["models_bytes"] >= chat.bytes + embedder.bytes
     assert 0 < cpu["budget"] <= cpu["total"]
-    assert status["jobs"] == []
+    finished = [job for job in status["jobs"] if job["state"] != "running"]
+    assert len(finished) <= KEPT_FINISHED_JOBS
+    assert all(
+        {"id", "primitive", "model", "done", "total", "rows_per_second", "state"} <= set(j)
+        for j in status["jobs"]
+    )
 
 
 def test_concurrent_loads_of_one_model_load_it_once(

@@ -1,0 +1,152 @@
+"""``score``: how likely each candidate continuation is after each prompt, with forward passes only.
+
+Zero-shot classification and yes/no filters need a probability per label, not a generated string
+to parse: every row gets a valid answer. The prompt is run once (after the shared prefix); the
+first token of every candidate is read from its last logits, and multi-token candidates continue
+from a copy of the prompt's cache, all candidates of a batch in one more forward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from llm_magics.engine.decoding import (
+    PrefixReuse,
+    SharedPrefix,
+    chat_token_ids,
+    context_length,
+    prefill,
+    truncate_rows,
+)
+from llm_magics.engine.models import batch_defaults, resolve_model
+from llm_magics.engine.results import ScoreResult
+from llm_magics.engine.runner import RowTask, run_rows
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.runtime.loading import LoadedModel
+from llm_magics.runtime.manager import ModelManager, get_manager
+
+__all__ = ["score"]
+
+
+def _candidate_logprobs(
+    loaded: LoadedModel,
+    rows: Sequence[Sequence[int]],
+    prefix: SharedPrefix | None,
+    candidates: list[list[int]],
+) -> np.ndarray:
+    """Summed log-probabilities, one row per prompt and one column per candidate."""
+    state = prefill(loaded, rows, prefix)
+    first = torch.tensor([c[0] for c in candidates], device=loaded.device)
+    total = torch.log_softmax(state.logits, dim=-1)[:, first]  # [rows, candidates]
+    width = max(len(c) for c in candidates) - 1
+    if width == 0:
+        return total.cpu().numpy()
+    n_rows, n_cand = len(rows), len(candidates)
+    # Feed each candidate's tokens but its last; the logits at each predict the following token.
+    fed = torch.tensor(
+        [c[:-1] + [c[0]] * (width - len(c) + 1) for c in candidates], device=loaded.device
+    )
+    targets = torch.tensor(
+        [c[1:] + [0] * (width - len(c) + 1) for c in candidates], device=loaded.device
+    )
+    real = torch.tensor(
+        [[1] * (len(c) - 1) + [0] * (width - len(c) + 1) for c in candidates], device=loaded.device
+    )
+    state.cache.batch_repeat_interleave(n_cand)
+    mask = torch.cat(
+        [state.attention_mask.repeat_interleave(n_cand, dim=0), real.repeat(n_rows, 1)], dim=1
+    )
+    positions = state.next_position.repeat_interleave(n_cand)[:, None] + torch.arange(
+        width, device=loaded.device
+    )
+    out = loaded.model(
+        input_ids=fed.repeat(n_rows, 1),
+        attention_mask=mask,
+        position_ids=positions,
+        past_key_values=state.cache,
+        use_cache=True,
+    )
+    logprobs = torch.log_softmax(out.logits.float(), dim=-1)
+    picked = logprobs.gather(-1, targets.repeat(n_rows, 1)[..., None]).squeeze(-1)
+    rest = (picked * real.repeat(n_rows, 1)).sum(dim=1).view(n_rows, n_cand)
+    return (total + rest).cpu().numpy()
+
+
+def score(
+    prompts: Sequence[str],
+    candidates: Sequence[str],
+    *,
+    model: str | LoadedModel | None = None,
+    system: str | None = None,
+    batch_tokens: int | None = None,
+    shared_prefix: bool = True,
+    cache: bool = True,
+    progress: bool = True,
+    manager: ModelManager | None = None,
+) -> ScoreResult:
+    """Log-probability of each candidate as the chat model's answer to each prompt.
+
+    Parameters
+    ----------
+    prompts
+        One user message per row; the model's chat template is applied.
+    candidates
+        The possible answers (labels), each one or more tokens long.
+    model, system, batch_tokens, shared_prefix, cache, progress
+        As for ``generate``.
+
+    Returns
+    -------
+    ScoreResult
+        ``logprobs`` (rows × candidates, summed over each candidate's tokens), ``probs`` (normalised
+        over the candidates), ``best``, ``provenance``.
+
+    Examples
+    --------
+    >>> score(["Is 'I love it' positive or negative?"], ["positive", "negative"]).best  # doctest: +SKIP
+    ['positive']
+    """
+    labels = [str(c) for c in candidates]
+    if len(labels) < 1 or len(set(labels)) != len(labels) or not all(labels):
+        msg = f"candidates must be distinct non-empty strings, not {list(candidates)!r}."
+        raise InvalidArgumentError(msg)
+    manager = manager or get_manager()
+    loaded = resolve_model(model, "chat", manager)
+    candidate_ids = [loaded.tokenizer(c, add_special_tokens=False)["input_ids"] for c in labels]
+    longest = max(len(c) for c in candidate_ids)
+    prompts = [str(p) for p in prompts]
+    rows = chat_token_ids(loaded, prompts, system) if prompts else []
+    rows = truncate_rows(
+        rows,
+        context_length(loaded) - longest,
+        why="the model's context minus the longest candidate",
+    )
+    default_tokens, max_rows = batch_defaults(loaded, "score")
+    reuse = PrefixReuse(loaded, rows, enabled=shared_prefix)
+
+    def compute(indices: np.ndarray) -> list[list[float]]:
+        with torch.inference_mode():
+            values = _candidate_logprobs(
+                loaded, [rows[i] for i in indices], reuse.prefix, candidate_ids
+            )
+        return values.tolist()
+
+    task = RowTask(
+        primitive="score",
+        loaded=loaded,
+        params={"system": system, "candidates": labels},
+        items=prompts,
+        lengths=[len(r) for r in rows],
+        compute=compute,
+        encode=lambda value: np.asarray(value, dtype=np.float64).tobytes(),
+        decode=lambda raw: np.frombuffer(raw, dtype=np.float64).tolist(),
+        batch_tokens=batch_tokens or default_tokens,
+        max_rows=max_rows,
+        extra_tokens=longest * len(labels),
+    )
+    values, provenance = run_rows(task, cache=cache, progress=progress, manager=manager)
+    logprobs = np.array(values, dtype=np.float64).reshape(len(prompts), len(labels))
+    return ScoreResult(logprobs=logprobs, candidates=labels, provenance=provenance)
