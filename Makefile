@@ -29,6 +29,9 @@ demo: $(VENV)/.installed
 test: $(VENV)/.dev
 	$(PY) -m pytest
 
+bench: $(VENV)/.dev
+	$(PY) bench/run.py
+
 lint: $(VENV)/.dev
 	$(PY) -m ruff check llm_magics tests bench
 	$(PY) -m ruff format --check llm_magics tests bench
