@@ -56,6 +56,14 @@ def chat_token_ids(
     return tokenizer(texts)["input_ids"]
 
 
+def prompt_rows(
+    loaded: LoadedModel, prompts: Sequence[str], system: str | None, *, reserve: int, why: str
+) -> list[list[int]]:
+    """Chat-templated token ids of ``prompts``, cut to leave ``reserve`` tokens of the context."""
+    rows = chat_token_ids(loaded, prompts, system) if prompts else []
+    return truncate_rows(rows, context_length(loaded) - reserve, why=why, stacklevel=4)
+
+
 def context_length(loaded: LoadedModel) -> int:
     config = loaded.model.config.get_text_config()
     return int(
@@ -63,7 +71,9 @@ def context_length(loaded: LoadedModel) -> int:
     )
 
 
-def truncate_rows(rows: list[list[int]], limit: int, *, why: str) -> list[list[int]]:
+def truncate_rows(
+    rows: list[list[int]], limit: int, *, why: str, stacklevel: int = 3
+) -> list[list[int]]:
     """Cut rows longer than ``limit`` tokens in the middle, keeping the head and the tail.
 
     The head holds the instruction and the tail the template's answer turn, so the model still
@@ -79,7 +89,8 @@ def truncate_rows(rows: list[list[int]], limit: int, *, why: str) -> list[list[i
         f"{len(cut)} of {len(rows)} rows were longer than {limit} tokens ({why}) and were cut in "
         "the middle."
     )
-    warnings.warn(msg, LlmMagicsWarning, stacklevel=4)
+    # stacklevel points the warning at the user's call of the primitive, not at our internals.
+    warnings.warn(msg, LlmMagicsWarning, stacklevel=stacklevel)
     return rows
 
 

@@ -18,10 +18,8 @@ import torch
 from llm_magics.engine.decoding import (
     PrefixReuse,
     SharedPrefix,
-    chat_token_ids,
-    context_length,
     prefill,
-    truncate_rows,
+    prompt_rows,
 )
 from llm_magics.engine.models import batch_defaults, resolve_model
 from llm_magics.engine.results import GenerateResult
@@ -168,10 +166,11 @@ def generate(
     manager = manager or get_manager()
     loaded = resolve_model(model, "chat", manager)
     prompts = [str(p) for p in prompts]
-    rows = chat_token_ids(loaded, prompts, system) if prompts else []
-    rows = truncate_rows(
-        rows,
-        context_length(loaded) - max_new_tokens,
+    rows = prompt_rows(
+        loaded,
+        prompts,
+        system,
+        reserve=max_new_tokens,
         why="the model's context minus max_new_tokens",
     )
     default_tokens, max_rows = batch_defaults(loaded, "generate")

@@ -16,10 +16,8 @@ import torch
 from llm_magics.engine.decoding import (
     PrefixReuse,
     SharedPrefix,
-    chat_token_ids,
-    context_length,
     prefill,
-    truncate_rows,
+    prompt_rows,
 )
 from llm_magics.engine.models import batch_defaults, resolve_model
 from llm_magics.engine.results import ScoreResult
@@ -118,10 +116,11 @@ def score(
     candidate_ids = [loaded.tokenizer(c, add_special_tokens=False)["input_ids"] for c in labels]
     longest = max(len(c) for c in candidate_ids)
     prompts = [str(p) for p in prompts]
-    rows = chat_token_ids(loaded, prompts, system) if prompts else []
-    rows = truncate_rows(
-        rows,
-        context_length(loaded) - longest,
+    rows = prompt_rows(
+        loaded,
+        prompts,
+        system,
+        reserve=longest,
         why="the model's context minus the longest candidate",
     )
     default_tokens, max_rows = batch_defaults(loaded, "score")
