@@ -29,7 +29,6 @@ class Job:
     error: str | None = None
     interrupted: bool = False  # stopped by Ctrl-C rather than cancel()
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
-    _computed_since: float = field(default_factory=time.perf_counter, repr=False)
     _computed: int = field(default=0, repr=False)
 
     def cancel(self) -> None:

@@ -138,19 +138,24 @@ def hub_reachable(timeout: float) -> bool:
         return False
 
 
-def _hub_cached(model_id: str) -> bool:
-    """Whether the local Hugging Face cache has the model's config and weights (not only a config)."""
+def _model_file(path: str, filename: str, *, local_files_only: bool) -> str | None:
+    """Path of one file of a model (folder or hub id), or ``None`` where it has no such file."""
     from transformers.utils import cached_file
 
+    return cached_file(
+        path,
+        filename,
+        local_files_only=local_files_only,
+        _raise_exceptions_for_missing_entries=False,
+        _raise_exceptions_for_connection_errors=False,
+    )
+
+
+def _hub_cached(model_id: str) -> bool:
+    """Whether the local Hugging Face cache has the model's config and weights (not only a config)."""
+
     def cached(filename: str) -> bool:
-        found = cached_file(
-            model_id,
-            filename,
-            local_files_only=True,
-            _raise_exceptions_for_missing_entries=False,
-            _raise_exceptions_for_connection_errors=False,
-        )
-        return found is not None
+        return _model_file(model_id, filename, local_files_only=True) is not None
 
     return cached("config.json") and any(map(cached, _WEIGHT_FILES))
 
@@ -362,15 +367,7 @@ def _fingerprint(spec: ModelSpec, source: ModelSource, model: Any, dtype: torch.
 
 
 def _read_model_json(source: ModelSource, filename: str) -> dict[str, Any] | None:
-    from transformers.utils import cached_file
-
-    found = cached_file(
-        source.path,
-        filename,
-        local_files_only=source.local_files_only,
-        _raise_exceptions_for_missing_entries=False,
-        _raise_exceptions_for_connection_errors=False,
-    )
+    found = _model_file(source.path, filename, local_files_only=source.local_files_only)
     return json.loads(Path(found).read_text()) if found else None
 
 
