@@ -2,9 +2,9 @@
 
 In a notebook: ``%load_ext llm_magics``. In Python::
 
-    import llm_magics
-    manager = llm_magics.get_manager()
-    chat = manager.load("default-chat")
+    import llm_magics                      # registers the df.llm / series.llm accessors
+    reviews["review"].llm.sentiment()
+    llm_magics.get_manager().status()
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from llm_magics import accessor as _accessor  # noqa: F401  (registers df.llm and series.llm)
 from llm_magics.config import LlmMagics, get_config
 from llm_magics.errors import (
     DeviceOutOfMemoryError,
@@ -22,6 +23,7 @@ from llm_magics.errors import (
     ModelLoadError,
     ModelNotFoundError,
 )
+from llm_magics.ops import TopicModel, get_prompt, reset_prompts, set_prompt
 from llm_magics.runtime import LoadedModel, ModelManager, get_manager
 
 try:
@@ -40,10 +42,14 @@ __all__ = [
     "ModelLoadError",
     "ModelManager",
     "ModelNotFoundError",
+    "TopicModel",
     "__version__",
     "get_config",
     "get_manager",
+    "get_prompt",
     "load_ipython_extension",
+    "reset_prompts",
+    "set_prompt",
 ]
 
 

@@ -67,7 +67,7 @@ def embed(
     limit = min(
         int(getattr(tokenizer, "model_max_length", _MAX_ENCODER_TOKENS)), _MAX_ENCODER_TOKENS
     )
-    rows = tokenizer(texts)["input_ids"] if texts else []
+    rows = tokenizer(texts, verbose=False)["input_ids"] if texts else []
     rows = truncate_rows(rows, limit, why="the most the encoder reads")
     mode = loaded.pooling.get("mode", "mean")
     unit = normalize or bool(loaded.pooling.get("normalize"))

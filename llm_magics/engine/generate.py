@@ -8,7 +8,9 @@ operations for the whole batch.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,6 +41,20 @@ def _stop_token_ids(loaded: LoadedModel) -> torch.Tensor:
     return torch.tensor(sorted(ids), device=loaded.device)
 
 
+@functools.lru_cache(maxsize=16)
+def _token_mask(tokenizer: Any, pattern: str, size: int) -> torch.Tensor:
+    """Which token ids (of a ``size``-row output layer) decode to text matching ``pattern``."""
+    compiled = re.compile(pattern)
+    allowed = torch.zeros(size, dtype=torch.bool)
+    texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+    for i, text in enumerate(texts[:size]):
+        allowed[i] = bool(text) and compiled.fullmatch(text) is not None
+    if not bool(allowed.any()):
+        msg = f"No token of this model matches allowed_tokens={pattern!r}."
+        raise InvalidArgumentError(msg)
+    return allowed
+
+
 def _next_tokens(
     logits: torch.Tensor, temperature: float, top_p: float, generator: Any
 ) -> torch.Tensor:
@@ -62,10 +78,14 @@ def _decode_batch(
     temperature: float,
     top_p: float,
     seed: int,
+    allowed: torch.Tensor | None,
 ) -> list[list[int]]:
     """Generated token ids of each row of one batch (without the stop token)."""
     state = prefill(loaded, rows, prefix)
     stops = _stop_token_ids(loaded)
+    if allowed is not None:
+        allowed = allowed.to(loaded.device).clone()
+        allowed[stops] = True
     generator = None
     if temperature > 0:
         generator = torch.Generator(device=loaded.device).manual_seed(seed)
@@ -78,6 +98,8 @@ def _decode_batch(
     alive = torch.arange(len(rows), device=loaded.device)
     tokens = torch.full((len(rows), max_new_tokens), -1, dtype=torch.long, device=loaded.device)
     for step in range(max_new_tokens):
+        if allowed is not None:
+            logits = logits.masked_fill(~allowed, float("-inf"))
         chosen = _next_tokens(logits, temperature, top_p, generator)
         finished = torch.isin(chosen, stops)
         tokens[alive, step] = chosen.masked_fill(finished, -1)
@@ -120,6 +142,7 @@ def generate(
     top_p: float = 1.0,
     stop: Sequence[str] = (),
     seed: int = 0,
+    allowed_tokens: str | None = None,
     batch_tokens: int | None = None,
     shared_prefix: bool = True,
     cache: bool = True,
@@ -140,6 +163,9 @@ def generate(
         The generation budget and sampling (``temperature=0``: greedy, deterministic).
     stop
         Strings that end an answer (the answer is cut before the first one).
+    allowed_tokens
+        A regular expression that the text of every generated token must match in full (the
+        end-of-text token is always allowed): ``r" ?[0-9.,-]+"`` makes answers numbers.
     batch_tokens
         Token budget of a batch, padding and generation included (default depends on the device).
     shared_prefix
@@ -180,8 +206,13 @@ def generate(
         "temperature": temperature,
         "top_p": top_p,
         "seed": seed if temperature > 0 else None,
+        "allowed_tokens": allowed_tokens,
     }
     reuse = PrefixReuse(loaded, rows, enabled=shared_prefix)
+    vocabulary = loaded.model.get_output_embeddings().weight.shape[0]
+    allowed = None
+    if allowed_tokens is not None:
+        allowed = _token_mask(loaded.tokenizer, allowed_tokens, vocabulary)
 
     def compute(indices: np.ndarray) -> list[dict[str, Any]]:
         with torch.inference_mode():
@@ -193,6 +224,7 @@ def generate(
                 temperature=temperature,
                 top_p=top_p,
                 seed=seed,
+                allowed=allowed,
             )
         texts = loaded.tokenizer.batch_decode(ids, skip_special_tokens=True)
         return [{"text": t.strip(), "tokens": len(i)} for t, i in zip(texts, ids, strict=True)]

@@ -1,0 +1,108 @@
+"""``series.llm`` and ``df.llm``: the operations as pandas accessors.
+
+pandas builds the accessor object on every attribute access, so it holds only the object it wraps;
+state lives in the model manager. Each method calls the op of the same name in ``llm_magics.ops``
+(same arguments, same documentation): on a Series, the Series is the text; on a DataFrame, the
+first argument names the text column (``None``: the one text column, if there is one).
+
+Examples
+--------
+>>> import llm_magics, pandas as pd
+>>> pd.Series(["Mail me at jo@example.com"]).llm.clean().tolist()
+['Mail me at [EMAIL]']
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from llm_magics import ops
+from llm_magics.ops.base import resolve_column
+
+__all__ = ["DataFrameLlm", "SeriesLlm"]
+
+ROW_OPS = (
+    "clean",
+    "summarize",
+    "classify",
+    "sentiment",
+    "extract",
+    "filter",
+    "embed",
+    "keywords",
+    "topics",
+)
+
+
+def _doc(op: Callable[..., Any]) -> str:
+    """The op's documentation without its examples (they run as the op's doctests)."""
+    doc = op.__doc__ or ""
+    return doc.split("\n    Examples\n    --------")[0].rstrip() + "\n"
+
+
+def _series_method(name: str) -> Callable[..., Any]:
+    op = getattr(ops, name)
+
+    def method(self: SeriesLlm, *args: Any, **kwargs: Any) -> Any:
+        return op(self._obj, *args, **kwargs)
+
+    params = list(inspect.signature(op).parameters.values())
+    method.__signature__ = inspect.Signature([params[0].replace(name="self"), *params[1:]])  # type: ignore[attr-defined]
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = _doc(op)
+    return method
+
+
+def _frame_method(name: str) -> Callable[..., Any]:
+    op = getattr(ops, name)
+
+    def method(self: DataFrameLlm, column: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return op(resolve_column(self._obj, column), *args, **kwargs)
+
+    params = list(inspect.signature(op).parameters.values())
+    column = inspect.Parameter("column", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    rest = params[1:]
+    if rest and rest[0].default is inspect.Parameter.empty:  # labels, schema, condition
+        column = column.replace(default=inspect.Parameter.empty)
+    method.__signature__ = inspect.Signature([self_param, column, *rest])  # type: ignore[attr-defined]
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = _doc(op)
+    return method
+
+
+@pd.api.extensions.register_series_accessor("llm")
+class SeriesLlm:
+    """Language-model operations on a text Series: ``series.llm.summarize()`` ..."""
+
+    def __init__(self, obj: pd.Series) -> None:
+        self._obj = obj
+
+    def features(self, **kwargs: Any) -> pd.DataFrame:
+        """Numeric features of this text Series (see ``llm_magics.ops.features``)."""
+        return ops.features(self._obj, **kwargs)
+
+
+@pd.api.extensions.register_dataframe_accessor("llm")
+class DataFrameLlm:
+    """Language-model operations on a DataFrame's text columns: ``df.llm.summarize("review")`` ..."""
+
+    def __init__(self, obj: pd.DataFrame) -> None:
+        self._obj = obj
+
+    def query(self, condition: str, column: Any = None, **kwargs: Any) -> pd.DataFrame:
+        """The rows whose text in ``column`` matches ``condition`` (see ``filter``)."""
+        return ops.query(self._obj, condition, resolve_column(self._obj, column), **kwargs)
+
+    def features(self, cols: Any = None, **kwargs: Any) -> pd.DataFrame:
+        """Numeric features of the text columns ``cols`` (see ``llm_magics.ops.features``)."""
+        return ops.features(self._obj, cols, **kwargs)
+
+
+for _name in ROW_OPS:
+    setattr(SeriesLlm, _name, _series_method(_name))
+    setattr(DataFrameLlm, _name, _frame_method(_name))

@@ -1,0 +1,39 @@
+"""The data-mining operations: pandas in, pandas out, the engine underneath.
+
+Each is a function of a text Series (``features`` of a DataFrame) that returns new objects on the
+same index; ``df.llm.<op>`` and ``series.llm.<op>`` call them, and so do ``%%mine`` and the CLI.
+"""
+
+from llm_magics.ops.base import OPERATIONS
+from llm_magics.ops.classify import classify
+from llm_magics.ops.clean import clean
+from llm_magics.ops.embed import embed
+from llm_magics.ops.extract import extract
+from llm_magics.ops.features import FEATURE_KINDS, TextFeatures, features
+from llm_magics.ops.filter import filter, query
+from llm_magics.ops.keywords import keywords
+from llm_magics.ops.prompts import get_prompt, reset_prompts, set_prompt
+from llm_magics.ops.sentiment import sentiment
+from llm_magics.ops.summarize import summarize
+from llm_magics.ops.topics import TopicModel, topics
+
+__all__ = [
+    "FEATURE_KINDS",
+    "OPERATIONS",
+    "TextFeatures",
+    "TopicModel",
+    "classify",
+    "clean",
+    "embed",
+    "extract",
+    "features",
+    "filter",
+    "get_prompt",
+    "keywords",
+    "query",
+    "reset_prompts",
+    "sentiment",
+    "set_prompt",
+    "summarize",
+    "topics",
+]

@@ -1,0 +1,170 @@
+"""What every operation shares: reading a text column, checking arguments, recording provenance.
+
+An operation takes a ``pandas.Series`` of text and returns a new Series or DataFrame on the same
+index. Missing cells (NaN, None, empty or blank strings) give missing results and are never sent
+to a model; other non-string cells are converted with ``str`` and one warning. ``@operation``
+registers the function (the accessors, ``%%mine`` and the CLI find it by name) and turns an unknown
+keyword argument into an ``InvalidArgumentError`` that lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from llm_magics.engine.results import Provenance
+from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning, did_you_mean
+
+__all__ = [
+    "OPERATIONS",
+    "TextColumn",
+    "operation",
+    "record_provenance",
+    "resolve_column",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+OPERATIONS: dict[str, Callable[..., Any]] = {}
+"""Every operation by name, in the order they were defined."""
+
+
+def operation(fn: F) -> F:
+    """Register ``fn`` as an operation and check its keyword arguments by name."""
+    signature = inspect.signature(fn)
+    accepted = [
+        name
+        for name, p in signature.parameters.items()
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        unknown = [k for k in kwargs if k not in accepted]
+        if unknown:
+            valid = [a for a in accepted if a not in ("texts", "frame")]
+            msg = (
+                f"{fn.__name__}() takes no argument {unknown[0]!r}."
+                f"{did_you_mean(unknown[0], valid)} Valid arguments: {', '.join(valid)}."
+            )
+            raise InvalidArgumentError(msg)
+        return fn(*args, **kwargs)
+
+    OPERATIONS[fn.__name__] = checked
+    return checked  # type: ignore[return-value]
+
+
+def resolve_column(frame: pd.DataFrame, column: Any) -> pd.Series:
+    """``frame[column]``, or an ``InvalidArgumentError`` naming the columns there are."""
+    if column is None:
+        text = [c for c in frame.columns if _looks_like_text(frame[c])]
+        if len(text) == 1:
+            return frame[text[0]]
+        msg = f"Which column? Pass one of: {', '.join(map(str, frame.columns))}" + (
+            f" (text columns: {', '.join(map(str, text))})." if text else "."
+        )
+        raise InvalidArgumentError(msg)
+    if column not in frame.columns:
+        names = [str(c) for c in frame.columns]
+        msg = (
+            f"No column {column!r}.{did_you_mean(str(column), names)} "
+            f"Columns: {', '.join(names) or '(none)'}."
+        )
+        raise InvalidArgumentError(msg)
+    values = frame[column]
+    if isinstance(values, pd.DataFrame):
+        msg = f"Column name {column!r} is not unique; rename the duplicates first."
+        raise InvalidArgumentError(msg)
+    return values
+
+
+def _looks_like_text(series: pd.Series) -> bool:
+    if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+        return False
+    sample = series.dropna().head(100)
+    return len(sample) > 0 and sample.map(lambda v: isinstance(v, str)).mean() > 0.5
+
+
+@dataclass(frozen=True)
+class TextColumn:
+    """The rows of a Series that hold text, as strings, and how to put results back in place."""
+
+    source: pd.Series
+    present: np.ndarray  # bool per row: has text
+    texts: list[str]  # the text of each present row, in order
+
+    @classmethod
+    def of(cls, series: pd.Series, op: str) -> TextColumn:
+        if not isinstance(series, pd.Series):
+            msg = f"{op}() needs a pandas Series of text, not {type(series).__name__}."
+            raise InvalidArgumentError(msg)
+        values = series.tolist()
+        converted = 0
+        texts, present = [], np.zeros(len(values), dtype=bool)
+        for i, value in enumerate(values):
+            if not isinstance(value, str):
+                if value is None or (np.ndim(value) == 0 and pd.isna(value)):
+                    continue
+                value = str(value)
+                converted += 1
+            if value.strip():
+                texts.append(value)
+                present[i] = True
+        if converted:
+            warnings.warn(
+                f"{op}(): {converted} non-text cell(s) of {series.name!r} were converted with str(); "
+                "cast the column with .astype(str) to silence this.",
+                LlmMagicsWarning,
+                stacklevel=3,
+            )
+        return cls(source=series, present=present, texts=texts)
+
+    @property
+    def name(self) -> str:
+        return "text" if self.source.name is None else str(self.source.name)
+
+    def series(
+        self, values: Sequence[Any] | np.ndarray, *, name: str, dtype: str = "object"
+    ) -> pd.Series:
+        """A Series on the source's index: ``values`` at the present rows, NaN elsewhere.
+
+        ``dtype`` is applied after filling (``"float64"``, ``"boolean"``, ``"Int64"`` ...).
+        """
+        out = pd.Series(np.nan, index=self.source.index, dtype=object, name=name)
+        if len(values):
+            out.iloc[np.flatnonzero(self.present)] = list(values)
+        return out if dtype == "object" else out.astype(dtype)
+
+    def frame(self, columns: dict[str, tuple[Sequence[Any] | np.ndarray, str]]) -> pd.DataFrame:
+        """A DataFrame on the source's index from ``{name: (values at present rows, dtype)}``."""
+        return pd.DataFrame(
+            {n: self.series(v, name=n, dtype=d) for n, (v, d) in columns.items()},
+            index=self.source.index,
+        )
+
+
+def record_provenance(
+    result: pd.Series | pd.DataFrame,
+    op: str,
+    parameters: dict[str, Any],
+    steps: Iterable[Provenance] = (),
+) -> None:
+    """Put what computed ``result`` in ``result.attrs["llm_magics"]``."""
+    steps = list(steps)
+    result.attrs["llm_magics"] = {
+        "op": op,
+        "parameters": parameters,
+        "models": sorted({s.model for s in steps}),
+        "rows": len(result),
+        "rows_from_cache": sum(s.cache_hits for s in steps),
+        "rows_computed": sum(s.computed for s in steps),
+        "seconds": round(sum(s.seconds for s in steps), 3),
+        "steps": [s.to_dict() for s in steps],
+    }

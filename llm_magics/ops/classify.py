@@ -1,0 +1,245 @@
+"""``classify``: zero-shot labels with a probability for every row, by the chat model or embeddings.
+
+``method="llm"`` scores each label as the chat model's answer with ``engine.score`` (forward
+passes only: every row gets a valid label). Raw log-likelihoods rank well but are biased towards
+some labels, so a fixed decision rule is often wrong; we apply *contextual calibration* (Zhao et
+al., 2021): the same prompt is scored on content-free inputs (``"N/A"``, ``"[MASK]"``, ``""``) and
+each label's probability is divided by its average there, then renormalised. A label is scored as
+its lower-case and capitalised spellings together, since small models answer either way.
+
+``method="embed"`` compares each text's embedding with a description of each label ("This text is
+about {label}." unless ``labels`` is a dict of descriptions), calibrated the same way against the
+content-free inputs' similarities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from llm_magics.engine import embed, score
+from llm_magics.engine.results import Provenance
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.ops.base import TextColumn, operation, record_provenance
+from llm_magics.ops.prompts import render
+from llm_magics.runtime.manager import ModelManager
+
+__all__ = ["LabelScores", "classify", "score_labels"]
+
+CONTENT_FREE = ("N/A", "[MASK]", "")
+EMBED_TEMPERATURE = 0.05  # cosine similarities differ by a few hundredths between labels
+
+
+@dataclass(frozen=True)
+class LabelScores:
+    """Calibrated probabilities (rows × labels) and the engine calls that produced them."""
+
+    probs: np.ndarray
+    labels: list[str]
+    provenance: list[Provenance]
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    weights = np.exp(shifted)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def _spellings(labels: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """Every spelling scored (label, Label) and which label each one counts for."""
+    candidates, owner = [], []
+    for i, label in enumerate(labels):
+        for spelling in dict.fromkeys([label, label[:1].upper() + label[1:]]):
+            candidates.append(spelling)
+            owner.append(i)
+    return candidates, np.array(owner)
+
+
+def score_labels(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    prompt: Callable[[str], str],
+    *,
+    calibrate: bool = True,
+    model: str | None = None,
+    progress: bool = True,
+    cache: bool = True,
+    batch_tokens: int | None = None,
+    manager: ModelManager | None = None,
+) -> LabelScores:
+    """Probability of each label as the chat model's answer to ``prompt(text)``, calibrated."""
+    candidates, owner = _spellings(labels)
+    rows = [prompt(t) for t in texts]
+    free = [prompt(t) for t in CONTENT_FREE] if calibrate else []
+    result = score(
+        rows + free,
+        candidates,
+        model=model,
+        progress=progress,
+        cache=cache,
+        batch_tokens=batch_tokens,
+        manager=manager,
+    )
+    spelled = np.exp(result.logprobs - result.logprobs.max(axis=1, keepdims=True))
+    per_label = np.zeros((len(spelled), len(labels)))
+    np.add.at(per_label.T, owner, spelled.T)
+    logits = np.log(np.maximum(per_label, 1e-300))
+    if calibrate:
+        baseline = _softmax(logits[len(rows) :]).mean(axis=0)
+        logits = logits[: len(rows)] - np.log(baseline)
+    return LabelScores(_softmax(logits), list(labels), [result.provenance])
+
+
+def _embed_labels(
+    texts: Sequence[str],
+    descriptions: Sequence[str],
+    *,
+    calibrate: bool,
+    model: str | None,
+    progress: bool,
+    cache: bool,
+    batch_tokens: int | None,
+    manager: ModelManager | None,
+) -> tuple[np.ndarray, Provenance]:
+    """Calibrated similarity logits (rows × labels) of texts to label descriptions."""
+    free = [t for t in CONTENT_FREE if t] if calibrate else []
+    result = embed(
+        list(texts) + list(descriptions) + free,
+        model=model,
+        progress=progress,
+        cache=cache,
+        batch_tokens=batch_tokens,
+        manager=manager,
+    )
+    n, k = len(texts), len(descriptions)
+    vectors, labels = result.vectors[:n], result.vectors[n : n + k]
+    similarity = vectors @ labels.T
+    if calibrate:
+        similarity = similarity - (result.vectors[n + k :] @ labels.T).mean(axis=0)
+    return similarity / EMBED_TEMPERATURE, result.provenance
+
+
+def _check_labels(labels: Sequence[str] | Mapping[str, str]) -> tuple[list[str], list[str]]:
+    if isinstance(labels, str) or not isinstance(labels, Sequence | Mapping):
+        msg = (
+            f"labels must be a list of label names or a dict of name: description, not {labels!r}."
+        )
+        raise InvalidArgumentError(msg)
+    names = [str(label) for label in labels]
+    if len(names) < 2 or len(set(names)) != len(names) or not all(n.strip() for n in names):
+        msg = f"labels must be at least two distinct non-empty names, not {names!r}."
+        raise InvalidArgumentError(msg)
+    if isinstance(labels, Mapping):
+        return names, [str(labels[n]) for n in labels]
+    return names, [f"This text is about {n}." for n in names]
+
+
+@operation
+def classify(
+    texts: pd.Series,
+    labels: Sequence[str] | Mapping[str, str],
+    *,
+    multi_label: bool = False,
+    method: str = "embed",
+    instruction: str | None = None,
+    calibrate: bool | None = None,
+    model: str | None = None,
+    progress: bool = True,
+    cache: bool = True,
+    batch_tokens: int | None = None,
+    manager: ModelManager | None = None,
+) -> pd.DataFrame:
+    """Give each text one of ``labels`` (or several, with ``multi_label``) with probabilities.
+
+    Parameters
+    ----------
+    texts
+        The text column.
+    labels
+        Label names, or ``{name: description}`` (descriptions are what ``method="embed"`` compares
+        with, and what the chat model is asked about with ``multi_label``).
+    multi_label
+        Score every label on its own (yes/no per label); ``label`` lists those above 0.5.
+    method
+        ``"embed"`` (similarity of embeddings to label descriptions) or ``"llm"`` (the chat
+        model's answer probabilities). With the default models ``embed`` is the default: on 1,000
+        real reviews (great vs other) it reached macro-F1 0.535 against 0.417 for ``llm``, at the
+        same accuracy and a tenth of the time (``bench/quality.py``); a larger chat model changes
+        that.
+    instruction
+        The question asked before each text (``method="llm"``), instead of the shipped one.
+    calibrate
+        Contextual calibration against content-free inputs (see the module docs); ``None``: on
+        for ``llm``, off for ``embed`` (what measured best with the default models).
+    model
+        The chat model (``llm``) or the embedding model (``embed``).
+    progress, cache, batch_tokens, manager
+        Passed to the engine.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``label``, ``probability`` (of that label) and ``p_<label>`` per label, on the same index;
+        missing texts give NaN.
+    """
+    if method not in ("llm", "embed"):
+        msg = f"method must be 'llm' or 'embed', not {method!r}."
+        raise InvalidArgumentError(msg)
+    names, descriptions = _check_labels(labels)
+    if calibrate is None:
+        calibrate = method == "llm"
+    column = TextColumn.of(texts, "classify")
+    engine = {"model": model, "progress": progress, "cache": cache, "batch_tokens": batch_tokens}
+    if method == "embed":
+        logits, provenance = _embed_labels(
+            column.texts, descriptions, calibrate=calibrate, manager=manager, **engine
+        )
+        steps = [provenance]
+        probs = 1 / (1 + np.exp(-logits)) if multi_label else _softmax(logits)
+    elif multi_label:
+        probs, steps = np.zeros((len(column.texts), len(names))), []
+        for j, description in enumerate(descriptions):
+            condition = names[j] if isinstance(labels, Sequence) else description
+            scored = score_labels(
+                column.texts,
+                ["yes", "no"],
+                lambda t, c=condition: render("filter", condition=c, text=t),
+                calibrate=calibrate,
+                manager=manager,
+                **engine,
+            )
+            probs[:, j], steps = scored.probs[:, 0], steps + scored.provenance
+    else:
+        question = instruction or render("classify_question", labels=", ".join(names))
+        scored = score_labels(
+            column.texts,
+            names,
+            lambda t: render("classify", question=question, text=t),
+            calibrate=calibrate,
+            manager=manager,
+            **engine,
+        )
+        probs, steps = scored.probs, scored.provenance
+    if multi_label:
+        chosen = [[n for n, p in zip(names, row, strict=True) if p > 0.5] for row in probs]
+        best = probs.max(axis=1) if len(probs) else np.zeros(0)
+    else:
+        chosen = [names[i] for i in probs.argmax(axis=1)] if len(probs) else []
+        best = probs.max(axis=1) if len(probs) else np.zeros(0)
+    columns: dict[str, tuple[Sequence[object] | np.ndarray, str]] = {
+        "label": (chosen, "object"),
+        "probability": (best, "float64"),
+    }
+    for j, name in enumerate(names):
+        columns[f"p_{name}"] = (probs[:, j] if len(probs) else [], "float64")
+    result = column.frame(columns)
+    record_provenance(
+        result,
+        "classify",
+        {"labels": names, "multi_label": multi_label, "method": method, "calibrate": calibrate},
+        steps,
+    )
+    return result

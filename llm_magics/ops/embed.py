@@ -1,0 +1,71 @@
+"""``embed``: one numeric column per embedding dimension, optionally reduced with PCA."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from llm_magics.engine import embed as embed_texts
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.ops.base import TextColumn, operation, record_provenance
+from llm_magics.runtime.manager import ModelManager
+
+__all__ = ["embed", "reduce_dims"]
+
+
+def reduce_dims(vectors: np.ndarray, dims: int, seed: int = 0) -> np.ndarray:
+    """``vectors`` projected on their first ``dims`` principal components (scikit-learn PCA)."""
+    from sklearn.decomposition import PCA
+
+    if len(vectors) == 0:
+        return np.zeros((0, dims), dtype=np.float32)
+    keep = min(dims, len(vectors), vectors.shape[1])
+    reduced = PCA(n_components=keep, random_state=seed).fit_transform(vectors)
+    if keep < dims:  # fewer rows than dimensions asked for: the rest carry nothing
+        reduced = np.hstack([reduced, np.zeros((len(vectors), dims - keep))])
+    return reduced.astype(np.float32)
+
+
+@operation
+def embed(
+    texts: pd.Series,
+    *,
+    dims: int | None = None,
+    normalize: bool = True,
+    model: str | None = None,
+    progress: bool = True,
+    cache: bool = True,
+    batch_tokens: int | None = None,
+    manager: ModelManager | None = None,
+) -> pd.DataFrame:
+    """Embed each text; ``dims`` reduces the vectors to that many principal components.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``<column>_emb_0`` ... on the same index, float32; missing texts give NaN rows.
+    """
+    if dims is not None and dims < 1:
+        msg = f"dims must be a positive number of dimensions or None, not {dims}."
+        raise InvalidArgumentError(msg)
+    column = TextColumn.of(texts, "embed")
+    out = embed_texts(
+        column.texts,
+        model=model,
+        normalize=normalize,
+        progress=progress,
+        cache=cache,
+        batch_tokens=batch_tokens,
+        manager=manager,
+    )
+    vectors = out.vectors if dims is None else reduce_dims(out.vectors, dims)
+    width = vectors.shape[1]
+    full = np.full((len(column.source), width), np.nan, dtype=np.float32)
+    full[column.present] = vectors
+    result = pd.DataFrame(
+        full,
+        index=column.source.index,
+        columns=[f"{column.name}_emb_{i}" for i in range(width)],
+    )
+    record_provenance(result, "embed", {"dims": dims, "normalize": normalize}, [out.provenance])
+    return result

@@ -1,0 +1,213 @@
+"""``extract``: typed fields from free text, always valid for the schema.
+
+Each field is asked for on its own, with the decoding its type needs, so no answer has to be
+parsed out of free-form JSON:
+
+- a list of choices: the chat model's calibrated probabilities over the choices (``score``,
+  as ``classify`` does); the answer is always one of them;
+- ``bool``: the calibrated probability of "yes" (as ``filter`` does);
+- ``float`` / ``int``: generation restricted to tokens made of digits, ``.``, ``,`` and ``-``
+  (``generate(allowed_tokens=...)``), then read as a number;
+- ``str``: a short generated answer, first line, without the model's "The X is" preamble.
+
+Why not a grammar engine (outlines) over one JSON object: it would bypass our engine's batching,
+prefix reuse and cache, and per-field decoding is already valid by construction. A number that
+still cannot be read (an empty answer, "1.2.3") becomes NaN, and one warning counts them.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from llm_magics.engine import generate
+from llm_magics.engine.results import Provenance
+from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
+from llm_magics.ops.base import TextColumn, operation, record_provenance
+from llm_magics.ops.classify import score_labels
+from llm_magics.ops.prompts import render
+from llm_magics.runtime.manager import ModelManager
+
+__all__ = ["extract", "parse_schema"]
+
+NUMBER_TOKENS = r" ?[0-9.,-]+"
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_TYPE_NAMES = {"str": str, "float": float, "int": int, "bool": bool}
+_NONE_ANSWERS = {"", "none", "n/a", "na", "unknown", "not mentioned", "nothing", "no"}
+
+
+def parse_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``schema`` with every type as ``str``, ``float``, ``int``, ``bool`` or a list of choices.
+
+    Types may be given as the classes, their names (``"float"``) or lists / tuples of choices.
+
+    Examples
+    --------
+    >>> parse_schema({"product": "str", "price": float, "problem": ("shipping", "none")})
+    {'product': <class 'str'>, 'price': <class 'float'>, 'problem': ['shipping', 'none']}
+    """
+    if not isinstance(schema, Mapping) or not schema:
+        msg = (
+            "schema must be a non-empty dict of field: type, e.g. "
+            '{"product": str, "price": float, "problem": ["shipping", "quality", "none"]}.'
+        )
+        raise InvalidArgumentError(msg)
+    fields: dict[str, Any] = {}
+    for name, kind in schema.items():
+        if isinstance(kind, str) and kind in _TYPE_NAMES:
+            kind = _TYPE_NAMES[kind]
+        if isinstance(kind, Sequence) and not isinstance(kind, str):
+            choices = [str(c) for c in kind]
+            if len(choices) < 2 or len(set(choices)) != len(choices):
+                msg = f"Field {name!r}: a list of choices needs at least two distinct ones, not {choices}."
+                raise InvalidArgumentError(msg)
+            fields[str(name)] = choices
+        elif kind in (str, float, int, bool):
+            fields[str(name)] = kind
+        else:
+            msg = (
+                f"Field {name!r}: unknown type {kind!r}. Use str, float, int, bool or a list of "
+                "choices."
+            )
+            raise InvalidArgumentError(msg)
+    return fields
+
+
+def _text_answer(answer: str, field: str) -> str | float:
+    line = answer.strip().splitlines()[0] if answer.strip() else ""
+    preamble = re.compile(
+        rf"^(?:the\s+)?{re.escape(field)}(?:\s+(?:mentioned|in this text|in the text))?\s+(?:is|are|was)\s+",
+        re.IGNORECASE,
+    )
+    line = preamble.sub("", line).strip(" \"'.*")
+    return float("nan") if line.lower() in _NONE_ANSWERS else line
+
+
+def _number(answer: str, kind: type) -> float | int | None:
+    match = _NUMBER.search(answer.replace(",", ""))
+    if match is None or answer.count(".") > 1:
+        return None
+    value = float(match.group(0))
+    return round(value) if kind is int else value
+
+
+@operation
+def extract(
+    texts: pd.Series,
+    schema: Mapping[str, Any],
+    *,
+    max_words: int = 6,
+    calibrate: bool = True,
+    model: str | None = None,
+    progress: bool = True,
+    cache: bool = True,
+    batch_tokens: int | None = None,
+    manager: ModelManager | None = None,
+) -> pd.DataFrame:
+    """One typed column per field of ``schema``, read from each text by the chat model.
+
+    Parameters
+    ----------
+    texts
+        The text column.
+    schema
+        ``{field: type}`` with types ``str``, ``float``, ``int``, ``bool`` (or their names) or a
+        list of choices, e.g. ``{"product": str, "price": float, "problem": ["shipping",
+        "quality", "price", "none"]}``.
+    max_words
+        The longest ``str`` answer, in words.
+    calibrate
+        Contextual calibration of choice and ``bool`` fields (see ``classify``).
+    model, progress, cache, batch_tokens, manager
+        The chat model and engine settings.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per field on the same index: ``str`` → object, ``float`` → float64, ``int`` →
+        Int64, ``bool`` → boolean, choices → category; missing texts give missing values.
+    """
+    fields = parse_schema(schema)
+    column = TextColumn.of(texts, "extract")
+    engine: dict[str, Any] = {
+        "model": model,
+        "progress": progress,
+        "cache": cache,
+        "batch_tokens": batch_tokens,
+        "manager": manager,
+    }
+    steps: list[Provenance] = []
+    columns: dict[str, tuple[Sequence[Any], str]] = {}
+    unreadable: dict[str, int] = {}
+    for name, kind in fields.items():
+        label = name.replace("_", " ")
+        if isinstance(kind, list) or kind is bool:
+            choices = ["yes", "no"] if kind is bool else kind
+            template = "extract_bool" if kind is bool else "extract_choice"
+            scored = score_labels(
+                column.texts,
+                choices,
+                lambda t, template=template, label=label, choices=choices: render(
+                    template, field=label, choices=", ".join(choices), text=t
+                ),
+                calibrate=calibrate,
+                **engine,
+            )
+            steps += scored.provenance
+            best = scored.probs.argmax(axis=1) if len(scored.probs) else np.zeros(0, dtype=int)
+            if kind is bool:
+                columns[name] = ([bool(i == 0) for i in best], "boolean")
+            else:
+                columns[name] = ([choices[i] for i in best], "object")
+        elif kind is str:
+            out = generate(
+                [render("extract_text", field=label, text=t) for t in column.texts],
+                max_new_tokens=int(max_words * 1.6) + 4,
+                **engine,
+            )
+            steps.append(out.provenance)
+            values = [_text_answer(a, label) for a in out.texts]
+            columns[name] = (
+                [" ".join(str(v).split()[:max_words]) if isinstance(v, str) else v for v in values],
+                "object",
+            )
+        else:
+            out = generate(
+                [render("extract_number", field=label, text=t) for t in column.texts],
+                max_new_tokens=10,
+                allowed_tokens=NUMBER_TOKENS,
+                **engine,
+            )
+            steps.append(out.provenance)
+            numbers = [_number(a, kind) for a in out.texts]
+            unreadable[name] = sum(n is None for n in numbers)
+            columns[name] = (
+                [np.nan if n is None else n for n in numbers],
+                "Int64" if kind is int else "float64",
+            )
+    result = column.frame(columns)
+    for name, kind in fields.items():
+        if isinstance(kind, list):
+            result[name] = pd.Categorical(result[name], categories=kind)
+    failed = {k: v for k, v in unreadable.items() if v}
+    if failed:
+        warnings.warn(
+            "extract(): answers that could not be read as numbers became NaN: "
+            + ", ".join(f"{k}: {v} of {len(column.texts)}" for k, v in failed.items())
+            + ".",
+            LlmMagicsWarning,
+            stacklevel=3,
+        )
+    record_provenance(
+        result,
+        "extract",
+        {"schema": {k: v if isinstance(v, list) else v.__name__ for k, v in fields.items()}},
+        steps,
+    )
+    result.attrs["llm_magics"]["unreadable"] = unreadable
+    return result

@@ -1,0 +1,107 @@
+"""``filter`` and ``query``: which rows match a condition in plain words.
+
+``method="embed"`` (the default) matches a row when its embedding is closer to the condition
+than to ``baseline``, a description of an ordinary row: P(match) = sigmoid((cos(text, condition)
+- cos(text, baseline)) / 0.05). The baseline sets the bar, so set it for your data ("A routine
+support ticket."). ``method="llm"`` asks the chat model yes or no and reads the calibrated
+probability of "yes" (``classify``'s scoring); with the 135M default model its answers barely
+depend on the text, so it is not the default (see ``bench/quality.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from llm_magics.engine import embed
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.ops.base import TextColumn, operation, record_provenance
+from llm_magics.ops.classify import EMBED_TEMPERATURE, score_labels
+from llm_magics.ops.prompts import render
+from llm_magics.runtime.manager import ModelManager
+
+__all__ = ["filter", "query"]
+
+
+@operation
+def filter(
+    texts: pd.Series,
+    condition: str,
+    *,
+    method: str = "embed",
+    baseline: str = "An ordinary review of a product.",
+    threshold: float = 0.5,
+    calibrate: bool = True,
+    model: str | None = None,
+    progress: bool = True,
+    cache: bool = True,
+    batch_tokens: int | None = None,
+    manager: ModelManager | None = None,
+) -> pd.Series:
+    """Whether each text matches ``condition`` ("mentions shipping", "is a complaint" ...).
+
+    Parameters
+    ----------
+    texts
+        The text column.
+    condition
+        What a matching text does or is, in plain words.
+    method
+        ``"embed"`` (similarity to the condition against similarity to ``baseline``) or ``"llm"``
+        (the chat model's calibrated "yes").
+    baseline
+        What an ordinary, non-matching row is like (``method="embed"``).
+    threshold
+        The probability above which a row matches.
+    calibrate
+        Contextual calibration (``method="llm"``).
+    model, progress, cache, batch_tokens, manager
+        The embedding or chat model, and engine settings.
+
+    Returns
+    -------
+    pandas.Series
+        A nullable boolean Series on the same index (missing texts give ``<NA>``); the
+        probability of each row, in order, is in ``attrs["llm_magics"]["probability"]``.
+    """
+    if not isinstance(condition, str) or not condition.strip():
+        msg = f"condition must be a non-empty description, not {condition!r}."
+        raise InvalidArgumentError(msg)
+    if not 0.0 < threshold < 1.0:
+        msg = f"threshold must be between 0 and 1, not {threshold}."
+        raise InvalidArgumentError(msg)
+    if method not in ("llm", "embed"):
+        msg = f"method must be 'embed' or 'llm', not {method!r}."
+        raise InvalidArgumentError(msg)
+    column = TextColumn.of(texts, "filter")
+    engine = {"model": model, "progress": progress, "cache": cache, "batch_tokens": batch_tokens}
+    if method == "embed":
+        out = embed([*column.texts, condition, baseline], manager=manager, **engine)
+        vectors, anchors = out.vectors[: len(column.texts)], out.vectors[len(column.texts) :]
+        margin = vectors @ anchors[0] - vectors @ anchors[1]
+        yes, steps = 1 / (1 + np.exp(-margin / EMBED_TEMPERATURE)), [out.provenance]
+    else:
+        scored = score_labels(
+            column.texts,
+            ["yes", "no"],
+            lambda t: render("filter", condition=condition.strip().rstrip("?."), text=t),
+            calibrate=calibrate,
+            manager=manager,
+            **engine,
+        )
+        yes, steps = scored.probs[:, 0] if len(scored.probs) else np.zeros(0), scored.provenance
+    result = column.series(list(yes > threshold), name=f"{column.name}_match", dtype="boolean")
+    parameters = {"condition": condition, "method": method, "threshold": threshold}
+    parameters |= {"baseline": baseline} if method == "embed" else {"calibrate": calibrate}
+    record_provenance(result, "filter", parameters, steps)
+    probability = column.series(yes, name="p_yes", dtype="float64")
+    result.attrs["llm_magics"]["probability"] = probability.tolist()
+    return result
+
+
+def query(frame: pd.DataFrame, condition: str, texts: pd.Series, **kwargs: object) -> pd.DataFrame:
+    """The rows of ``frame`` whose text matches ``condition`` (see ``filter``)."""
+    matches = filter(texts, condition, **kwargs)
+    selected = frame.loc[matches.fillna(False).to_numpy(dtype=bool)].copy()
+    selected.attrs["llm_magics"] = matches.attrs["llm_magics"] | {"op": "query"}
+    return selected

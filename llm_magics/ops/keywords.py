@@ -1,0 +1,151 @@
+"""``keywords``: the phrases of each text closest in meaning to the whole text, by KeyBERT.
+
+KeyBERT ranks candidate phrases by the cosine similarity of their embeddings with the text's and
+picks a diverse set with maximal marginal relevance. It runs here on our engine (an embedding
+backend of ours, so phrases are batched, deduplicated and cached like every other call), with a
+phrase finder of ours: n-grams of consecutive words that contain no stop word and do not cross
+punctuation, so every keyword occurs in its text as written (lower-cased). sklearn's own
+``stop_words`` would instead join the words around a removed stop word into phrases that are
+not in the text.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+
+import pandas as pd
+
+from llm_magics.engine import embed as embed_texts
+from llm_magics.engine.results import Provenance
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.ops.base import TextColumn, operation, record_provenance
+from llm_magics.runtime.manager import ModelManager
+
+__all__ = ["keywords", "phrases"]
+
+_SEGMENT = re.compile(r"[^\w\s'-]+")
+_WORD = re.compile(r"\w(?:[\w'-]*\w)?")
+_MARKUP = re.compile(r"<[^>]{0,200}>")
+_MORE_STOP_WORDS = frozenset({"does", "did", "doing", "just", "really", "br"})
+
+
+@functools.cache
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return ENGLISH_STOP_WORDS | _MORE_STOP_WORDS
+
+
+def _is_stop(word: str) -> bool:
+    """A stop word, a contraction of one ("can't", "they're") or too short to mean much."""
+    stop = _stop_words()
+    if len(word) < 2 or word.isdigit() or word in stop:
+        return True
+    if "'" in word:
+        return word.split("'")[0] in stop or word.replace("n't", "") in stop
+    return False
+
+
+def phrases(text: str, ngram_range: tuple[int, int] = (1, 2)) -> Iterator[str]:
+    """Candidate keywords of ``text``: runs of 1..n words with no stop word, within punctuation.
+
+    Examples
+    --------
+    >>> list(phrases("The green tea is great, cheap tea.", (1, 2)))
+    ['green', 'tea', 'green tea', 'great', 'cheap', 'tea', 'cheap tea']
+    """
+    low, high = ngram_range
+    for segment in _SEGMENT.split(_MARKUP.sub(" ", text).lower().replace("\u2019", "'")):
+        words = _WORD.findall(segment)
+        for end in range(1, len(words) + 1):
+            for size in range(low, high + 1):
+                start = end - size
+                if start < 0:
+                    break
+                run = words[start:end]
+                if any(_is_stop(w) for w in run):
+                    break
+                yield " ".join(run)
+
+
+@operation
+def keywords(
+    texts: pd.Series,
+    *,
+    top: int = 5,
+    ngram_range: tuple[int, int] = (1, 2),
+    diversity: float = 0.5,
+    model: str | None = None,
+    progress: bool = True,
+    cache: bool = True,
+    batch_tokens: int | None = None,
+    manager: ModelManager | None = None,
+) -> pd.Series:
+    """The ``top`` keywords of each text, most relevant first.
+
+    Parameters
+    ----------
+    texts
+        The text column.
+    top
+        How many keywords per text (fewer when the text has fewer candidate phrases).
+    ngram_range
+        Shortest and longest phrase, in words.
+    diversity
+        0: the most similar phrases, even if alike; 1: as different from each other as possible.
+    model, progress, cache, batch_tokens, manager
+        The embedding model and engine settings.
+
+    Returns
+    -------
+    pandas.Series
+        ``<column>_keywords``: a list of strings per row, on the same index; missing texts give NaN.
+    """
+    low, high = ngram_range
+    if not 1 <= low <= high:
+        msg = f"ngram_range must be (shortest, longest) with 1 <= shortest <= longest, not {ngram_range}."
+        raise InvalidArgumentError(msg)
+    if top < 1 or not 0.0 <= diversity <= 1.0:
+        msg = (
+            f"top must be at least 1 and diversity in [0, 1], not top={top}, diversity={diversity}."
+        )
+        raise InvalidArgumentError(msg)
+    from keybert import KeyBERT
+    from keybert.backend import BaseEmbedder
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    steps: list[Provenance] = []
+
+    class EngineBackend(BaseEmbedder):
+        def embed(self, documents: list[str], verbose: bool = False) -> object:
+            out = embed_texts(
+                list(documents),
+                model=model,
+                progress=progress,
+                cache=cache,
+                batch_tokens=batch_tokens,
+                manager=manager,
+            )
+            steps.append(out.provenance)
+            return out.vectors
+
+    column = TextColumn.of(texts, "keywords")
+    vectorizer = CountVectorizer(analyzer=lambda t: list(phrases(t, ngram_range)))
+    found = []
+    if column.texts:
+        found = KeyBERT(model=EngineBackend()).extract_keywords(
+            column.texts, vectorizer=vectorizer, top_n=top, use_mmr=True, diversity=diversity
+        )
+        if len(column.texts) == 1 and found and isinstance(found[0], tuple):
+            found = [found]
+    lists = [[word for word, _ in row] for row in found]
+    result = column.series(lists, name=f"{column.name}_keywords")
+    record_provenance(
+        result,
+        "keywords",
+        {"top": top, "ngram_range": list(ngram_range), "diversity": diversity},
+        steps,
+    )
+    return result

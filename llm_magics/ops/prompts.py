@@ -1,0 +1,75 @@
+"""Every prompt the operations send, in one place, and how to change them.
+
+Prompts are written for small models too: short, one instruction, and the row's text last, so
+every row of a call starts with the same tokens and the engine computes them once. ``{text}``
+marks where the row goes; other fields are filled from the operation's arguments.
+
+Change a prompt for the whole kernel with ``set_prompt`` (``reset_prompts`` undoes it), or pass
+``instruction=`` to the operations that take one.
+
+Examples
+--------
+>>> render("summarize", text="Great tea.", max_words=10)
+'Summarize this review in at most 10 words.\\n\\nGreat tea.'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llm_magics.errors import InvalidArgumentError, did_you_mean
+
+__all__ = ["DEFAULT_PROMPTS", "get_prompt", "render", "reset_prompts", "set_prompt"]
+
+DEFAULT_PROMPTS: dict[str, str] = {
+    "summarize": "Summarize this review in at most {max_words} words.\n\n{text}",
+    "classify": "{question}\n\n{text}",
+    "classify_question": "Which of these best describes the text: {labels}? Answer with one of them.",
+    "sentiment": "Answer with one word: positive, negative or neutral. What is the sentiment of "
+    "this review?\n\n{text}",
+    "filter": "Answer yes or no. Does this text match: {condition}?\n\n{text}",
+    "extract_text": "What is the {field} in this text? Answer with a few words only.\n\n{text}",
+    "extract_number": "What is the {field} in this text? Answer with a number only.\n\n{text}",
+    "extract_choice": "Which {field} does this text mention: {choices}?\n\n{text}",
+    "extract_bool": "Answer yes or no. Does this text mention {field}?\n\n{text}",
+    "topic_label": "Give a short name (two to four words) for a topic with these keywords: "
+    "{keywords}.",
+}
+"""The shipped prompts; ``get_prompt`` returns the kernel's current ones."""
+
+_prompts = dict(DEFAULT_PROMPTS)
+
+
+def get_prompt(name: str) -> str:
+    """The current template called ``name``."""
+    if name not in _prompts:
+        msg = f"No prompt {name!r}.{did_you_mean(name, _prompts)} Prompts: {', '.join(_prompts)}."
+        raise InvalidArgumentError(msg)
+    return _prompts[name]
+
+
+def set_prompt(name: str, template: str) -> None:
+    """Replace the template ``name`` for this kernel; it must keep the fields of the shipped one."""
+    needed = _fields(get_prompt(name))
+    missing = needed - _fields(template)
+    if missing:
+        msg = f"The {name!r} prompt needs the fields {sorted(needed)}; missing {sorted(missing)}."
+        raise InvalidArgumentError(msg)
+    _prompts[name] = template
+
+
+def reset_prompts() -> None:
+    """Go back to the shipped prompts."""
+    _prompts.clear()
+    _prompts.update(DEFAULT_PROMPTS)
+
+
+def render(name: str, **fields: Any) -> str:
+    """The template ``name`` with ``fields`` filled in."""
+    return get_prompt(name).format(**fields)
+
+
+def _fields(template: str) -> set[str]:
+    import string
+
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f}

@@ -1,0 +1,89 @@
+"""``summarize``: one short summary per row from the chat model."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from llm_magics.engine import generate
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.ops.base import TextColumn, operation, record_provenance
+from llm_magics.ops.prompts import render
+from llm_magics.runtime.manager import ModelManager
+
+__all__ = ["summarize"]
+
+TOKENS_PER_WORD = 1.6  # English words in SmolLM2's and most BPE vocabularies, with some slack
+
+
+def _at_most(text: str, words: int) -> str:
+    """``text`` cut to ``words`` words, at the last sentence end inside them when there is one."""
+    parts = text.split()
+    if len(parts) <= words:
+        return text
+    cut = " ".join(parts[:words])
+    end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+    return cut[: end + 1] if end > len(cut) // 2 else cut
+
+
+@operation
+def summarize(
+    texts: pd.Series,
+    *,
+    max_words: int = 25,
+    instruction: str | None = None,
+    model: str | None = None,
+    progress: bool = True,
+    cache: bool = True,
+    batch_tokens: int | None = None,
+    manager: ModelManager | None = None,
+) -> pd.Series:
+    """Summarize each text in at most ``max_words`` words.
+
+    Parameters
+    ----------
+    texts
+        The text column.
+    max_words
+        The longest summary, in words; longer answers are cut at the last sentence end within it.
+    instruction
+        Your own instruction instead of the shipped prompt (the text follows it).
+    model
+        The chat model (default: ``LlmMagics.default_chat_model``).
+    progress, cache, batch_tokens, manager
+        Passed to the engine.
+
+    Returns
+    -------
+    pandas.Series
+        ``<column>_summary`` on the same index; missing texts give NaN.
+
+    Examples
+    --------
+    >>> summarize(reviews["review"].head(2), max_words=12)     # doctest: +SKIP
+    """
+    if max_words < 1:
+        msg = f"max_words must be at least 1, not {max_words}."
+        raise InvalidArgumentError(msg)
+    column = TextColumn.of(texts, "summarize")
+    if instruction:
+        prompts = [f"{instruction}\n\n{t}" for t in column.texts]
+    else:
+        prompts = [render("summarize", text=t, max_words=max_words) for t in column.texts]
+    out = generate(
+        prompts,
+        model=model,
+        max_new_tokens=int(max_words * TOKENS_PER_WORD) + 8,
+        progress=progress,
+        cache=cache,
+        batch_tokens=batch_tokens,
+        manager=manager,
+    )
+    summaries = [_at_most(t, max_words) or float("nan") for t in out.texts]
+    result = column.series(summaries, name=f"{column.name}_summary")
+    record_provenance(
+        result,
+        "summarize",
+        {"max_words": max_words, "instruction": instruction},
+        [out.provenance],
+    )
+    return result

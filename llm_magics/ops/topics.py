@@ -1,0 +1,280 @@
+"""``topics``: group texts by meaning, describe each group, and place every row on a map.
+
+Texts are embedded, clustered with scikit-learn's k-means (``k`` chosen by silhouette score when
+not given), described by their class-based TF-IDF keywords (BERTopic's c-TF-IDF: a phrase's
+frequency in a topic times ``log(1 + average words per topic / its frequency everywhere)``; phrases
+found in every topic are left out), and named in a few words by the chat model. A name is kept
+only if it looks like one (at most six words, sharing a word with the keywords, not a sentence
+about the task); otherwise the top keywords are the name, and ``info["label_source"]`` says which. Rows get 2-D coordinates from a PCA of the embeddings.
+BERTopic itself would add UMAP, HDBSCAN and their compiled dependencies for the same steps; plain
+k-means on normalised embeddings is deterministic with a seed and quick on a CPU.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from llm_magics.engine import embed as embed_texts
+from llm_magics.engine import generate
+from llm_magics.engine.results import Provenance
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.ops.base import TextColumn, operation, record_provenance
+from llm_magics.ops.keywords import phrases
+from llm_magics.ops.prompts import render
+from llm_magics.runtime.manager import ModelManager
+
+__all__ = ["TopicModel", "class_tfidf", "topics"]
+
+MAX_AUTO_K = 12
+SILHOUETTE_SAMPLE = 2_000
+
+
+@dataclass
+class TopicModel:
+    """Topics of a text column: which topic each row is in, and what each topic is about.
+
+    Attributes
+    ----------
+    rows
+        Per input row, on its index: ``topic`` (id, ``<NA>`` for missing text), ``topic_label``,
+        and ``x``, ``y`` (2-D map coordinates).
+    info
+        Per topic: ``topic``, ``label``, ``size``, ``keywords`` (most distinctive first),
+        ``label_source`` (``"model"``: named by the chat model; ``"keywords"``: its top keywords).
+    silhouette
+        The silhouette score of each ``k`` tried (one entry when ``k`` was given).
+    """
+
+    rows: pd.DataFrame
+    info: pd.DataFrame
+    k: int
+    silhouette: dict[int, float]
+    column: str
+    seed: int
+    provenance: list[Provenance] = field(default_factory=list, repr=False)
+
+    @property
+    def topic(self) -> pd.Series:
+        """The topic id of each row."""
+        return self.rows["topic"]
+
+    @property
+    def label(self) -> pd.Series:
+        """The topic label of each row."""
+        return self.rows["topic_label"]
+
+    def keywords(self, topic: int) -> list[str]:
+        """The keywords of one topic."""
+        return list(self.info.loc[self.info["topic"] == topic, "keywords"].iloc[0])
+
+    def __repr__(self) -> str:
+        lines = [
+            f"TopicModel({self.column!r}: {self.k} topics, {self.rows['topic'].notna().sum()} rows)"
+        ]
+        for _, t in self.info.iterrows():
+            lines.append(
+                f"  {t['topic']}: {t['label']} ({t['size']} rows) — {', '.join(t['keywords'][:6])}"
+            )
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        body = "".join(
+            f"<tr><td>{t['topic']}</td><td>{html.escape(str(t['label']))}</td><td>{t['size']}</td>"
+            f"<td>{html.escape(', '.join(t['keywords'][:8]))}</td></tr>"
+            for _, t in self.info.iterrows()
+        )
+        return (
+            f"<b>{self.k} topics</b> in <code>{html.escape(self.column)}</code>"
+            "<table><tr><th>topic</th><th>label</th><th>rows</th><th>keywords</th></tr>"
+            f"{body}</table>"
+        )
+
+
+def class_tfidf(documents: Sequence[str], groups: np.ndarray, top: int = 10) -> list[list[str]]:
+    """The ``top`` most distinctive phrases of each group (ids 0..n-1), by c-TF-IDF.
+
+    Examples
+    --------
+    >>> docs = ["green tea leaves", "green tea taste", "dark roast coffee", "coffee beans roast"]
+    >>> class_tfidf(docs, np.array([0, 0, 1, 1]), top=2)
+    [['green', 'green tea'], ['coffee', 'roast']]
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    count = CountVectorizer(analyzer=lambda t: list(phrases(t, (1, 2))))
+    try:
+        matrix = count.fit_transform(documents)
+    except ValueError:  # no phrase anywhere
+        return [[] for _ in range(int(groups.max()) + 1)]
+    words = count.get_feature_names_out()
+    n_groups = int(groups.max()) + 1
+    per_group = np.vstack(
+        [np.asarray(matrix[groups == g].sum(axis=0)).ravel() for g in range(n_groups)]
+    ).astype(float)
+    frequency = per_group.sum(axis=0)
+    average = per_group.sum() / n_groups
+    weight = (per_group / np.maximum(per_group.sum(axis=1, keepdims=True), 1)) * np.log(
+        1 + average / np.maximum(frequency, 1)
+    )
+    if n_groups > 1:  # a phrase of every topic ("good", "like") tells none of them apart
+        weight[:, (per_group > 0).all(axis=0)] = 0
+    top_ids = np.argsort(-weight, axis=1, kind="stable")[:, :top]
+    return [[words[i] for i in row if weight[g, i] > 0] for g, row in enumerate(top_ids)]
+
+
+def _choose_k(
+    vectors: np.ndarray, k: int | None, seed: int
+) -> tuple[np.ndarray, int, dict[int, float]]:
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    n = len(vectors)
+    if k is not None:
+        if not 1 <= k <= n:
+            msg = f"k must be between 1 and the number of texts ({n}), not {k}."
+            raise InvalidArgumentError(msg)
+        candidates = [k]
+    else:
+        candidates = list(range(2, min(MAX_AUTO_K, n - 1) + 1)) or [1]
+    scores, fits = {}, {}
+    for c in candidates:
+        groups = KMeans(n_clusters=c, random_state=seed, n_init=10).fit_predict(vectors)
+        fits[c] = groups
+        if 1 < c < n and len(set(groups)) > 1:
+            scores[c] = float(
+                silhouette_score(
+                    vectors, groups, sample_size=min(n, SILHOUETTE_SAMPLE), random_state=seed
+                )
+            )
+    best = (
+        k if k is not None else (max(scores, key=scores.__getitem__) if scores else candidates[0])
+    )
+    return _by_size(fits[best]), best, scores
+
+
+def _by_size(groups: np.ndarray) -> np.ndarray:
+    """Renumber groups so topic 0 is the largest (ties by first appearance)."""
+    ids, counts = np.unique(groups, return_counts=True)
+    order = ids[np.argsort(-counts, kind="stable")]
+    mapping = {int(old): new for new, old in enumerate(order)}
+    return np.array([mapping[int(g)] for g in groups])
+
+
+_NOT_A_NAME = ("sorry", "here's", "here is", "topic", "keyword", "i'm", "as an ai")
+
+
+def _topic_name(answer: str, keywords: Sequence[str]) -> str | None:
+    """The chat model's answer as a topic name, or None when it does not look like one."""
+    line = answer.strip().splitlines()[0] if answer.strip() else ""
+    line = line.split(":")[0].strip(" \"'*.#-")
+    words = line.split()
+    vocabulary = {w for phrase in keywords for w in phrase.split()}
+    if not 1 <= len(words) <= 6 or any(bad in line.lower() for bad in _NOT_A_NAME):
+        return None
+    if not any(w.lower().strip(",.'\"")[:5] in {v[:5] for v in vocabulary} for w in words):
+        return None
+    return line
+
+
+@operation
+def topics(
+    texts: pd.Series,
+    *,
+    k: int | None = None,
+    seed: int = 0,
+    label: bool = True,
+    model: str | None = None,
+    chat_model: str | None = None,
+    progress: bool = True,
+    cache: bool = True,
+    batch_tokens: int | None = None,
+    manager: ModelManager | None = None,
+) -> TopicModel:
+    """Find the topics of a text column.
+
+    Parameters
+    ----------
+    texts
+        The text column.
+    k
+        The number of topics; ``None`` tries 2 to 12 and keeps the best silhouette score.
+    seed
+        The same seed gives the same topics.
+    label
+        Name each topic with the chat model (otherwise its top keywords are its name).
+    model, chat_model
+        The embedding model and the chat model that names topics.
+    progress, cache, batch_tokens, manager
+        Engine settings.
+
+    Returns
+    -------
+    TopicModel
+        ``rows`` (topic, label and map coordinates per row), ``info`` (per topic), ``silhouette``.
+    """
+    from sklearn.decomposition import PCA
+
+    column = TextColumn.of(texts, "topics")
+    engine: dict[str, Any] = {"progress": progress, "cache": cache, "manager": manager}
+    steps: list[Provenance] = []
+    n = len(column.texts)
+    if n == 0:
+        groups, chosen, scores, coords = np.zeros(0, dtype=int), 0, {}, np.zeros((0, 2))
+        names: list[list[str]] = []
+    else:
+        out = embed_texts(column.texts, model=model, batch_tokens=batch_tokens, **engine)
+        steps.append(out.provenance)
+        groups, chosen, scores = _choose_k(out.vectors, k, seed)
+        names = class_tfidf(column.texts, groups)
+        coords = np.zeros((n, 2))
+        if n > 1:
+            reduced = PCA(n_components=min(2, n), random_state=seed).fit_transform(out.vectors)
+            coords[:, : reduced.shape[1]] = reduced
+    labels = [", ".join(words[:3]) or f"topic {i}" for i, words in enumerate(names)]
+    sources = ["keywords"] * len(labels)
+    if label and names:
+        asked = generate(
+            [render("topic_label", keywords=", ".join(words[:8])) for words in names],
+            model=chat_model,
+            max_new_tokens=12,
+            **engine,
+        )
+        steps.append(asked.provenance)
+        for i, answer in enumerate(asked.texts):
+            name = _topic_name(answer, names[i][:8])
+            if name is not None:
+                labels[i], sources[i] = name, "model"
+    rows = column.frame(
+        {
+            "topic": (groups, "Int64"),
+            "topic_label": ([labels[g] for g in groups], "object"),
+            "x": (coords[:, 0], "float64"),
+            "y": (coords[:, 1], "float64"),
+        }
+    )
+    sizes = np.bincount(groups, minlength=chosen) if n else np.zeros(0, dtype=int)
+    info = pd.DataFrame(
+        {
+            "topic": np.arange(chosen),
+            "label": labels,
+            "size": sizes,
+            "keywords": names,
+            "label_source": sources,
+        }
+    )
+    record_provenance(rows, "topics", {"k": k, "seed": seed, "label": label}, steps)
+    return TopicModel(
+        rows=rows,
+        info=info,
+        k=chosen,
+        silhouette=scores,
+        column=column.name,
+        seed=seed,
+        provenance=steps,
+    )

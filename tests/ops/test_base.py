@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
+from llm_magics.ops import OPERATIONS, summarize
+from llm_magics.ops.base import TextColumn, resolve_column
+
+
+def test_missing_and_blank_cells_are_not_texts() -> None:
+    series = pd.Series(["a", None, np.nan, "", "  ", pd.NA, "b"], index=list("pqrstuv"))
+    column = TextColumn.of(series, "test")
+    assert column.texts == ["a", "b"]
+    assert column.present.tolist() == [True, False, False, False, False, False, True]
+    out = column.series([1.5, 2.5], name="x", dtype="float64")
+    assert out.index.tolist() == list("pqrstuv")
+    assert out.iloc[[0, 6]].tolist() == [1.5, 2.5]
+    assert out.iloc[1:6].isna().all()
+
+
+def test_non_text_cells_are_converted_with_one_warning() -> None:
+    with pytest.warns(LlmMagicsWarning, match="2 non-text cell") as caught:
+        column = TextColumn.of(pd.Series([12, "x", 3.5], name="c"), "test")
+    assert len(caught) == 1
+    assert column.texts == ["12", "x", "3.5"]
+
+
+def test_a_missing_column_suggests_the_closest() -> None:
+    frame = pd.DataFrame({"review": ["a"], "score": [1]})
+    with pytest.raises(InvalidArgumentError, match=r"No column 'reveiw'\. Did you mean 'review'\?"):
+        resolve_column(frame, "reveiw")
+
+
+def test_the_only_text_column_is_found_and_several_need_a_choice() -> None:
+    frame = pd.DataFrame({"review": ["good tea"], "score": [5]})
+    assert resolve_column(frame, None).name == "review"
+    frame["title"] = ["Tea"]
+    with pytest.raises(InvalidArgumentError, match="text columns: review, title"):
+        resolve_column(frame, None)
+
+
+def test_an_unknown_keyword_lists_the_valid_ones() -> None:
+    with pytest.raises(
+        InvalidArgumentError, match=r"'maxwords'\. Did you mean 'max_words'\?"
+    ) as err:
+        summarize(pd.Series(["x"]), maxwords=3)
+    assert "Valid arguments: max_words, instruction, model" in str(err.value)
+
+
+def test_every_operation_is_registered() -> None:
+    assert set(OPERATIONS) >= {
+        "clean",
+        "summarize",
+        "classify",
+        "sentiment",
+        "extract",
+        "filter",
+        "embed",
+        "keywords",
+        "topics",
+        "features",
+    }

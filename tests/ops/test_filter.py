@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.ops import filter, query
+
+pytestmark = pytest.mark.slow
+
+SHIPPING = [
+    "The package arrived two weeks late and the box was crushed by the courier.",
+    "Delivery took forever and the parcel came damaged in shipping.",
+]
+OTHER = [
+    "This green tea has a lovely mild flavor and a nice aroma.",
+    "My kids love these crackers, they taste great with cheese.",
+]
+
+
+def test_filter_selects_texts_about_shipping() -> None:
+    texts = pd.Series(SHIPPING + OTHER + [None], index=list("abcde"))
+    out = filter(texts, "mentions shipping or delivery", progress=False)
+    assert out.attrs["llm_magics"]["parameters"]["method"] == "embed"
+    assert str(out.dtype) == "boolean"
+    assert out.tolist()[:4] == [True, True, False, False]
+    assert out.isna().tolist() == [False] * 4 + [True]
+    probability = out.attrs["llm_magics"]["probability"]
+    assert min(probability[:2]) > max(probability[2:4])
+
+
+def test_query_returns_matching_rows_of_the_frame() -> None:
+    frame = pd.DataFrame(
+        {"review": SHIPPING + OTHER, "stars": [1, 2, 5, 5]}, index=[40, 30, 20, 10]
+    )
+    rows = query(frame, "mentions shipping or delivery", frame["review"], progress=False)
+    assert rows.index.tolist() == [40, 30]
+    assert rows["stars"].tolist() == [1, 2]
+
+
+def test_the_llm_method_answers_every_row() -> None:
+    texts = pd.Series([*SHIPPING, ""], index=[3, 2, 1])
+    out = filter(texts, "mentions shipping or delivery", method="llm", progress=False)
+    assert out.isna().tolist() == [False, False, True]
+    assert all(0 < p < 1 for p in out.attrs["llm_magics"]["probability"][:2])
+
+
+def test_a_condition_is_needed() -> None:
+    with pytest.raises(InvalidArgumentError, match="condition must be a non-empty"):
+        filter(pd.Series(["x"]), " ")

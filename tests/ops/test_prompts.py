@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.ops.prompts import DEFAULT_PROMPTS, get_prompt, render, reset_prompts, set_prompt
+
+
+def test_every_prompt_puts_the_text_last() -> None:
+    for name, template in DEFAULT_PROMPTS.items():
+        if "{text}" in template:
+            assert template.endswith("{text}"), name
+
+
+def test_a_prompt_can_be_replaced_and_reset() -> None:
+    try:
+        set_prompt("summarize", "TL;DR in {max_words} words:\n\n{text}")
+        assert render("summarize", text="x", max_words=3) == "TL;DR in 3 words:\n\nx"
+    finally:
+        reset_prompts()
+    assert get_prompt("summarize") == DEFAULT_PROMPTS["summarize"]
+
+
+def test_a_replacement_must_keep_the_fields() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"missing \['text'\]"):
+        set_prompt("summarize", "Summarize in {max_words} words.")
+    with pytest.raises(InvalidArgumentError, match="Did you mean 'summarize'"):
+        get_prompt("sumarize")
+
+
+def test_braces_in_the_text_are_kept() -> None:
+    assert render("sentiment", text="{not a field}").endswith("{not a field}")

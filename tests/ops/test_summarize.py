@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.ops import summarize
+from llm_magics.ops.summarize import _at_most
+
+pytestmark = pytest.mark.slow
+
+
+def test_summaries_are_short_non_empty_and_aligned(reviews: pd.DataFrame) -> None:
+    out = summarize(reviews["review"], max_words=15, progress=False)
+    assert out.name == "review_summary"
+    assert out.index.equals(reviews.index)
+    present = reviews["review"].str.strip().fillna("").astype(bool)
+    assert out[~present].isna().all()
+    for text, summary in zip(reviews["review"][present], out[present], strict=True):
+        assert isinstance(summary, str) and summary.strip()
+        assert len(summary.split()) <= 15
+        if len(text.split()) > 40:
+            assert len(summary) < len(text)
+    info = out.attrs["llm_magics"]
+    assert info["op"] == "summarize" and info["models"] == ["default-chat"]
+    again = summarize(reviews["review"], max_words=15, progress=False)
+    assert again.equals(out)
+    assert again.attrs["llm_magics"]["rows_from_cache"] == present.sum()
+
+
+def test_a_cut_ends_at_a_sentence_when_it_can() -> None:
+    assert _at_most("One two three. Four five six seven", 5) == "One two three."
+    assert _at_most("One two three four five six", 4) == "One two three four"
+    assert _at_most("Short.", 5) == "Short."
+
+
+def test_max_words_must_be_positive() -> None:
+    with pytest.raises(InvalidArgumentError, match="max_words must be at least 1"):
+        summarize(pd.Series(["x"]), max_words=0)
+
+
+def test_an_empty_series_gives_an_empty_result() -> None:
+    out = summarize(pd.Series([], dtype=object, name="review"), progress=False)
+    assert out.empty and out.name == "review_summary"

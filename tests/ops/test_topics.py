@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from llm_magics.datasets import amazon_reviews
+from llm_magics.ops import TopicModel, topics
+from llm_magics.ops.topics import class_tfidf
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sixty() -> pd.Series:
+    return amazon_reviews("test")["review"].iloc[100:160]
+
+
+def test_the_same_seed_gives_the_same_topics(sixty: pd.Series) -> None:
+    first = topics(sixty, seed=3, label=False, progress=False)
+    second = topics(sixty, seed=3, label=False, progress=False)
+    assert isinstance(first, TopicModel)
+    assert first.topic.equals(second.topic)
+    assert first.info["keywords"].tolist() == second.info["keywords"].tolist()
+    assert 2 <= first.k <= 12 and set(first.silhouette) == set(range(2, 13))
+    assert first.info["size"].sum() == 60
+    assert first.info["size"].is_monotonic_decreasing
+    assert first.rows.columns.tolist() == ["topic", "topic_label", "x", "y"]
+
+
+def test_a_given_k_and_model_labels(sixty: pd.Series) -> None:
+    model = topics(sixty, k=3, progress=False)
+    assert model.k == 3 and model.topic.nunique() == 3
+    assert model.info["label"].map(lambda s: isinstance(s, str) and 0 < len(s.split()) <= 6).all()
+    assert set(model.info["label_source"]) <= {"model", "keywords"}
+    assert "3 topics" in model._repr_html_()
+
+
+def test_keywords_of_a_topic_are_its_own() -> None:
+    docs = ["green tea leaves", "green tea taste", "dark roast coffee", "coffee beans roast"]
+    assert class_tfidf(docs, np.array([0, 0, 1, 1]), top=2) == [
+        ["green", "green tea"],
+        ["coffee", "roast"],
+    ]

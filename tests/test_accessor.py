@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import inspect
+
+import pandas as pd
+import pytest
+
+import llm_magics  # noqa: F401  (registers the accessors)
+from llm_magics.accessor import ROW_OPS
+from llm_magics.errors import InvalidArgumentError
+
+
+def test_series_and_frame_methods_carry_the_op_signature() -> None:
+    frame = pd.DataFrame({"review": ["x"]})
+    for name in ROW_OPS:
+        on_series = inspect.signature(getattr(frame["review"].llm, name))
+        on_frame = inspect.signature(getattr(frame.llm, name))
+        assert next(iter(on_frame.parameters)) == "column"
+        assert list(on_frame.parameters)[1:] == list(on_series.parameters)
+        assert getattr(frame.llm, name).__doc__
+
+
+def test_frame_and_series_give_the_same_result_and_never_mutate() -> None:
+    frame = pd.DataFrame({"review": ["<b>Hi</b> a@b.org", None], "n": [1, 2]}, index=[5, 3])
+    before = frame.copy()
+    assert frame.llm.clean("review").equals(frame["review"].llm.clean())
+    assert frame.llm.clean().index.tolist() == [5, 3]
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_a_missing_column_names_the_columns() -> None:
+    frame = pd.DataFrame({"review": ["x"], "stars": [5]})
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"No column 'reviews'\. Did you mean 'review'\?.*Columns: review, stars",
+    ):
+        frame.llm.summarize("reviews")
+
+
+def test_an_unknown_keyword_on_the_accessor_lists_the_valid_ones() -> None:
+    with pytest.raises(
+        InvalidArgumentError, match="Valid arguments: html, unicode, whitespace, pii"
+    ):
+        pd.Series(["x"]).llm.clean(htm=False)
+
+
+@pytest.mark.slow
+def test_empty_frames_give_empty_results_of_the_right_shape() -> None:
+    frame = pd.DataFrame({"review": pd.Series([], dtype=object)})
+    assert frame.llm.sentiment("review", progress=False).columns.tolist() == [
+        "sentiment",
+        "sentiment_score",
+    ]
+    labels = frame.llm.classify("review", ["a", "b"], progress=False)
+    assert labels.shape == (0, 4) and str(labels["probability"].dtype) == "float64"
+    assert frame.llm.summarize("review", progress=False).empty
+    assert str(frame.llm.filter("review", "is short", progress=False).dtype) == "boolean"
+    assert frame.llm.embed("review", progress=False).shape == (0, 384)
+    assert frame.llm.keywords("review", progress=False).empty
+    assert frame.llm.topics("review", progress=False).k == 0
+    assert frame.llm.extract("review", {"n": int}, progress=False).shape == (0, 1)
+    assert frame.llm.query("is short", "review", progress=False).empty
