@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from llm_magics.engine import generate
+from llm_magics.errors import InvalidArgumentError
 from llm_magics.runtime.loading import LoadedModel
 
 pytestmark = pytest.mark.slow
@@ -116,3 +117,15 @@ def test_empty_and_non_ascii_inputs(chat: LoadedModel) -> None:
         ["Translate to English: café crème, très bon ☕ 日本"], max_new_tokens=8, progress=False
     )
     assert len(result.texts) == 1 and result.texts[0]
+
+
+def test_allowed_tokens_restrict_every_generated_token(chat: LoadedModel) -> None:
+    prompts = ["How much did it cost? Answer with a number.\n\nI paid $12.99 for it."]
+    out = generate(prompts, max_new_tokens=6, allowed_tokens=r" ?[0-9.,-]+", progress=False)
+    assert out.texts[0] and all(c in "0123456789.,- " for c in out.texts[0])
+    assert out.provenance.parameters["allowed_tokens"] == r" ?[0-9.,-]+"
+
+
+def test_a_pattern_no_token_matches_is_refused(chat: LoadedModel) -> None:
+    with pytest.raises(InvalidArgumentError, match="No token of this model matches"):
+        generate(["x"], max_new_tokens=2, allowed_tokens=r"\u2603{40}", progress=False)
