@@ -23,6 +23,7 @@ from llm_magics.errors import (
     ModelLoadError,
     ModelNotFoundError,
 )
+from llm_magics.mining import MiningResult, mine
 from llm_magics.ops import TopicModel, get_prompt, reset_prompts, set_prompt
 from llm_magics.runtime import LoadedModel, ModelManager, get_manager
 
@@ -37,6 +38,7 @@ __all__ = [
     "LlmMagics",
     "LlmMagicsError",
     "LoadedModel",
+    "MiningResult",
     "MissingDependencyError",
     "ModelError",
     "ModelLoadError",
@@ -48,6 +50,7 @@ __all__ = [
     "get_manager",
     "get_prompt",
     "load_ipython_extension",
+    "mine",
     "reset_prompts",
     "set_prompt",
 ]

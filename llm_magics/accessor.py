@@ -102,6 +102,12 @@ class DataFrameLlm:
         """Numeric features of the text columns ``cols`` (see ``llm_magics.ops.features``)."""
         return ops.features(self._obj, cols, **kwargs)
 
+    def mine(self, target: str, **kwargs: Any) -> Any:
+        """Predict ``target`` from the other columns (see ``llm_magics.mine``)."""
+        from llm_magics.mining import mine
+
+        return mine(self._obj, target, **kwargs)
+
 
 for _name in ROW_OPS:
     setattr(SeriesLlm, _name, _series_method(_name))

@@ -1,0 +1,233 @@
+"""The feature pipelines and the candidate models ``mine`` compares.
+
+Two feature pipelines, both scikit-learn ``ColumnTransformer``s fitted on training rows only:
+
+- ``llm``: for each text column ``TextFeatures`` (the language models' features, imputed and
+  scaled), numbers imputed and scaled, categories one-hot encoded (unseen ones ignored);
+- ``tfidf``: TF-IDF of each text column, plus the same numbers and categories: the baseline
+  features, always with a linear model among the candidates.
+
+Each candidate has a search space for tuning, written for Optuna.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.svm import LinearSVC, LinearSVR
+
+from llm_magics.mining.columns import Columns
+from llm_magics.ops.features import FEATURE_KINDS, TextFeatures
+
+__all__ = ["BASELINE", "Candidate", "candidates", "feature_pipeline"]
+
+BASELINE = "tfidf + linear (baseline)"
+
+
+def _as_strings(X: Any) -> Any:
+    return X.astype(str)
+
+
+def _text_or_empty(X: Any) -> Any:
+    series = X.iloc[:, 0] if isinstance(X, pd.DataFrame) else pd.Series(X)
+    return series.where(series.map(lambda v: isinstance(v, str)), "").astype(str)
+
+
+def _tabular(columns: Columns) -> list[tuple[str, Any, list[str]]]:
+    parts: list[tuple[str, Any, list[str]]] = []
+    if columns.numeric:
+        numbers = Pipeline(
+            [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+        )
+        parts.append(("numeric", numbers, columns.numeric))
+    if columns.categorical:
+        categories = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="constant", fill_value="(missing)")),
+                ("strings", FunctionTransformer(_as_strings, feature_names_out="one-to-one")),
+                (
+                    "onehot",
+                    OneHotEncoder(
+                        handle_unknown="infrequent_if_exist",
+                        min_frequency=5,
+                        sparse_output=False,
+                    ),
+                ),
+            ]
+        )
+        parts.append(("categorical", categories, columns.categorical))
+    return parts
+
+
+def feature_pipeline(
+    columns: Columns,
+    kind: str,
+    *,
+    kinds: Sequence[str] = FEATURE_KINDS,
+    seed: int = 0,
+    model: str | None = None,
+    chat_model: str | None = None,
+    progress: bool = True,
+) -> ColumnTransformer:
+    """The ``"llm"`` or ``"tfidf"`` feature pipeline for ``columns``."""
+    parts: list[tuple[str, Any, Any]] = []
+    for name in columns.text:
+        if kind == "llm":
+            text = Pipeline(
+                [
+                    (
+                        "llm",
+                        TextFeatures(
+                            kinds, seed=seed, model=model, chat_model=chat_model, progress=progress
+                        ),
+                    ),
+                    ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                    ("scale", StandardScaler()),
+                ]
+            )
+            parts.append((f"text:{name}", text, [name]))
+        else:
+            tfidf = Pipeline(
+                [
+                    ("fill", FunctionTransformer(_text_or_empty, feature_names_out="one-to-one")),
+                    (
+                        "tfidf",
+                        TfidfVectorizer(
+                            ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=20_000
+                        ),
+                    ),
+                ]
+            )
+            parts.append((f"tfidf:{name}", tfidf, [name]))
+    parts += _tabular(columns)
+    # TF-IDF words of two text columns may coincide: there the names keep their part's prefix.
+    return ColumnTransformer(parts, verbose_feature_names_out=kind == "tfidf", sparse_threshold=0.3)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A model to compare: how to build it, which features it reads, how to tune it."""
+
+    name: str
+    features: str  # "llm" or "tfidf"
+    build: Callable[[dict[str, Any], int], Any]
+    space: Callable[[Any], dict[str, Any]]  # an Optuna trial → parameters
+
+
+def candidates(task: str) -> list[Candidate]:
+    """The candidates for ``task``, the baseline first."""
+    if task == "classification":
+        return [
+            Candidate(
+                BASELINE,
+                "tfidf",
+                lambda p, s: LogisticRegression(max_iter=2000, C=p.get("C", 1.0)),
+                lambda t: {"C": t.suggest_float("C", 1e-2, 1e2, log=True)},
+            ),
+            Candidate(
+                "logistic regression",
+                "llm",
+                lambda p, s: LogisticRegression(max_iter=2000, C=p.get("C", 1.0)),
+                lambda t: {"C": t.suggest_float("C", 1e-3, 1e2, log=True)},
+            ),
+            Candidate(
+                "linear SVM",
+                "llm",
+                lambda p, s: LinearSVC(C=p.get("C", 1.0), random_state=s),
+                lambda t: {"C": t.suggest_float("C", 1e-3, 1e1, log=True)},
+            ),
+            Candidate(
+                "random forest",
+                "llm",
+                lambda p, s: RandomForestClassifier(
+                    n_estimators=p.get("n_estimators", 200),
+                    max_depth=p.get("max_depth"),
+                    min_samples_leaf=p.get("min_samples_leaf", 1),
+                    random_state=s,
+                    n_jobs=-1,
+                ),
+                _forest_space,
+            ),
+            Candidate(
+                "gradient boosting",
+                "llm",
+                lambda p, s: HistGradientBoostingClassifier(random_state=s, **p),
+                _boosting_space,
+            ),
+        ]
+    return [
+        Candidate(
+            BASELINE,
+            "tfidf",
+            lambda p, s: Ridge(alpha=p.get("alpha", 1.0)),
+            lambda t: {"alpha": t.suggest_float("alpha", 1e-2, 1e2, log=True)},
+        ),
+        Candidate(
+            "ridge regression",
+            "llm",
+            lambda p, s: Ridge(alpha=p.get("alpha", 1.0)),
+            lambda t: {"alpha": t.suggest_float("alpha", 1e-3, 1e3, log=True)},
+        ),
+        Candidate(
+            "linear SVM",
+            "llm",
+            lambda p, s: LinearSVR(C=p.get("C", 1.0), random_state=s, max_iter=5000),
+            lambda t: {"C": t.suggest_float("C", 1e-3, 1e1, log=True)},
+        ),
+        Candidate(
+            "random forest",
+            "llm",
+            lambda p, s: RandomForestRegressor(
+                n_estimators=p.get("n_estimators", 200),
+                max_depth=p.get("max_depth"),
+                min_samples_leaf=p.get("min_samples_leaf", 1),
+                random_state=s,
+                n_jobs=-1,
+            ),
+            _forest_space,
+        ),
+        Candidate(
+            "gradient boosting",
+            "llm",
+            lambda p, s: HistGradientBoostingRegressor(random_state=s, **p),
+            _boosting_space,
+        ),
+    ]
+
+
+def _forest_space(trial: Any) -> dict[str, Any]:
+    return {
+        "n_estimators": trial.suggest_int("n_estimators", 100, 400, step=100),
+        "max_depth": trial.suggest_categorical("max_depth", [None, 4, 8, 16]),
+        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 10),
+    }
+
+
+def _boosting_space(trial: Any) -> dict[str, Any]:
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
+        "max_leaf_nodes": trial.suggest_int("max_leaf_nodes", 8, 64, log=True),
+        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 5, 50, log=True),
+        "l2_regularization": trial.suggest_float("l2_regularization", 1e-4, 10, log=True),
+    }
+
+
+def dense(matrix: Any) -> np.ndarray:
+    """A dense array of a feature matrix (HistGradientBoosting and friends need one)."""
+    return matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)

@@ -1,0 +1,238 @@
+"""``MiningResult``: what ``mine`` found, ready to read, predict with, explain and pickle."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from llm_magics.mining.columns import Columns
+from llm_magics.mining.narrative import Narrative, numbers_check, template
+
+__all__ = ["MiningResult", "Splits"]
+
+NARRATIVE_PROMPT = (
+    "Explain these model results to a data analyst in three short sentences. Use only the numbers "
+    "given here, written exactly as given.\n\n{facts}"
+)
+
+
+def _response(model: Any, X: np.ndarray, task: str) -> np.ndarray:
+    """Rows × outputs: class probabilities (or decision scores), or the one predicted value."""
+    if task == "regression":
+        return np.ravel(model.predict(X)).astype(float)[:, None]
+    if hasattr(model, "predict_proba"):
+        return model.predict_proba(X)
+    scores = model.decision_function(X)
+    return np.column_stack([-scores, scores]) if scores.ndim == 1 else scores
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The index labels of the training rows, the test rows, and each cross-validation fold."""
+
+    train: list[Any]
+    test: list[Any]
+    folds: list[tuple[list[Any], list[Any]]]  # (fit rows, validation rows), all within train
+
+
+@dataclass
+class MiningResult:
+    """The outcome of ``mine``.
+
+    Attributes
+    ----------
+    leaderboard
+        One row per candidate (and tuned variant): mean and std of every metric over the folds,
+        and the mean fit time; best first.
+    best
+        The chosen model, fitted on the training rows: a scikit-learn ``Pipeline`` whose first
+        step computes the text features with the language models.
+    metrics, baseline_metrics
+        The chosen model's and the TF-IDF baseline's figures on the held-out test rows.
+    importances, feature_importances
+        Permutation importance on the test rows, by input column and by model feature.
+    """
+
+    target: str
+    task: str
+    metric: str
+    columns: Columns
+    leaderboard: pd.DataFrame
+    best: Pipeline
+    best_name: str
+    best_params: dict[str, Any]
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    confusion: pd.DataFrame | None
+    importances: pd.DataFrame
+    feature_importances: pd.DataFrame
+    tuning: dict[str, Any]
+    splits: Splits
+    feature_means: np.ndarray = field(repr=False)
+    seed: int = 0
+    chat_model: str | None = None
+    seconds: float = 0.0
+
+    def predict(self, frame: pd.DataFrame) -> pd.Series:
+        """Predictions for new rows (unseen categories and missing text are fine)."""
+        missing = [c for c in self.columns.features if c not in frame.columns]
+        if missing:
+            from llm_magics.errors import InvalidArgumentError
+
+            msg = f"predict() needs the columns the model learned from; missing: {', '.join(map(str, missing))}."
+            raise InvalidArgumentError(msg)
+        values = self.best.predict(frame[self.columns.features])
+        return pd.Series(values, index=frame.index, name=f"{self.target}_predicted")
+
+    def predict_proba(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Class probabilities for new rows (classification with a probabilistic model)."""
+        probabilities = self.best.predict_proba(frame[self.columns.features])
+        return pd.DataFrame(
+            probabilities, index=frame.index, columns=[f"p_{c}" for c in self.best.classes_]
+        )
+
+    def contributions(self, frame: pd.DataFrame, top: int = 5) -> pd.DataFrame:
+        """For each row, the features that moved its prediction most.
+
+        A feature's contribution is the change in the prediction (the probability of the predicted
+        class, for classification) when that feature alone is set to its training mean.
+        """
+        transformed = np.asarray(
+            self.best[:-1].transform(frame[self.columns.features]), dtype=float
+        )
+        model = self.best[-1]
+        names = [str(n) for n in self.best.named_steps["features"].get_feature_names_out()]
+        rows = []
+        for i, label in enumerate(frame.index):
+            x = transformed[i : i + 1]
+            variants = np.repeat(x, len(names), axis=0)
+            variants[np.arange(len(names)), np.arange(len(names))] = self.feature_means
+            base, changed = _response(model, x, self.task), _response(model, variants, self.task)
+            chosen = int(np.argmax(base[0]))
+            delta = base[0, chosen] - changed[:, chosen]
+            for j in np.argsort(-np.abs(delta), kind="stable")[:top]:
+                rows.append({"row": label, "feature": names[j], "contribution": float(delta[j])})
+        return pd.DataFrame(rows)
+
+    def _figures(self) -> dict[str, float]:
+        figures = {f"test {k}": v for k, v in self.metrics.items() if np.isfinite(v)}
+        figures |= {
+            f"baseline test {k}": v for k, v in self.baseline_metrics.items() if np.isfinite(v)
+        }
+        for _, row in self.importances.head(3).iterrows():
+            figures[f"importance of {row['column']}"] = float(row["importance"])
+        figures["test rows"] = len(self.splits.test)
+        figures["training rows"] = len(self.splits.train)
+        figures["folds"] = len(self.splits.folds)
+        return figures
+
+    def explain(self, *, use_model: bool = True) -> Narrative:
+        """A short narrative of the result; the chat model's, if every number in it checks out."""
+        figures = self._figures()
+        text = template(
+            target=self.target,
+            task=self.task,
+            best=self.best_name,
+            metric=self.metric,
+            test_value=self.metrics[self.metric],
+            baseline_value=self.baseline_metrics[self.metric],
+            rows=len(self.splits.test),
+            drivers=[
+                (str(r["column"]), float(r["importance"]))
+                for _, r in self.importances.head(3).iterrows()
+            ],
+        )
+        if not use_model:
+            return Narrative(text, "template", reason="use_model=False")
+        from llm_magics.engine import generate
+
+        facts = "\n".join(
+            [f"target: {self.target} ({self.task})", f"best model: {self.best_name}"]
+            + [
+                f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}"
+                for name, value in figures.items()
+            ]
+        )
+        answer = (
+            generate(
+                [NARRATIVE_PROMPT.format(facts=facts)],
+                model=self.chat_model,
+                max_new_tokens=120,
+                progress=False,
+            )
+            .texts[0]
+            .strip()
+        )
+        return self.check_narrative(answer, fallback=text)
+
+    def check_narrative(self, answer: str, *, fallback: str | None = None) -> Narrative:
+        """``answer`` if every number in it is one of the figures, else the template."""
+        fallback = fallback or self.explain(use_model=False).text
+        if not answer:
+            return Narrative(fallback, "template", reason="the chat model wrote nothing")
+        wrong = numbers_check(answer, self._figures().values())
+        if wrong is not None:
+            return Narrative(
+                fallback,
+                "template",
+                rejected=answer,
+                reason=f"the chat model wrote {wrong}, which is not in the figures",
+            )
+        return Narrative(answer, "model")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything but the fitted model, as plain Python values."""
+        return {
+            "target": self.target,
+            "task": self.task,
+            "metric": self.metric,
+            "columns": {
+                "text": self.columns.text,
+                "numeric": self.columns.numeric,
+                "categorical": self.columns.categorical,
+                "dropped": self.columns.dropped,
+            },
+            "best": self.best_name,
+            "best_params": self.best_params,
+            "metrics": self.metrics,
+            "baseline_metrics": self.baseline_metrics,
+            "confusion": None if self.confusion is None else self.confusion.to_dict(),
+            "leaderboard": self.leaderboard.to_dict(orient="records"),
+            "importances": self.importances.to_dict(orient="records"),
+            "tuning": self.tuning,
+            "rows": {"train": len(self.splits.train), "test": len(self.splits.test)},
+            "seconds": self.seconds,
+        }
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items() if np.isfinite(v))
+        return (
+            f"MiningResult({self.task} of {self.target!r}: best {self.best_name}; test {shown}; "
+            f"baseline {self.metric} {self.baseline_metrics[self.metric]:.3f})"
+        )
+
+    def _repr_html_(self) -> str:
+        board_columns = (
+            ["model"]
+            + [c for c in self.leaderboard.columns if c.startswith(self.metric)]
+            + ["fit_seconds"]
+        )
+        board = self.leaderboard[board_columns].to_html(
+            index=False, float_format=lambda v: f"{v:.3f}"
+        )
+        metrics = pd.DataFrame({"best": self.metrics, "baseline": self.baseline_metrics}).to_html(
+            float_format=lambda v: f"{v:.3f}"
+        )
+        drivers = self.importances.head(5).to_html(index=False, float_format=lambda v: f"{v:.3f}")
+        return (
+            f"<h4>{html.escape(self.task)} of <code>{html.escape(str(self.target))}</code>: "
+            f"best {html.escape(self.best_name)}</h4>"
+            f"<b>Cross-validation (training rows)</b>{board}"
+            f"<b>Held-out test ({len(self.splits.test)} rows)</b>{metrics}"
+            f"<b>Top drivers</b>{drivers}"
+        )
