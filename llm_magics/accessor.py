@@ -102,6 +102,11 @@ class DataFrameLlm:
         """Numeric features of the text columns ``cols`` (see ``llm_magics.ops.features``)."""
         return ops.features(self._obj, cols, **kwargs)
 
+    def finetune(self, text: str, label: str, **kwargs: Any) -> Any:
+        """Fine-tune the embedding model to predict ``label`` from ``text`` (see
+        ``llm_magics.ops.finetune``)."""
+        return ops.finetune(self._obj, text, label, **kwargs)
+
     def mine(self, target: str, **kwargs: Any) -> Any:
         """Predict ``target`` from the other columns (see ``llm_magics.mine``)."""
         from llm_magics.mining import mine

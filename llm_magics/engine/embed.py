@@ -31,6 +31,16 @@ def _pool(hidden: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
     return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
 
 
+def encoder_rows(loaded: LoadedModel, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids of ``texts`` for an encoder, cut (with one warning) to what it reads."""
+    tokenizer = loaded.tokenizer
+    limit = min(
+        int(getattr(tokenizer, "model_max_length", _MAX_ENCODER_TOKENS)), _MAX_ENCODER_TOKENS
+    )
+    rows = tokenizer(list(texts), verbose=False)["input_ids"] if texts else []
+    return truncate_rows(rows, limit, why="the most the encoder reads", stacklevel=4)
+
+
 def embed(
     texts: Sequence[str],
     *,
@@ -64,11 +74,7 @@ def embed(
     loaded = resolve_model(model, "embed", manager)
     tokenizer, encoder = loaded.tokenizer, loaded.model
     texts = [str(t) for t in texts]
-    limit = min(
-        int(getattr(tokenizer, "model_max_length", _MAX_ENCODER_TOKENS)), _MAX_ENCODER_TOKENS
-    )
-    rows = tokenizer(texts, verbose=False)["input_ids"] if texts else []
-    rows = truncate_rows(rows, limit, why="the most the encoder reads")
+    rows = encoder_rows(loaded, texts)
     mode = loaded.pooling.get("mode", "mean")
     unit = normalize or bool(loaded.pooling.get("normalize"))
     default_tokens, max_rows = batch_defaults(loaded, "embed")

@@ -83,6 +83,7 @@ def feature_pipeline(
     seed: int = 0,
     model: str | None = None,
     chat_model: str | None = None,
+    finetuned: str | None = None,
     progress: bool = True,
 ) -> ColumnTransformer:
     """The ``"llm"`` or ``"tfidf"`` feature pipeline for ``columns``."""
@@ -94,7 +95,12 @@ def feature_pipeline(
                     (
                         "llm",
                         TextFeatures(
-                            kinds, seed=seed, model=model, chat_model=chat_model, progress=progress
+                            kinds,
+                            seed=seed,
+                            model=model,
+                            chat_model=chat_model,
+                            finetuned=finetuned,
+                            progress=progress,
                         ),
                     ),
                     ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),

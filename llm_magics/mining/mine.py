@@ -114,6 +114,7 @@ def mine(
     seed: int = 0,
     model: str | None = None,
     chat_model: str | None = None,
+    finetuned: str | None = None,
     progress: bool = True,
 ) -> MiningResult:
     """Predict ``target`` from the other columns, with language-model features for text.
@@ -142,6 +143,8 @@ def mine(
         The same seed gives the same split, folds, features, tuning and model.
     model, chat_model
         The embedding and chat models of the text features (and of ``explain()``).
+    finetuned
+        A classifier from ``finetune`` whose class probabilities join the text features.
     progress
         Progress bars of the engine.
 

@@ -11,6 +11,7 @@ from llm_magics.ops.embed import embed
 from llm_magics.ops.extract import extract
 from llm_magics.ops.features import FEATURE_KINDS, TextFeatures, features
 from llm_magics.ops.filter import filter, query
+from llm_magics.ops.finetune import FineTuned, finetune
 from llm_magics.ops.keywords import keywords
 from llm_magics.ops.prompts import get_prompt, reset_prompts, set_prompt
 from llm_magics.ops.sentiment import sentiment
@@ -20,6 +21,7 @@ from llm_magics.ops.topics import TopicModel, topics
 __all__ = [
     "FEATURE_KINDS",
     "OPERATIONS",
+    "FineTuned",
     "TextFeatures",
     "TopicModel",
     "classify",
@@ -28,6 +30,7 @@ __all__ = [
     "extract",
     "features",
     "filter",
+    "finetune",
     "get_prompt",
     "keywords",
     "query",

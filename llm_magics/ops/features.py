@@ -87,6 +87,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         For PCA and k-means.
     model, chat_model
         The embedding model and the chat model (for sentiment).
+    finetuned
+        A classifier from ``finetune``: its class probabilities become features too.
     progress, cache
         Engine settings.
     """
@@ -101,10 +103,12 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         seed: int = 0,
         model: str | None = None,
         chat_model: str | None = None,
+        finetuned: str | None = None,
         progress: bool = True,
         cache: bool = True,
     ) -> None:
         self.kinds = kinds
+        self.finetuned = finetuned
         self.embedding_dims = embedding_dims
         self.topics_k = topics_k
         self.keyword_features = keyword_features
@@ -131,6 +135,11 @@ class TextFeatures(TransformerMixin, BaseEstimator):
                 msg = f"Unknown feature kind {kind!r}.{did_you_mean(kind, FEATURE_KINDS)} Kinds: {', '.join(FEATURE_KINDS)}."
                 raise InvalidArgumentError(msg)
         return kinds
+
+    def _finetuned(self, texts: list[str]) -> Any:
+        from llm_magics.engine.predict import predict
+
+        return predict(texts, model=self.finetuned, progress=self.progress, cache=self.cache)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return embed_texts(
@@ -174,6 +183,9 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             keywords=self.keywords_ if "keywords" in kinds else (),
             dims=self.pca_.n_components_ if "embedding" in kinds else 0,
         )
+        if self.finetuned is not None:
+            self.classes_ = self._finetuned(texts).labels
+            self.feature_names_ += [f"{self.name_}_ft_{c}" for c in self.classes_]
         return self
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -213,6 +225,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
                     if texts
                     else np.zeros((0, self.pca_.n_components_))
                 )
+        if self.finetuned is not None:
+            blocks.append(self._finetuned(texts).probs)
         values = np.hstack(blocks) if blocks else np.zeros((len(texts), 0))
         full = np.full((len(column.source), len(self.feature_names_)), np.nan)
         full[column.present] = values

@@ -55,5 +55,5 @@ def test_multi_label_gives_a_list_per_row() -> None:
 def test_labels_are_checked() -> None:
     with pytest.raises(InvalidArgumentError, match="at least two distinct"):
         classify(pd.Series(["x"]), ["only"])
-    with pytest.raises(InvalidArgumentError, match="method must be 'llm' or 'embed'"):
+    with pytest.raises(InvalidArgumentError, match="method must be 'embed', 'llm' or 'finetuned'"):
         classify(pd.Series(["x"]), ["a", "b"], method="knn")

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from llm_magics import get_config
+from llm_magics.datasets import amazon_reviews
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.ops import FineTuned, TextFeatures, classify, finetune
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tuned() -> FineTuned:
+    frame = amazon_reviews("train").head(60)
+    return finetune(
+        frame, "review", "score", epochs=2, max_length=32, batch_size=16, progress=False
+    )
+
+
+def test_training_reports_each_epoch_and_saves_the_model(tuned: FineTuned) -> None:
+    assert tuned.labels == ["great", "other"]
+    assert tuned.history["epoch"].tolist() == [1, 2]
+    assert tuned.history[["valid_accuracy", "valid_f1_macro"]].stack().between(0, 1).all()
+    assert (tuned.history["train_loss"] > 0).all()
+    folder = Path(tuned.path)
+    assert folder.parent == Path(get_config().cache_dir) / "finetuned"
+    assert json.loads((folder / "llm_magics_training.json").read_text())["labels"] == tuned.labels
+    assert get_config().aliases[tuned.name] == tuned.path
+
+
+def test_the_classifier_serves_classify_and_features(tuned: FineTuned) -> None:
+    texts = pd.Series(["Wonderful tea!", None, "Stale and awful."], index=[7, 8, 9])
+    out = classify(texts, method="finetuned", model=tuned.name, progress=False)
+    assert out.columns.tolist() == ["label", "probability", "p_great", "p_other"]
+    assert set(out["label"].dropna()) <= {"great", "other"} and out.loc[8].isna().all()
+    assert np.allclose(out[["p_great", "p_other"]].dropna().sum(axis=1), 1.0, atol=1e-5)
+    features = TextFeatures(("stats",), finetuned=tuned.name, progress=False).fit_transform(texts)
+    assert features.columns[-2:].tolist() == ["text_ft_great", "text_ft_other"]
+    with pytest.raises(InvalidArgumentError, match="leave labels out"):
+        classify(texts, ["good", "bad"], method="finetuned", model=tuned.name, progress=False)
+
+
+def test_a_single_label_is_refused() -> None:
+    frame = pd.DataFrame({"review": [f"text {i}" for i in range(20)], "score": ["great"] * 20})
+    with pytest.raises(InvalidArgumentError, match="at least two labels"):
+        finetune(frame, "review", "score", progress=False)
