@@ -183,6 +183,7 @@ def mine(
         "seed": seed,
         "model": model,
         "chat_model": chat_model,
+        "finetuned": finetuned,
         "progress": progress,
     }
 

@@ -10,6 +10,7 @@ import pytest
 from llm_magics import get_config
 from llm_magics.datasets import amazon_reviews
 from llm_magics.errors import InvalidArgumentError
+from llm_magics.mining.candidates import BASELINE
 from llm_magics.ops import FineTuned, TextFeatures, classify, finetune
 
 pytestmark = pytest.mark.slow
@@ -50,3 +51,16 @@ def test_a_single_label_is_refused() -> None:
     frame = pd.DataFrame({"review": [f"text {i}" for i in range(20)], "score": ["great"] * 20})
     with pytest.raises(InvalidArgumentError, match="at least two labels"):
         finetune(frame, "review", "score", progress=False)
+
+
+def test_mine_uses_the_classifier_as_features(tuned: FineTuned) -> None:
+    from llm_magics import get_manager, mine
+
+    frame = amazon_reviews("test").head(40)
+    result = mine(
+        frame, "score", finetuned=tuned.name, kinds=("stats",), budget=0, folds=2, progress=False
+    )
+    jobs = get_manager().status()["jobs"]
+    assert any(j["primitive"] == "predict" and j["model"] == tuned.name for j in jobs)
+    if result.best_name != BASELINE:
+        assert {"review_ft_great", "review_ft_other"} <= set(result.feature_importances["feature"])
