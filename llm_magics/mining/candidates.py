@@ -3,7 +3,9 @@
 Two feature pipelines, both scikit-learn ``ColumnTransformer``s fitted on training rows only:
 
 - ``llm``: for each text column ``TextFeatures`` (the language models' features, imputed and
-  scaled), numbers imputed and scaled, categories one-hot encoded (unseen ones ignored);
+  scaled), the TF-IDF baseline's out-of-fold predictions (``BaselineScore``: stacking, so no
+  candidate knows less than the baseline), numbers imputed and scaled, categories one-hot encoded
+  (unseen ones ignored);
 - ``tfidf``: TF-IDF of each text column, plus the same numbers and categories: the baseline
   features, always with a linear model among the candidates.
 
@@ -18,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
@@ -35,7 +38,7 @@ from sklearn.svm import LinearSVC, LinearSVR
 from llm_magics.mining.columns import Columns
 from llm_magics.ops.features import FEATURE_KINDS, TextFeatures
 
-__all__ = ["BASELINE", "Candidate", "candidates", "feature_pipeline"]
+__all__ = ["BASELINE", "BaselineScore", "Candidate", "candidates", "feature_pipeline"]
 
 BASELINE = "tfidf + linear (baseline)"
 
@@ -75,10 +78,65 @@ def _tabular(columns: Columns) -> list[tuple[str, Any, list[str]]]:
     return parts
 
 
+class BaselineScore(TransformerMixin, BaseEstimator):
+    """The TF-IDF baseline's predictions on the text columns, as features.
+
+    Stacking, as scikit-learn's ``StackingClassifier`` does it: on the rows it is fitted on, the
+    features are out-of-fold predictions (so a model on top cannot learn from leaked labels); on
+    other rows, the predictions of the baseline fitted on all of them. Every language-model
+    candidate so starts from what the baseline knows.
+    """
+
+    def __init__(
+        self, text: Sequence[str] = (), task: str = "classification", seed: int = 0
+    ) -> None:
+        self.text = text
+        self.task = task
+        self.seed = seed
+
+    def _pipeline(self) -> Pipeline:
+        columns = Columns("", list(self.text), [], [], {})
+        model = LogisticRegression(max_iter=2000) if self.task == "classification" else Ridge()
+        return Pipeline([("features", feature_pipeline(columns, "tfidf")), ("model", model)])
+
+    def _predict(self, pipeline: Pipeline, X: Any) -> np.ndarray:
+        if self.task == "classification":
+            return pipeline.predict_proba(X)
+        return np.asarray(pipeline.predict(X), dtype=float)[:, None]
+
+    def fit(self, X: Any, y: Any) -> BaselineScore:
+        self.pipeline_ = self._pipeline().fit(X, y)
+        self.classes_ = list(getattr(self.pipeline_, "classes_", []))
+        return self
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+
+        self.fit(X, y)
+        if self.task == "classification":
+            smallest = int(pd.Series(y).value_counts().min())
+            if smallest < 2:  # too rare to split: the fitted baseline's own predictions
+                return self.transform(X)
+            cv: Any = StratifiedKFold(min(5, smallest), shuffle=True, random_state=self.seed)
+            return cross_val_predict(self._pipeline(), X, y, cv=cv, method="predict_proba")
+        cv = KFold(5, shuffle=True, random_state=self.seed)
+        return np.asarray(cross_val_predict(self._pipeline(), X, y, cv=cv), dtype=float)[:, None]
+
+    def transform(self, X: Any) -> np.ndarray:
+        return self._predict(self.pipeline_, X)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        prefix = "+".join(map(str, self.text))
+        if self.task == "classification":
+            return np.array([f"{prefix}_tfidf_p_{c}" for c in self.classes_], dtype=object)
+        return np.array([f"{prefix}_tfidf_prediction"], dtype=object)
+
+
 def feature_pipeline(
     columns: Columns,
     kind: str,
     *,
+    task: str | None = None,
     kinds: Sequence[str] = FEATURE_KINDS,
     seed: int = 0,
     model: str | None = None,
@@ -121,6 +179,8 @@ def feature_pipeline(
                 ]
             )
             parts.append((f"tfidf:{name}", tfidf, [name]))
+    if kind == "llm" and task is not None and columns.text:
+        parts.append(("baseline", BaselineScore(columns.text, task, seed), columns.text))
     parts += _tabular(columns)
     # TF-IDF words of two text columns may coincide: there the names keep their part's prefix.
     return ColumnTransformer(parts, verbose_feature_names_out=kind == "tfidf", sparse_threshold=0.3)

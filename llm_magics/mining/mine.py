@@ -179,6 +179,7 @@ def mine(
     X_test, y_test = X.iloc[test_idx], y.iloc[test_idx]
     fold_positions = _folds(task, y_train, folds, seed)
     settings = {
+        "task": task,
         "kinds": kinds,
         "seed": seed,
         "model": model,
