@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning, did_you_mean
+from llm_magics.ops.base import looks_like_text
 
 __all__ = ["Columns", "infer_columns", "infer_task", "prepare_target"]
 
@@ -83,7 +84,8 @@ def prepare_target(frame: pd.DataFrame, target: str, task: str) -> tuple[pd.Data
 
 
 def _is_text(series: pd.Series) -> bool:
-    if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+    """Free text rather than a category: strings of several words, mostly distinct."""
+    if not looks_like_text(series):
         return False
     values = series.dropna()
     values = values[values.map(lambda v: isinstance(v, str))]

@@ -25,6 +25,7 @@ from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning, did_you_me
 __all__ = [
     "OPERATIONS",
     "TextColumn",
+    "looks_like_text",
     "operation",
     "record_provenance",
     "resolve_column",
@@ -64,7 +65,7 @@ def operation(fn: F) -> F:
 def resolve_column(frame: pd.DataFrame, column: Any) -> pd.Series:
     """``frame[column]``, or an ``InvalidArgumentError`` naming the columns there are."""
     if column is None:
-        text = [c for c in frame.columns if _looks_like_text(frame[c])]
+        text = [c for c in frame.columns if looks_like_text(frame[c])]
         if len(text) == 1:
             return frame[text[0]]
         msg = f"Which column? Pass one of: {', '.join(map(str, frame.columns))}" + (
@@ -85,7 +86,8 @@ def resolve_column(frame: pd.DataFrame, column: Any) -> pd.Series:
     return values
 
 
-def _looks_like_text(series: pd.Series) -> bool:
+def looks_like_text(series: pd.Series) -> bool:
+    """Whether most of the first 100 values of an object/string column are strings."""
     if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
         return False
     sample = series.dropna().head(100)

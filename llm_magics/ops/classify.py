@@ -122,6 +122,23 @@ def _embed_labels(
     return similarity / EMBED_TEMPERATURE, result.provenance
 
 
+def _label_frame(
+    column: TextColumn, names: Sequence[str], probs: np.ndarray, *, multi_label: bool = False
+) -> pd.DataFrame:
+    """``label``, ``probability`` and ``p_<label>`` columns from rows × labels probabilities."""
+    if multi_label:
+        chosen = [[n for n, p in zip(names, row, strict=True) if p > 0.5] for row in probs]
+    else:
+        chosen = [names[i] for i in probs.argmax(axis=1)] if len(probs) else []
+    columns: dict[str, tuple[Sequence[object] | np.ndarray, str]] = {
+        "label": (chosen, "object"),
+        "probability": (probs.max(axis=1) if len(probs) else [], "float64"),
+    }
+    for j, name in enumerate(names):
+        columns[f"p_{name}"] = (probs[:, j] if len(probs) else [], "float64")
+    return column.frame(columns)
+
+
 def _check_labels(labels: Sequence[str] | Mapping[str, str]) -> tuple[list[str], list[str]]:
     if isinstance(labels, str) or not isinstance(labels, Sequence | Mapping):
         msg = (
@@ -230,19 +247,7 @@ def classify(
             **engine,
         )
         probs, steps = scored.probs, scored.provenance
-    if multi_label:
-        chosen = [[n for n, p in zip(names, row, strict=True) if p > 0.5] for row in probs]
-        best = probs.max(axis=1) if len(probs) else np.zeros(0)
-    else:
-        chosen = [names[i] for i in probs.argmax(axis=1)] if len(probs) else []
-        best = probs.max(axis=1) if len(probs) else np.zeros(0)
-    columns: dict[str, tuple[Sequence[object] | np.ndarray, str]] = {
-        "label": (chosen, "object"),
-        "probability": (best, "float64"),
-    }
-    for j, name in enumerate(names):
-        columns[f"p_{name}"] = (probs[:, j] if len(probs) else [], "float64")
-    result = column.frame(columns)
+    result = _label_frame(column, names, probs, multi_label=multi_label)
     record_provenance(
         result,
         "classify",
@@ -278,14 +283,6 @@ def _finetuned(
     if labels is not None and sorted(map(str, labels)) != sorted(out.labels):
         msg = f"{model!r} predicts {out.labels}, not {list(labels)}; leave labels out."
         raise InvalidArgumentError(msg)
-    probs = out.probs
-    best = probs.max(axis=1) if len(probs) else np.zeros(0)
-    columns: dict[str, tuple[Sequence[object] | np.ndarray, str]] = {
-        "label": ([out.labels[i] for i in probs.argmax(axis=1)] if len(probs) else [], "object"),
-        "probability": (best, "float64"),
-    }
-    for j, name in enumerate(out.labels):
-        columns[f"p_{name}"] = (probs[:, j] if len(probs) else [], "float64")
-    result = column.frame(columns)
+    result = _label_frame(column, out.labels, out.probs)
     record_provenance(result, "classify", {"method": "finetuned", "model": model}, [out.provenance])
     return result

@@ -26,7 +26,13 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from llm_magics.engine import embed as embed_texts
 from llm_magics.errors import InvalidArgumentError, did_you_mean
-from llm_magics.ops.base import TextColumn, operation, record_provenance, resolve_column
+from llm_magics.ops.base import (
+    TextColumn,
+    looks_like_text,
+    operation,
+    record_provenance,
+    resolve_column,
+)
 
 __all__ = ["FEATURE_KINDS", "TextFeatures", "features"]
 
@@ -267,9 +273,7 @@ def features(
     if isinstance(frame, pd.Series):
         frame = frame.to_frame(name="text" if frame.name is None else frame.name)
     if cols is None:
-        from llm_magics.ops.base import _looks_like_text
-
-        cols = [c for c in frame.columns if _looks_like_text(frame[c])]
+        cols = [c for c in frame.columns if looks_like_text(frame[c])]
         if not cols:
             msg = (
                 f"No text column found; pass cols= (columns: {', '.join(map(str, frame.columns))})."
