@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llm_magics.plan import PlanSyntaxError, parse_plan
+
+EXAMPLE = """
+clean review
+summarize review -> summary  max_words=15
+sentiment review
+keywords review  top=5
+topics review  k=6
+extract review -> product, price:float, problem:[shipping, quality, price, none]
+filter review "mentions delivery" -> about_delivery
+predict score from review, product      # runs mine(target=...) on the features so far
+explain
+"""
+
+
+def test_the_issue_example_parses_step_by_step() -> None:
+    plan = parse_plan(EXAMPLE)
+    assert [s.verb for s in plan.steps] == [
+        "clean",
+        "summarize",
+        "sentiment",
+        "keywords",
+        "topics",
+        "extract",
+        "filter",
+        "predict",
+        "explain",
+    ]
+    summarize, extract, filter_, predict = (
+        plan.steps[1],
+        plan.steps[5],
+        plan.steps[6],
+        plan.steps[7],
+    )
+    assert summarize.columns == ("review",) and summarize.outputs == ("summary",)
+    assert dict(summarize.options) == {"max_words": 15}
+    assert extract.outputs == ("product", "price:float", "problem:[shipping, quality, price, none]")
+    assert filter_.arguments == ("mentions delivery",) and filter_.outputs == ("about_delivery",)
+    assert predict.target == "score" and predict.columns == ("review", "product")
+    assert plan.steps[8].columns == () and plan.steps[2].line == 4
+
+
+def test_values_are_python_literals_where_they_can_be() -> None:
+    step = parse_plan(
+        "classify review labels=['great', 'other'] calibrate=False model=default-chat"
+    ).steps[0]
+    assert dict(step.options) == {
+        "labels": ["great", "other"],
+        "calibrate": False,
+        "model": "default-chat",
+    }
+
+
+def test_variables_are_interpolated() -> None:
+    step = parse_plan("summarize {col} max_words={n}", {"col": "review", "n": 12}).steps[0]
+    assert step.columns == ("review",) and step.options["max_words"] == 12
+    with pytest.raises(PlanSyntaxError, match=r"line 1, column 11: \{missing\} names no variable"):
+        parse_plan("summarize {missing}", {})
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "message"),
+    [
+        ('filter review "unclosed', 1, 15, "never closed"),
+        ("clean review\nextract review -> a, b:[x, y", 2, 24, r"'\[' is never closed"),
+        ("summarize review -> ", 1, 21, "output name after '->'"),
+        ("summarize review, -> s", 1, 19, "another column after ','"),
+        ("summarize review max_words=", 1, 28, "has no value"),
+        ("summarize review top=1 top=2", 1, 24, "given twice"),
+        ("summarize review -> s extra", 1, 23, "unexpected 'extra'"),
+        ("-> summary", 1, 1, "expected a verb"),
+        ("predict", 1, 8, "expected the target column"),
+    ],
+)
+def test_errors_name_the_line_and_column(text: str, line: int, column: int, message: str) -> None:
+    with pytest.raises(PlanSyntaxError, match=message) as caught:
+        parse_plan(text)
+    assert (caught.value.line, caught.value.column) == (line, column)
+
+
+def test_comments_and_blank_lines_are_skipped() -> None:
+    assert len(parse_plan("# just a comment\n\n   \nclean review  # tidy")) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200))
+def test_any_text_parses_or_raises_a_plan_error(text: str) -> None:
+    with contextlib.suppress(PlanSyntaxError):
+        parse_plan(text, {})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["clean", "review", ",", "->", "'x'", "k=1", "[a, b]", "#", "{v}", "]", "=", " "]
+        ),
+        max_size=12,
+    )
+)
+def test_plan_shaped_noise_parses_or_raises_a_plan_error(parts: list[str]) -> None:
+    with contextlib.suppress(PlanSyntaxError):
+        parse_plan(" ".join(parts), {"v": "review"})
