@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from llm_magics.engine.decoding import truncate_rows
 from llm_magics.engine.models import batch_defaults, resolve_model
-from llm_magics.engine.results import EmbedResult
+from llm_magics.engine.results import EmbedResult, Provenance
 from llm_magics.engine.runner import RowTask, run_rows
 from llm_magics.runtime.loading import LoadedModel
 from llm_magics.runtime.manager import ModelManager, get_manager
@@ -31,14 +32,52 @@ def _pool(hidden: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
     return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
 
 
-def encoder_rows(loaded: LoadedModel, texts: Sequence[str]) -> list[list[int]]:
-    """Token ids of ``texts`` for an encoder, cut (with one warning) to what it reads."""
+def run_encoder(
+    loaded: LoadedModel,
+    texts: Sequence[str],
+    *,
+    primitive: str,
+    params: dict[str, Any],
+    forward: Callable[[Any], torch.Tensor],
+    width: int,
+    batch_tokens: int | None,
+    cache: bool,
+    progress: bool,
+    manager: ModelManager,
+) -> tuple[np.ndarray, Provenance]:
+    """Rows × ``width`` float32 values of ``forward(padded batch)`` for each text, through the
+    runner (length-sorted batches, dedup, cache); texts are cut, with one warning, to what the
+    encoder reads."""
     tokenizer = loaded.tokenizer
     limit = min(
         int(getattr(tokenizer, "model_max_length", _MAX_ENCODER_TOKENS)), _MAX_ENCODER_TOKENS
     )
     rows = tokenizer(list(texts), verbose=False)["input_ids"] if texts else []
-    return truncate_rows(rows, limit, why="the most the encoder reads", stacklevel=4)
+    # stacklevel 4: truncate_rows < run_encoder < embed/predict < the user's call.
+    rows = truncate_rows(rows, limit, why="the most the encoder reads", stacklevel=4)
+    default_tokens, max_rows = batch_defaults(loaded, "embed")
+
+    def compute(indices: np.ndarray) -> list[np.ndarray]:
+        batch = tokenizer.pad({"input_ids": [rows[i] for i in indices]}, return_tensors="pt")
+        with torch.inference_mode():
+            return list(forward(batch.to(loaded.device)).float().cpu().numpy())
+
+    task = RowTask(
+        primitive=primitive,
+        loaded=loaded,
+        params=params,
+        items=list(texts),
+        lengths=[len(r) for r in rows],
+        compute=compute,
+        encode=lambda vector: np.asarray(vector, dtype=np.float32).tobytes(),
+        decode=lambda raw: np.frombuffer(raw, dtype=np.float32),
+        batch_tokens=batch_tokens or default_tokens,
+        max_rows=max_rows,
+    )
+    values, provenance = run_rows(task, cache=cache, progress=progress, manager=manager)
+    if not values:
+        return np.zeros((0, width), np.float32), provenance
+    return np.stack(values).astype(np.float32, copy=False), provenance
 
 
 def embed(
@@ -72,39 +111,24 @@ def embed(
     """
     manager = manager or get_manager()
     loaded = resolve_model(model, "embed", manager)
-    tokenizer, encoder = loaded.tokenizer, loaded.model
-    texts = [str(t) for t in texts]
-    rows = encoder_rows(loaded, texts)
+    encoder = loaded.model
     mode = loaded.pooling.get("mode", "mean")
     unit = normalize or bool(loaded.pooling.get("normalize"))
-    default_tokens, max_rows = batch_defaults(loaded, "embed")
-    width = encoder.config.get_text_config().hidden_size
 
-    def compute(indices: np.ndarray) -> list[np.ndarray]:
-        batch = tokenizer.pad({"input_ids": [rows[i] for i in indices]}, return_tensors="pt")
-        batch = batch.to(loaded.device)
-        with torch.inference_mode():
-            pooled = _pool(encoder(**batch).last_hidden_state, batch["attention_mask"], mode)
-            if unit:
-                pooled = torch.nn.functional.normalize(pooled, dim=-1)
-            return list(pooled.float().cpu().numpy())
+    def forward(batch: Any) -> torch.Tensor:
+        pooled = _pool(encoder(**batch).last_hidden_state, batch["attention_mask"], mode)
+        return torch.nn.functional.normalize(pooled, dim=-1) if unit else pooled
 
-    task = RowTask(
+    vectors, provenance = run_encoder(
+        loaded,
+        [str(t) for t in texts],
         primitive="embed",
-        loaded=loaded,
         params={"normalize": unit},
-        items=texts,
-        lengths=[len(r) for r in rows],
-        compute=compute,
-        encode=lambda vector: np.asarray(vector, dtype=np.float32).tobytes(),
-        decode=lambda raw: np.frombuffer(raw, dtype=np.float32),
-        batch_tokens=batch_tokens or default_tokens,
-        max_rows=max_rows,
-    )
-    values, provenance = run_rows(task, cache=cache, progress=progress, manager=manager)
-    vectors = (
-        np.stack(values).astype(np.float32, copy=False)
-        if values
-        else np.zeros((0, width), np.float32)
+        forward=forward,
+        width=encoder.config.get_text_config().hidden_size,
+        batch_tokens=batch_tokens,
+        cache=cache,
+        progress=progress,
+        manager=manager,
     )
     return EmbedResult(vectors=vectors, provenance=provenance)

@@ -96,7 +96,7 @@ class BaselineScore(TransformerMixin, BaseEstimator):
 
     def _pipeline(self) -> Pipeline:
         columns = Columns("", list(self.text), [], [], {})
-        model = LogisticRegression(max_iter=2000) if self.task == "classification" else Ridge()
+        model = candidates(self.task)[0].build({}, self.seed)
         return Pipeline([("features", feature_pipeline(columns, "tfidf")), ("model", model)])
 
     def _predict(self, pipeline: Pipeline, X: Any) -> np.ndarray:
@@ -198,7 +198,27 @@ class Candidate:
 
 def candidates(task: str) -> list[Candidate]:
     """The candidates for ``task``, the baseline first."""
-    if task == "classification":
+    classification = task == "classification"
+    forest = RandomForestClassifier if classification else RandomForestRegressor
+    boosting = HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor
+    trees = [
+        Candidate(
+            "random forest",
+            "llm",
+            lambda p, s: forest(
+                n_estimators=p.get("n_estimators", 200),
+                max_depth=p.get("max_depth"),
+                min_samples_leaf=p.get("min_samples_leaf", 1),
+                random_state=s,
+                n_jobs=-1,
+            ),
+            _forest_space,
+        ),
+        Candidate(
+            "gradient boosting", "llm", lambda p, s: boosting(random_state=s, **p), _boosting_space
+        ),
+    ]
+    if classification:
         return [
             Candidate(
                 BASELINE,
@@ -218,24 +238,7 @@ def candidates(task: str) -> list[Candidate]:
                 lambda p, s: LinearSVC(C=p.get("C", 1.0), random_state=s),
                 lambda t: {"C": t.suggest_float("C", 1e-3, 1e1, log=True)},
             ),
-            Candidate(
-                "random forest",
-                "llm",
-                lambda p, s: RandomForestClassifier(
-                    n_estimators=p.get("n_estimators", 200),
-                    max_depth=p.get("max_depth"),
-                    min_samples_leaf=p.get("min_samples_leaf", 1),
-                    random_state=s,
-                    n_jobs=-1,
-                ),
-                _forest_space,
-            ),
-            Candidate(
-                "gradient boosting",
-                "llm",
-                lambda p, s: HistGradientBoostingClassifier(random_state=s, **p),
-                _boosting_space,
-            ),
+            *trees,
         ]
     return [
         Candidate(
@@ -256,24 +259,7 @@ def candidates(task: str) -> list[Candidate]:
             lambda p, s: LinearSVR(C=p.get("C", 1.0), random_state=s, max_iter=5000),
             lambda t: {"C": t.suggest_float("C", 1e-3, 1e1, log=True)},
         ),
-        Candidate(
-            "random forest",
-            "llm",
-            lambda p, s: RandomForestRegressor(
-                n_estimators=p.get("n_estimators", 200),
-                max_depth=p.get("max_depth"),
-                min_samples_leaf=p.get("min_samples_leaf", 1),
-                random_state=s,
-                n_jobs=-1,
-            ),
-            _forest_space,
-        ),
-        Candidate(
-            "gradient boosting",
-            "llm",
-            lambda p, s: HistGradientBoostingRegressor(random_state=s, **p),
-            _boosting_space,
-        ),
+        *trees,
     ]
 
 

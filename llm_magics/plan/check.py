@@ -11,7 +11,9 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from llm_magics import ops
 from llm_magics.errors import did_you_mean
+from llm_magics.mining import mine
 from llm_magics.plan.parse import Plan, PlanSyntaxError, Step
 
 __all__ = ["VERBS", "check_plan", "default_outputs"]
@@ -30,37 +32,20 @@ _NOT_OPTIONS = {
 }
 
 
-def _functions() -> dict[str, Callable[..., Any]]:
-    from llm_magics import ops
-    from llm_magics.mining import mine
-
-    verbs: dict[str, Callable[..., Any]] = {name: fn for name, fn in ops.OPERATIONS.items()}
-    verbs |= {"predict": mine, "finetune": ops.finetune}
-    return verbs
-
-
-VERBS = (
-    "clean",
-    "summarize",
-    "classify",
-    "sentiment",
-    "extract",
-    "filter",
-    "embed",
-    "keywords",
-    "topics",
-    "features",
-    "predict",
-    "explain",
-    "finetune",
-)
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    **ops.OPERATIONS,
+    "predict": mine,
+    "finetune": ops.finetune,
+}
+VERBS = (*_FUNCTIONS, "explain")
+"""Every verb of the plan language: the operations, then the mining steps."""
 
 
 def options_of(verb: str) -> list[str]:
     """The keys a step of ``verb`` accepts."""
     if verb == "explain":
         return ["use_model"]
-    function = _functions()[verb]
+    function = _FUNCTIONS[verb]
     parameters = inspect.signature(function).parameters
     names = [n for n in parameters if n not in _NOT_OPTIONS]
     if verb == "classify":

@@ -32,6 +32,16 @@ def _batches(count: int, size: int, rng: np.random.Generator | None) -> list[np.
     return [order[i : i + size] for i in range(0, count, size)]
 
 
+def _encode(tokenizer: Any, texts: Sequence[str], rows: np.ndarray, max_length: int) -> Any:
+    return tokenizer(
+        [texts[i] for i in rows],
+        truncation=True,
+        max_length=max_length,
+        padding=True,
+        return_tensors="pt",
+    )
+
+
 def _predict(
     model: Any, tokenizer: Any, texts: Sequence[str], max_length: int, device: torch.device
 ) -> np.ndarray:
@@ -39,13 +49,7 @@ def _predict(
     out = []
     with torch.inference_mode():
         for rows in _batches(len(texts), 64, None):
-            batch = tokenizer(
-                [texts[i] for i in rows],
-                truncation=True,
-                max_length=max_length,
-                padding=True,
-                return_tensors="pt",
-            )
+            batch = _encode(tokenizer, texts, rows, max_length)
             out.append(model(**batch.to(device)).logits.argmax(dim=-1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, dtype=int)
 
@@ -111,13 +115,7 @@ def train_classifier(
             started, losses = time.perf_counter(), []
             model.train()
             for rows in _batches(len(train_texts), batch_size, rng):
-                batch = tokenizer(
-                    [train_texts[i] for i in rows],
-                    truncation=True,
-                    max_length=max_length,
-                    padding=True,
-                    return_tensors="pt",
-                ).to(device)
+                batch = _encode(tokenizer, train_texts, rows, max_length).to(device)
                 loss = model(**batch, labels=targets[rows].to(device)).loss
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -177,9 +177,10 @@ def test_cancel_from_another_thread_stops_the_job(
 
 def test_truncation_warning_counts_the_rows(embedder: LoadedModel) -> None:
     texts = ["word " * 600, "short", "word " * 700]
-    with pytest.warns(LlmMagicsWarning, match="2 of 3 rows were longer than 512 tokens"):
+    with pytest.warns(LlmMagicsWarning, match="2 of 3 rows were longer than 512 tokens") as caught:
         result = embed(texts, cache=False, progress=False)
     assert result.vectors.shape == (3, 384)
+    assert caught[0].filename == __file__  # the warning points at the caller's line
 
 
 def test_empty_input_gives_an_empty_matrix(embedder: LoadedModel) -> None:
