@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from llm_magics.mining.columns import Columns
-from llm_magics.mining.narrative import Narrative, numbers_check, template
+from llm_magics.mining.narrative import Narrative, claims_check, template
 
 __all__ = ["MiningResult", "Splits"]
 
@@ -171,17 +171,17 @@ class MiningResult:
         return self.check_narrative(answer, fallback=text)
 
     def check_narrative(self, answer: str, *, fallback: str | None = None) -> Narrative:
-        """``answer`` if every number in it is one of the figures, else the template."""
+        """``answer`` if it states only the figures (see ``claims_check``), else the template."""
         fallback = fallback or self.explain(use_model=False).text
         if not answer:
             return Narrative(fallback, "template", reason="the chat model wrote nothing")
-        wrong = numbers_check(answer, self._figures().values())
+        wrong = claims_check(answer, self._figures())
         if wrong is not None:
             return Narrative(
                 fallback,
                 "template",
                 rejected=answer,
-                reason=f"the chat model wrote {wrong}, which is not in the figures",
+                reason=f"the chat model's text failed: {wrong}",
             )
         return Narrative(answer, "model")
 

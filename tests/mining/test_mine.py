@@ -107,6 +107,10 @@ def test_a_narrative_with_a_wrong_number_is_replaced_by_the_template(
     wrong = classified.check_narrative(f"The model reaches a macro-F1 of {f1 + 0.2:.2f}.")
     assert wrong.source == "template" and wrong.rejected is not None
     assert f"{f1:.3f}" in wrong.text and "template" in repr(wrong)
+    baseline = classified.baseline_metrics["f1_macro"]
+    assert round(baseline, 3) != round(f1, 3)
+    swapped = classified.check_narrative(f"The model reaches a macro-F1 of {baseline:.3f}.")
+    assert swapped.source == "template" and "as the test f1_macro" in (swapped.reason or "")
     told = classified.explain()
     assert told.source in ("model", "template") and told.text
 
