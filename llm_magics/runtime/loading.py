@@ -275,6 +275,20 @@ def infer_role(model_config: Any) -> Role:
     return "embed"
 
 
+def check_role(model_config: Any, role: Role, name: str) -> None:
+    """Refuse to use an encoder as a chat model: it loads, but cannot continue a text."""
+    architectures = getattr(model_config, "architectures", None) or []
+    if role != "chat" or not architectures or getattr(model_config, "is_decoder", False):
+        return
+    if not any(a.endswith(_CHAT_SUFFIXES) for a in architectures):
+        msg = (
+            f"{name!r} is a {architectures[0]}, an encoder: it cannot generate text. Use it for "
+            "embeddings (role='embed'), or name a chat model ('default-chat', or a hub model whose "
+            "architecture ends in ForCausalLM)."
+        )
+        raise ModelLoadError(msg, model=name)
+
+
 def _auto_class(role: Role) -> Any:
     import transformers
 

@@ -28,6 +28,7 @@ from llm_magics.errors import DeviceOutOfMemoryError, InvalidArgumentError, did_
 from llm_magics.runtime.devices import device_memory, resolve_device, resolve_dtype
 from llm_magics.runtime.loading import (
     LoadedModel,
+    check_role,
     estimate_bytes,
     infer_role,
     load_model,
@@ -309,6 +310,7 @@ class ModelManager:
         source = locate(spec, self.config)
         model_config = read_config(spec, source, self.config)
         role = spec.role or infer_role(model_config)
+        check_role(model_config, role, spec.name)
         key = f"{spec.key}|{role}|{device}|{str(dtype).removeprefix('torch.')}"
         needed = estimate_bytes(model_config, role, dtype, self.config)
         with self._lock:

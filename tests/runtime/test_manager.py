@@ -10,7 +10,12 @@ import pytest
 import torch
 
 from llm_magics.config import LlmMagics
-from llm_magics.errors import DeviceOutOfMemoryError, InvalidArgumentError, ModelNotFoundError
+from llm_magics.errors import (
+    DeviceOutOfMemoryError,
+    InvalidArgumentError,
+    ModelLoadError,
+    ModelNotFoundError,
+)
 from llm_magics.runtime import manager as manager_module
 from llm_magics.runtime.loading import LoadedModel
 from llm_magics.runtime.manager import KEPT_FINISHED_JOBS, ModelManager, get_manager
@@ -150,3 +155,13 @@ def test_unload_all_empties_the_manager(
     manager.load(str(tiny_models[1]))
     assert manager.unload_all() == 2
     assert manager.status()["models"] == []
+
+
+def test_an_encoder_is_refused_as_a_chat_model(
+    tiny_models: list[Path], isolated_config: LlmMagics
+) -> None:
+    manager = ModelManager(isolated_config)
+    with pytest.raises(ModelLoadError, match="BertModel, an encoder: it cannot generate text"):
+        manager.load(str(tiny_models[1]), role="chat")
+    assert manager.status()["models"] == []
+    assert manager.load(str(tiny_models[1])).role == "embed"
