@@ -25,6 +25,7 @@ from llm_magics.errors import (
 )
 from llm_magics.mining import MiningResult, mine
 from llm_magics.ops import TopicModel, get_prompt, reset_prompts, set_prompt
+from llm_magics.plan.run import MineRun, PlanEstimate, mine_plan, run_mine
 from llm_magics.runtime import LoadedModel, ModelManager, get_manager
 
 try:
@@ -38,12 +39,14 @@ __all__ = [
     "LlmMagics",
     "LlmMagicsError",
     "LoadedModel",
+    "MineRun",
     "MiningResult",
     "MissingDependencyError",
     "ModelError",
     "ModelLoadError",
     "ModelManager",
     "ModelNotFoundError",
+    "PlanEstimate",
     "TopicModel",
     "__version__",
     "get_config",
@@ -51,14 +54,20 @@ __all__ = [
     "get_prompt",
     "load_ipython_extension",
     "mine",
+    "mine_plan",
     "reset_prompts",
+    "run_mine",
     "set_prompt",
 ]
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext llm_magics``: make the settings reachable through ``%config LlmMagics``."""
+    """``%load_ext llm_magics``: the ``%%mine`` / ``%mine`` magics, the ``df.llm`` accessors, and
+    the settings through ``%config LlmMagics``."""
+    from llm_magics.magics import MineMagics
+
     config = get_config()
     if config not in ipython.configurables:
         config.update_config(ipython.config)
         ipython.configurables.append(config)
+    ipython.register_magics(MineMagics)

@@ -7,7 +7,7 @@ import re
 
 from llm_magics.errors import InvalidArgumentError
 
-__all__ = ["format_bytes", "parse_bytes"]
+__all__ = ["format_bytes", "format_seconds", "parse_bytes"]
 
 _UNITS = {
     "": 1,
@@ -68,3 +68,18 @@ def format_bytes(n: int | float) -> str:
         return f"{int(n)} B"
     exponent = min(int(math.log(abs(n), 1024)), len(_BINARY))
     return f"{n / 1024**exponent:.1f} {_BINARY[exponent - 1]}"
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration for people: seconds up to 90, then minutes, then hours.
+
+    Examples
+    --------
+    >>> format_seconds(42.4), format_seconds(600), format_seconds(7200)
+    ('42 s', '10 min', '2.0 h')
+    """
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

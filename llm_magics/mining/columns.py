@@ -17,7 +17,7 @@ import pandas as pd
 from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning, did_you_mean
 from llm_magics.ops.base import looks_like_text
 
-__all__ = ["Columns", "infer_columns", "infer_task", "prepare_target"]
+__all__ = ["Columns", "infer_columns", "infer_task", "is_free_text", "prepare_target"]
 
 MAX_CATEGORIES = 50
 REGRESSION_MIN_DISTINCT = 20
@@ -83,7 +83,7 @@ def prepare_target(frame: pd.DataFrame, target: str, task: str) -> tuple[pd.Data
     return frame, task
 
 
-def _is_text(series: pd.Series) -> bool:
+def is_free_text(series: pd.Series) -> bool:
     """Free text rather than a category: strings of several words, mostly distinct."""
     if not looks_like_text(series):
         return False
@@ -101,7 +101,7 @@ def infer_columns(
     """Sort the columns of ``frame`` (other than ``target``) into text, numeric and categorical."""
     others = [c for c in frame.columns if c != target]
     if text is None:
-        text_columns = [c for c in others if _is_text(frame[c])]
+        text_columns = [c for c in others if is_free_text(frame[c])]
     else:
         text_columns = [text] if isinstance(text, str) else list(text)
         for name in text_columns:

@@ -1,6 +1,16 @@
 """The plan language shared by ``%%mine`` and ``llm-mine run``."""
 
-from llm_magics.plan.check import VERBS, check_plan
+from llm_magics.plan.check import check_plan
 from llm_magics.plan.parse import Plan, PlanSyntaxError, Step, parse_plan
+from llm_magics.plan.verbs import EXAMPLES, VERBS, describe
 
-__all__ = ["VERBS", "Plan", "PlanSyntaxError", "Step", "check_plan", "parse_plan"]
+__all__ = [
+    "EXAMPLES",
+    "VERBS",
+    "Plan",
+    "PlanSyntaxError",
+    "Step",
+    "check_plan",
+    "describe",
+    "parse_plan",
+]

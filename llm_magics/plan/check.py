@@ -1,71 +1,23 @@
-"""Checking a parsed plan against the operations and the frame, before anything runs.
+"""Checking a parsed plan against the verbs and the frame, before anything runs.
 
 Every verb must be an operation or a mining step, every column must exist in the frame or be made
-by an earlier step, and every key must be an argument of the verb's function. Errors name the
-line and column and suggest the closest valid name.
+by an earlier step, every key must be an argument of the verb's function, and each verb gets the
+pieces it needs (``filter``'s condition, ``extract``'s outputs, ``classify``'s labels ...). Errors
+name the line and column and suggest the closest valid name.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
-from llm_magics import ops
-from llm_magics.errors import did_you_mean
-from llm_magics.mining import mine
+from llm_magics.errors import InvalidArgumentError, did_you_mean
 from llm_magics.plan.parse import Plan, PlanSyntaxError, Step
+from llm_magics.plan.verbs import VERBS, default_outputs, options_of, output_schema
 
-__all__ = ["VERBS", "check_plan", "default_outputs"]
+__all__ = ["check_plan"]
 
-_NOT_OPTIONS = {
-    "texts",
-    "frame",
-    "text",
-    "label",
-    "target",
-    "cols",
-    "manager",
-    "labels",
-    "schema",
-    "condition",
-}
-
-
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    **ops.OPERATIONS,
-    "predict": mine,
-    "finetune": ops.finetune,
-}
-VERBS = (*_FUNCTIONS, "explain")
-"""Every verb of the plan language: the operations, then the mining steps."""
-
-
-def options_of(verb: str) -> list[str]:
-    """The keys a step of ``verb`` accepts."""
-    if verb == "explain":
-        return ["use_model"]
-    function = _FUNCTIONS[verb]
-    parameters = inspect.signature(function).parameters
-    names = [n for n in parameters if n not in _NOT_OPTIONS]
-    if verb == "classify":
-        names.append("labels")
-    return names
-
-
-def default_outputs(step: Step) -> list[str]:
-    """The columns a step adds to the frame when no ``-> OUTPUT`` names them."""
-    column = step.columns[0] if step.columns else ""
-    return {
-        "clean": [column],
-        "summarize": [f"{column}_summary"],
-        "sentiment": ["sentiment", "sentiment_score"],
-        "classify": ["label", "probability"],
-        "filter": [f"{column}_match"],
-        "keywords": [f"{column}_keywords"],
-        "topics": ["topic", "topic_label"],
-        "predict": [f"{step.target}_predicted"],
-    }.get(step.verb, [])
+_NO_COLUMN = ("explain", "features", "predict")
+_NO_OUTPUTS = ("explain", "features")
 
 
 def _column_of(step: Step, name: str) -> int:
@@ -73,41 +25,75 @@ def _column_of(step: Step, name: str) -> int:
     return at + 1 if at >= 0 else 1
 
 
+def _fail(step: Step, message: str, at: str | int) -> PlanSyntaxError:
+    column = at if isinstance(at, int) else _column_of(step, at)
+    return PlanSyntaxError(message, line=step.line, column=column, text=step.text)
+
+
+def _check_shape(step: Step, predicted: bool) -> None:
+    """What a verb needs beyond known columns and keys."""
+    verb, end = step.verb, len(step.text.rstrip()) + 1
+    if verb not in _NO_COLUMN and not step.columns:
+        raise _fail(step, f"{verb} needs a column: {verb} COLUMN ...", len(verb) + 1)
+    if len(step.columns) > 1 and verb not in ("features", "predict", "finetune"):
+        raise _fail(step, f"{verb} takes one column; write one line per column.", step.columns[1])
+    if step.arguments and verb != "filter":
+        quote = min(i for i in (step.text.find('"'), step.text.find("'")) if i >= 0)
+        raise _fail(step, f"{verb} takes no quoted text; options are written key=value.", quote + 1)
+    if verb == "filter" and len(step.arguments) != 1:
+        raise _fail(
+            step, 'filter needs one quoted condition: filter COLUMN "mentions delivery"', end
+        )
+    finetuned = step.options.get("method") == "finetuned"
+    if verb == "classify" and "labels" not in step.options and not finetuned:
+        raise _fail(step, "classify needs labels: classify COLUMN labels=[a, b, c]", end)
+    if verb == "extract":
+        if not step.outputs:
+            raise _fail(
+                step, "extract needs the fields to read: extract COLUMN -> name, price:float", end
+            )
+        try:
+            output_schema(step)
+        except InvalidArgumentError as err:
+            raise _fail(step, str(err), "->") from None
+    if verb == "finetune" and len(step.columns) != 2:
+        raise _fail(step, "finetune needs the text and the label: finetune TEXT, LABEL", end)
+    if verb in _NO_OUTPUTS and step.outputs:
+        raise _fail(step, f"{verb} names its own columns; remove '-> ...'.", "->")
+    if verb == "explain" and not predicted:
+        raise _fail(step, "explain needs a predict step before it: predict TARGET from ...", 1)
+    if len(step.outputs) > 1 and verb in ("clean", "summarize", "filter", "keywords", "embed"):
+        raise _fail(step, f"{verb} makes one column; name one output.", step.outputs[1])
+
+
 def check_plan(plan: Plan, columns: Iterable[str]) -> None:
     """Raise ``PlanSyntaxError`` for the first step that cannot run on a frame with ``columns``."""
     available = [str(c) for c in columns]
+    predicted = False
     for step in plan.steps:
         if step.verb not in VERBS:
-            raise PlanSyntaxError(
+            raise _fail(
+                step,
                 f"unknown verb {step.verb!r}.{did_you_mean(step.verb, VERBS)} Verbs: {', '.join(VERBS)}.",
-                line=step.line,
-                column=_column_of(step, step.verb),
-                text=step.text,
+                step.verb,
             )
         needed = list(step.columns) + ([step.target] if step.target else [])
         for name in needed:
             if name not in available:
-                raise PlanSyntaxError(
+                raise _fail(
+                    step,
                     f"no column {name!r}.{did_you_mean(name, available)} Columns here: {', '.join(available)}.",
-                    line=step.line,
-                    column=_column_of(step, name),
-                    text=step.text,
+                    name,
                 )
-        if step.verb not in ("explain", "features", "predict") and not step.columns:
-            raise PlanSyntaxError(
-                f"{step.verb} needs a column: {step.verb} COLUMN ...",
-                line=step.line,
-                column=len(step.verb) + 1,
-                text=step.text,
-            )
+        _check_shape(step, predicted)
         valid = options_of(step.verb)
         for key in step.options:
             if key not in valid:
-                raise PlanSyntaxError(
+                raise _fail(
+                    step,
                     f"{step.verb} takes no option {key!r}.{did_you_mean(key, valid)} Options: {', '.join(valid)}.",
-                    line=step.line,
-                    column=_column_of(step, f"{key}="),
-                    text=step.text,
+                    f"{key}=",
                 )
+        predicted = predicted or step.verb == "predict"
         made = [o.split(":")[0] for o in step.outputs] or default_outputs(step)
         available += [m for m in made if m not in available]

@@ -260,6 +260,13 @@ def _step(text: str, line: int) -> Step | None:
             )
     options: dict[str, Any] = {}
     for token in rest:
+        if token.kind == "arrow" and options:
+            raise PlanSyntaxError(
+                "'->' comes before the options: VERB COLUMN -> OUTPUT key=value.",
+                line=line,
+                column=token.column,
+                text=text,
+            )
         if token.kind != "option":
             expected = "an option key=value" + ("" if outputs else ", '->' and output names")
             raise PlanSyntaxError(

@@ -32,6 +32,21 @@ def test_the_issue_example_checks_against_the_reviews_columns() -> None:
         ),
         ("predict grade from review", 1, 9, "no column 'grade'"),
         ("sentiment", 1, 10, "sentiment needs a column"),
+        ("sentiment review, score", 1, 19, "sentiment takes one column"),
+        ('summarize review "be brief"', 1, 18, "takes no quoted text"),
+        ("filter review", 1, 14, "filter needs one quoted condition"),
+        ("classify review", 1, 16, "classify needs labels"),
+        ("extract review", 1, 15, "extract needs the fields"),
+        (
+            "extract review -> price:flaot",
+            1,
+            16,
+            "unknown type 'flaot' for 'price'. Did you mean 'float'",
+        ),
+        ("finetune review", 1, 16, "finetune needs the text and the label"),
+        ("features review -> f", 1, 17, "features names its own columns"),
+        ("summarize review -> a, b", 1, 24, "summarize makes one column"),
+        ("clean review\nexplain", 2, 1, "explain needs a predict step before it"),
     ],
 )
 def test_errors_come_before_any_model_is_loaded(
@@ -51,3 +66,7 @@ def test_outputs_of_earlier_steps_can_be_used() -> None:
         ),
         COLUMNS,
     )
+
+
+def test_classify_with_a_finetuned_model_needs_no_labels() -> None:
+    check_plan(parse_plan("classify review method=finetuned model=mine"), COLUMNS)

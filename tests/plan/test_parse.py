@@ -76,6 +76,7 @@ def test_variables_are_interpolated() -> None:
         ("summarize review max_words=", 1, 28, "has no value"),
         ("summarize review top=1 top=2", 1, 24, "given twice"),
         ("summarize review -> s extra", 1, 23, "unexpected 'extra'"),
+        ("summarize review max_words=3 -> s", 1, 30, "'->' comes before the options"),
         ("-> summary", 1, 1, "expected a verb"),
         ("predict", 1, 8, "expected the target column"),
     ],

@@ -1,0 +1,328 @@
+"""``%%mine`` and ``%mine``: the notebook's way in, a thin layer over the Python API.
+
+The cell magic parses its options and plan, checks the plan against the frame (a mistake is a
+``UsageError`` with the line and column, before any model loads), runs ``mine_plan`` and puts the
+enriched frame and the ``MineRun`` into the notebook's variables. The line magic reports and
+manages the kernel's models and cache. Everything either does, the Python API does too.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from textwrap import dedent
+from typing import Any
+
+import pandas as pd
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import (
+    MagicArgumentParser,
+    argument,
+    magic_arguments,
+    parse_argstring,
+)
+
+from llm_magics.errors import InvalidArgumentError, did_you_mean
+from llm_magics.plan import EXAMPLES, VERBS, Plan, PlanSyntaxError, check_plan, describe, parse_plan
+from llm_magics.plan.run import MineRun, estimate_plan, mine_plan
+from llm_magics.reports import cache_report, models_report, status_report
+from llm_magics.runtime.manager import get_manager
+
+__all__ = ["PLAN_HELP", "MineMagics"]
+
+PLAN_HELP = dedent(
+    """
+    A plan has one step per line:
+
+        VERB COLUMN ["quoted text"] [-> OUTPUT, ...] [key=value ...]   # comment
+
+    Verbs: {verbs}.
+    Keys are the keyword arguments of the verb's function (`%mine help VERB` lists them); values
+    are Python literals (k=6, calibrate=False, labels=[a, b]) or plain words (model=default-chat).
+    `{{name}}` is replaced by the value of the notebook variable `name`. Each step can use the
+    columns the steps before it made.
+
+    Example::
+
+        %%mine reviews --out mined --sample 200
+        {example}
+    """
+).format(
+    verbs=", ".join(VERBS),
+    example="\n    ".join(
+        EXAMPLES[v].split("  #")[0].rstrip()
+        for v in ("clean", "summarize", "sentiment", "extract", "filter", "predict", "explain")
+    ),
+)
+
+_SUBCOMMANDS = ("status", "models", "load", "unload", "use", "cache", "help")
+
+
+@dataclass(frozen=True)
+class CellRequest:
+    """A ``%%mine`` cell, parsed and checked: what to run, on what, and where to put it."""
+
+    name: str
+    frame: pd.DataFrame
+    plan: Plan
+    out: str
+    result: str | None
+    sample: int | None
+    model: str | None
+    dry_run: bool
+    cache: bool
+    quiet: bool
+
+
+def _with_help(text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Append ``text`` to a magic's docstring (before ``magic_arguments`` builds its help)."""
+
+    def add(function: Callable[..., Any]) -> Callable[..., Any]:
+        function.__doc__ = f"{inspect.cleandoc(function.__doc__ or '')}\n{text}"
+        return function
+
+    return add
+
+
+def _parser(prog: str) -> MagicArgumentParser:
+    return MagicArgumentParser(prog=prog)
+
+
+@magics_class
+class MineMagics(Magics):
+    """The ``%%mine`` cell magic and the ``%mine`` line magic."""
+
+    # ------------------------------------------------------------------------------ %%mine
+
+    @magic_arguments(name="%mine")  # shown as %%mine
+    @argument("dataframe", metavar="DATAFRAME", help="The DataFrame variable to run the plan over.")
+    @argument(
+        "--out",
+        metavar="NAME",
+        help="Variable for the enriched DataFrame (default: DATAFRAME_mined).",
+    )
+    @argument(
+        "--result",
+        metavar="NAME",
+        help="Variable for the MineRun: per-step timings, rows, cache hits, models, mining result.",
+    )
+    @argument(
+        "--sample", metavar="N", type=int, help="Run on N rows drawn at random (kept in order)."
+    )
+    @argument("--model", metavar="SPEC", help="The chat model for this cell (alias or hub id).")
+    @argument(
+        "--dry-run",
+        action="store_true",
+        help="Show the plan, the models it loads and a time estimate from a few uncached rows; "
+        "run nothing else.",
+    )
+    @argument("--no-cache", action="store_true", help="Neither read nor write the result cache.")
+    @argument("--quiet", action="store_true", help="No progress bars and no summary.")
+    @_with_help(PLAN_HELP)
+    @cell_magic("mine")
+    def mine_cell(self, line: str, cell: str) -> Any:
+        """Run a plan, one step per line, over a DataFrame of the notebook.
+
+        The enriched DataFrame goes to --out (the input is not changed). Running the cell again
+        after an interruption resumes: rows already computed come from the cache.
+        """
+        request = self.compile_cell(line, cell)
+        if request.dry_run:
+            return estimate_plan(
+                request.frame, request.plan, sample=request.sample, model=request.model
+            )
+        run = MineRun(plan=request.plan, frame=request.frame)
+        namespace = self.shell.user_ns
+        try:
+            mine_plan(
+                request.frame,
+                request.plan,
+                sample=request.sample,
+                model=request.model,
+                cache=request.cache,
+                progress=not request.quiet,
+                run=run,
+            )
+        except BaseException:
+            if run.steps:
+                namespace[request.out] = run.frame
+                if request.result:
+                    namespace[request.result] = run
+                resume = "run the cell again to resume" + (
+                    " (finished rows come from the cache)." if request.cache else "."
+                )
+                print(
+                    f"%%mine stopped at {run.error}. The {len(run.steps)} step(s) before it are in "
+                    f"`{request.out}`; {resume}",
+                    file=sys.stderr,
+                )
+            raise
+        namespace[request.out] = run.frame
+        if request.result:
+            namespace[request.result] = run
+        return None if request.quiet else run
+
+    def compile_cell(self, line: str, cell: str) -> CellRequest:
+        """Parse the magic line and the plan and check them; raises only ``UsageError``."""
+        args = parse_argstring(self.mine_cell, line)
+        name = args.dataframe
+        frame = self._frame(name)
+        try:
+            plan = parse_plan(cell, self.shell.user_ns)
+            check_plan(plan, frame.columns)
+        except PlanSyntaxError as err:
+            raise UsageError(f"%%mine: {err}") from None
+        if args.sample is not None and args.sample < 1:
+            raise UsageError(f"--sample must be a positive number of rows, not {args.sample}.")
+        for option in ("out", "result"):
+            value = getattr(args, option)
+            if value is not None and not value.isidentifier():
+                raise UsageError(f"--{option} must be a variable name, not {value!r}.")
+        return CellRequest(
+            name=name,
+            frame=frame,
+            plan=plan,
+            out=args.out or f"{name.replace('.', '_')}_mined",
+            result=args.result,
+            sample=args.sample,
+            model=args.model,
+            dry_run=args.dry_run,
+            cache=not args.no_cache,
+            quiet=args.quiet,
+        )
+
+    def _frame(self, name: str) -> pd.DataFrame:
+        namespace = self.shell.user_ns
+        head, *attributes = name.split(".")
+        if head not in namespace:
+            frames = [
+                k
+                for k, v in namespace.items()
+                if isinstance(v, pd.DataFrame) and not k.startswith("_")
+            ]
+            raise UsageError(
+                f"%%mine: no variable {head!r}.{did_you_mean(head, frames)} "
+                f"DataFrames here: {', '.join(frames) or 'none'}."
+            )
+        value = namespace[head]
+        for attribute in attributes:
+            value = getattr(value, attribute, None)
+        if not isinstance(value, pd.DataFrame):
+            raise UsageError(
+                f"%%mine: {name!r} is a {type(value).__name__}, not a pandas DataFrame."
+            )
+        return value
+
+    # ------------------------------------------------------------------------------- %mine
+
+    @line_magic("mine")
+    def mine_line(self, line: str) -> Any:
+        """Models, memory, jobs and cache of this kernel.
+
+        ::
+
+          %mine status                       models, memory per device, jobs, cache
+          %mine models                       aliases and loaded models
+          %mine load SPEC [--role chat|embed|classifier] [--device DEVICE] [--dtype DTYPE]
+          %mine unload SPEC | --all
+          %mine use chat=SPEC embed=SPEC     the default models of this kernel
+          %mine cache [info|clear]           the result cache
+          %mine help [VERB]                  the plan language of %%mine, or one verb
+
+        SPEC is an alias (default-chat, default-embed, ...), a Hugging Face id, a local folder or
+        a .gguf file.
+        """
+        command, _, rest = line.strip().partition(" ")
+        command = command or "status"
+        if command not in _SUBCOMMANDS:
+            raise UsageError(
+                f"%mine: unknown command {command!r}.{did_you_mean(command, _SUBCOMMANDS)} "
+                f"Commands: {', '.join(_SUBCOMMANDS)}."
+            )
+        try:
+            return getattr(self, f"_{command}")(rest.strip())
+        except InvalidArgumentError as err:
+            raise UsageError(f"%mine {command}: {err}") from None
+
+    def _status(self, rest: str) -> Any:
+        self._no_arguments("status", rest)
+        return status_report()
+
+    def _models(self, rest: str) -> Any:
+        self._no_arguments("models", rest)
+        return models_report()
+
+    def _load(self, rest: str) -> Any:
+        parser = _parser("%mine load")
+        parser.add_argument("spec")
+        parser.add_argument("--role", choices=("chat", "embed", "classifier"))
+        parser.add_argument("--device")
+        parser.add_argument("--dtype")
+        args = parser.parse_argstring(rest)
+        manager = get_manager()
+        manager.load(args.spec, role=args.role, device=args.device, dtype=args.dtype)
+        return status_report(manager)
+
+    def _unload(self, rest: str) -> Any:
+        parser = _parser("%mine unload")
+        parser.add_argument("spec", nargs="?")
+        parser.add_argument("--all", action="store_true")
+        args = parser.parse_argstring(rest)
+        if bool(args.spec) == args.all:
+            raise UsageError("%mine unload: name one model, or pass --all.")
+        manager = get_manager()
+        count = manager.unload_all() if args.all else manager.unload(args.spec)
+        if not count:
+            loaded = [m.name for m in manager.loaded()]
+            raise UsageError(
+                f"%mine unload: {args.spec!r} is not loaded.{did_you_mean(args.spec, loaded)} "
+                f"Loaded: {', '.join(loaded) or 'none'}."
+            )
+        print(f"Unloaded {count} model(s).")
+        return status_report(manager)
+
+    def _use(self, rest: str) -> Any:
+        pairs = [p for p in rest.split() if p]
+        if not pairs:
+            raise UsageError("%mine use: write chat=SPEC and/or embed=SPEC.")
+        manager = get_manager()
+        chosen = {}
+        for pair in pairs:
+            role, sep, spec = pair.partition("=")
+            if not sep or role not in ("chat", "embed") or not spec:
+                raise UsageError(
+                    f"%mine use: {pair!r} is not chat=SPEC or embed=SPEC.{did_you_mean(role, ('chat', 'embed'))}"
+                )
+            from llm_magics.runtime.specs import resolve_spec
+
+            resolve_spec(spec, manager.config, role=role)  # type: ignore[arg-type]
+            chosen[role] = spec
+        for role, spec in chosen.items():
+            setattr(manager.config, f"default_{role}_model", spec)
+        return models_report(manager)
+
+    def _cache(self, rest: str) -> Any:
+        if rest not in ("", "info", "clear"):
+            raise UsageError(
+                f"%mine cache: {rest!r} is not info or clear.{did_you_mean(rest, ('info', 'clear'))}"
+            )
+        return cache_report(clear=rest == "clear")
+
+    def _help(self, rest: str) -> Any:
+        return _Help(describe(rest) if rest else PLAN_HELP.strip())
+
+    @staticmethod
+    def _no_arguments(command: str, rest: str) -> None:
+        if rest:
+            raise UsageError(f"%mine {command} takes no arguments (got {rest!r}).")
+
+
+@dataclass(frozen=True)
+class _Help:
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text

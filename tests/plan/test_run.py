@@ -1,0 +1,207 @@
+"""Running plans through the Python API (``run_mine`` / ``mine_plan``) on real reviews."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from llm_magics import MineRun, PlanEstimate, get_manager, run_mine
+from llm_magics.datasets import amazon_reviews
+from llm_magics.engine import get_result_cache
+from llm_magics.errors import InvalidArgumentError, ModelLoadError, RunInterruptedError
+from llm_magics.plan import PlanSyntaxError, parse_plan
+from llm_magics.plan.run import mine_plan
+
+
+@pytest.fixture(scope="module")
+def reviews() -> pd.DataFrame:
+    frame = amazon_reviews("test").head(40).copy()
+    frame.loc[frame.index[2], "review"] = "<p>Great <b>tea</b>, write to me@example.com</p>"
+    frame.loc[frame.index[5], "review"] = None
+    return frame
+
+
+def test_steps_add_named_columns_and_the_input_is_unchanged(reviews: pd.DataFrame) -> None:
+    before = reviews.copy()
+    run = run_mine(
+        reviews.head(12),
+        "clean review\nsentiment review -> mood\nembed review -> vec  dims=3\nkeywords review top=3",
+        progress=False,
+    )
+    assert isinstance(run, MineRun) and run.completed and run.error is None
+    pd.testing.assert_frame_equal(reviews, before)
+    frame = run.frame
+    assert run.new_columns == [
+        "review",
+        "mood",
+        "mood_score",
+        "vec_0",
+        "vec_1",
+        "vec_2",
+        "review_keywords",
+    ]
+    assert frame["mood"].dropna().isin(["positive", "negative", "neutral"]).all()
+    assert frame["mood_score"].dtype == "float64" and frame["vec_0"].dtype == "float32"
+    assert frame.loc[2, "review"] == "Great tea, write to [EMAIL]"
+    missing = frame["review"].isna()
+    assert frame.loc[missing, "mood"].isna().all()
+    table = run.table()
+    assert table["line"].tolist() == [1, 2, 3, 4]
+    assert table.loc[1, "models"] == "default-chat" and table.loc[0, "models"] == ""
+    assert (table["computed"] + table["from cache"]).iloc[1] == frame["review"].notna().sum()
+
+
+def test_sample_draws_rows_in_their_order(reviews: pd.DataFrame) -> None:
+    run = run_mine(reviews, "clean review", sample=12, progress=False)
+    assert len(run.frame) == 12 and run.input_rows == 40
+    assert run.frame.index.is_monotonic_increasing and run.frame.index.isin(reviews.index).all()
+    again = run_mine(reviews, "clean review", sample=12, progress=False)
+    assert run.frame.index.equals(again.frame.index)
+    assert "(sampled from 40)" in repr(run)
+
+
+def test_a_rerun_comes_from_the_cache(reviews: pd.DataFrame) -> None:
+    plan = 'sentiment review\nfilter review "mentions coffee" -> coffee'
+    first = run_mine(reviews, plan, sample=8, progress=False)
+    again = run_mine(reviews, plan, sample=8, progress=False)
+    assert again.table()["computed"].sum() == 0 and again.table()["from cache"].sum() > 0
+    pd.testing.assert_frame_equal(first.frame, again.frame)
+    assert first.frame["coffee"].dtype == "boolean"
+    assert "of rows match" in again.steps[1].note
+
+
+def test_the_issue_example_produces_every_column_with_its_dtype(reviews: pd.DataFrame) -> None:
+    run = run_mine(
+        reviews,
+        """
+        clean review
+        summarize review -> summary  max_words=15
+        sentiment review
+        keywords review  top=5
+        topics review  k=3
+        extract review -> product, price:float, problem:[shipping, quality, price, none]
+        filter review "mentions delivery" -> about_delivery
+        predict score from review, product  budget=2 folds=3
+        explain use_model=False
+        """,
+        progress=False,
+    )
+    frame = run.frame
+
+    def text(series: pd.Series) -> bool:
+        return bool(series.dropna().map(lambda v: isinstance(v, str)).all())
+
+    expected = {
+        "summary": text,
+        "sentiment": text,
+        "sentiment_score": pd.api.types.is_float_dtype,
+        "review_keywords": pd.api.types.is_object_dtype,
+        "topic": lambda s: str(s.dtype) == "Int64",
+        "topic_label": text,
+        "product": text,
+        "price": pd.api.types.is_float_dtype,
+        "problem": lambda s: isinstance(s.dtype, pd.CategoricalDtype),
+        "about_delivery": pd.api.types.is_bool_dtype,
+        "score_predicted": lambda s: s.dropna().isin(["great", "other"]).all(),
+    }
+    for column, check in expected.items():
+        assert check(frame[column]), (column, frame[column].dtype)
+    assert set(frame["problem"].dropna()) <= {"shipping", "quality", "price", "none"}
+    assert frame["topic"].dropna().between(0, 2).all() and run.topics["review"].k == 3
+    assert frame["review_keywords"].dropna().map(len).le(5).all()
+    assert frame["summary"].dropna().str.split().str.len().le(15).all()
+    result = run.result
+    assert result is not None and result.target == "score"
+    # predict learns from the named columns and the columns the plan made (lists left out)
+    assert {"review", "product", "sentiment_score", "price", "problem"} <= set(
+        result.columns.features
+    )
+    assert "review_keywords" not in result.columns.features
+    assert "list columns left out: review_keywords" in run.steps[7].note
+    cut = [w for s in run.steps for w in s.warnings if "longer than 512 tokens" in w]
+    assert len(cut) == 1  # said once for the plan, not once per embedding step
+    assert run.narrative is not None and run.narrative.source == "template"
+    assert f"{result.metrics[result.metric]:.3f}" in run.narrative.text
+    html = run._repr_html_()
+    for piece in ("New columns", "Steps", "Topics of", "Held-out test", "Narrative"):
+        assert piece in html
+    assert "9 of 9 steps on 40 rows" in repr(run)
+    assert run.to_dict()["result"]["target"] == "score"
+
+
+def test_model_sets_the_chat_model_for_the_run_only(
+    reviews: pd.DataFrame, tiny_models: list
+) -> None:
+    config = get_manager().config
+    before = config.default_chat_model
+    tiny = str(tiny_models[0])
+    with pytest.raises(ModelLoadError, match="an encoder: it cannot generate text"):
+        run_mine(reviews, "summarize review max_words=3", sample=2, model=tiny, progress=False)
+    assert config.default_chat_model == before
+    run = run_mine(reviews, "sentiment review", sample=2, model="default-chat", progress=False)
+    assert isinstance(run, MineRun) and run.steps[0].models == ["default-chat"]
+    assert config.default_chat_model == before
+
+
+def test_an_interrupted_plan_keeps_the_steps_before_it_and_resumes(reviews: pd.DataFrame) -> None:
+    manager = get_manager()
+    plan = parse_plan(
+        "clean review\nsummarize review -> s max_words=8 batch_tokens=512\nsentiment review"
+    )
+
+    def stop_after_first_batch(job: object) -> None:
+        if getattr(job, "primitive", "") == "generate" and job.done > 0 and job.state == "running":  # type: ignore[attr-defined]
+            raise KeyboardInterrupt
+
+    partial = MineRun(plan=plan, frame=reviews)
+    remove = manager.add_job_listener(stop_after_first_batch)
+    try:
+        with pytest.raises(RunInterruptedError, match="run it again to resume"):
+            mine_plan(reviews, plan, sample=30, progress=False, run=partial)
+    finally:
+        remove()
+    assert (
+        not partial.completed
+        and partial.error is not None
+        and "line 2 (summarize)" in partial.error
+    )
+    assert [s.line for s in partial.steps] == [1] and "s" not in partial.frame
+    resumed = mine_plan(reviews, plan, sample=30, progress=False)
+    step = resumed.steps[1]
+    assert 0 < step.cached < step.computed + step.cached == resumed.frame["review"].notna().sum()
+
+
+def test_dry_run_times_a_few_rows_and_keeps_nothing(reviews: pd.DataFrame) -> None:
+    cache = get_result_cache()
+    entries = cache.size()["entries"]
+    estimate = run_mine(
+        reviews,
+        "summarize review -> s max_words=5\nkeywords s top=2\npredict score from review",
+        dry_run=True,
+    )
+    assert isinstance(estimate, PlanEstimate)
+    assert cache.size()["entries"] == entries
+    assert estimate.rows == len(reviews) and estimate.probe_rows == 8
+    steps = estimate.steps
+    assert steps["line"].tolist() == [1, 2, 3]
+    assert (steps["estimate_seconds"] > 0).all()
+    assert np.allclose(
+        steps["estimate_seconds"], (steps["probe_seconds"] * len(reviews) / 8).round(1), atol=0.11
+    )
+    assert "model selection" in steps.loc[2, "note"]
+    assert set(estimate.models["model"]) == {"default-chat", "default-embed"}
+    assert "Dry run: 3 steps on 40 rows" in repr(estimate) and "<table" in estimate._repr_html_()
+
+
+def test_plan_errors_come_before_anything_runs(reviews: pd.DataFrame) -> None:
+    jobs = len(get_manager().status()["jobs"])
+    with pytest.raises(PlanSyntaxError, match="line 2, column 11: no column 'reveiw'"):
+        run_mine(reviews, "sentiment review\nsentiment reveiw", progress=False)
+    assert len(get_manager().status()["jobs"]) == jobs
+    with pytest.raises(InvalidArgumentError, match="makes 2 column"):
+        run_mine(reviews, "sentiment review -> a, b, c", sample=2, progress=False)
+    with pytest.raises(InvalidArgumentError, match="pandas DataFrame"):
+        run_mine(reviews["review"], "clean review")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="positive number"):
+        run_mine(reviews, "clean review", sample=0)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+
+from llm_magics import ops
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.plan import EXAMPLES, VERBS, check_plan, describe, parse_plan
+from llm_magics.plan.verbs import models_for, options_of, output_schema
+
+
+def test_every_operation_and_mining_step_is_a_verb_with_an_example() -> None:
+    assert set(VERBS) == {*ops.OPERATIONS, "predict", "finetune", "explain"}
+    assert set(EXAMPLES) == set(VERBS)
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_each_example_checks_and_each_verb_describes_its_keys(verb: str) -> None:
+    plan = "predict score from review\n" if verb == "explain" else ""
+    check_plan(parse_plan(plan + EXAMPLES[verb]), ["review", "score", "product"])
+    text = describe(verb)
+    assert text.startswith(f"{verb}: ") and EXAMPLES[verb] in text
+    for key in options_of(verb):
+        assert f"  {key}=" in text
+
+
+def test_describe_an_unknown_verb_suggests_one() -> None:
+    with pytest.raises(InvalidArgumentError, match="Did you mean 'summarize'"):
+        describe("sumarize")
+
+
+def test_output_schema_reads_types_and_choices() -> None:
+    step = parse_plan("extract review -> product, n:int, ok:bool, p:['a b', c]").steps[0]
+    assert output_schema(step) == {"product": "str", "n": "int", "ok": "bool", "p": ["a b", "c"]}
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("summarize review", [("chat", "C")]),
+        ("summarize review model=other", [("chat", "other")]),
+        ("classify review labels=[a, b]", [("embed", "E")]),
+        ("classify review labels=[a, b] method=llm", [("chat", "C")]),
+        ("filter review 'x' method=llm", [("chat", "C")]),
+        ("keywords review", [("embed", "E")]),
+        ("topics review label=False", [("embed", "E")]),
+        ("topics review", [("embed", "E"), ("chat", "C")]),
+        ("predict score from review kinds=['embedding']", [("embed", "E")]),
+        ("clean review", []),
+    ],
+)
+def test_models_for_names_the_models_a_step_loads(line: str, expected: list) -> None:
+    assert models_for(parse_plan(line).steps[0], chat="C", embed="E") == expected
