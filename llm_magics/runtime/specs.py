@@ -134,7 +134,10 @@ def resolve_spec(name: str, config: LlmMagics, *, role: Role | None = None) -> M
         spec = _builtin(name)
         return ModelSpec(asked, spec.kind, spec.location, spec.gguf_file, role or spec.role)
 
-    path = Path(name).expanduser()
+    try:
+        path = Path(name).expanduser()
+    except RuntimeError:  # "~user" for a user that does not exist
+        path = Path(name)
     if path.is_dir():
         return ModelSpec(asked, "local", str(path.resolve()), role=role)
     if path.is_file():

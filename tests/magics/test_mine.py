@@ -1,0 +1,323 @@
+"""``%%mine`` and ``%mine`` in a real IPython shell, on real reviews with the default models."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+import llm_magics
+from llm_magics import MineRun, PlanEstimate, get_manager
+from llm_magics.datasets import amazon_reviews
+from llm_magics.engine import get_result_cache
+from llm_magics.errors import RunInterruptedError
+from llm_magics.magics.mine import CellRequest, MineMagics
+from llm_magics.reports import CacheReport, ModelsReport, StatusReport
+
+EXAMPLE = """
+clean review
+summarize review -> summary  max_words=15
+sentiment review
+keywords review  top=5
+topics review  k=6
+extract review -> product, price:float, problem:[shipping, quality, price, none]
+filter review "mentions delivery" -> about_delivery
+predict score from review, product  budget=2 folds=3  # runs mine(target=...) on the features so far
+explain
+"""
+
+
+@pytest.fixture(scope="module")
+def shell() -> Iterator[InteractiveShell]:
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "llm_magics")
+    shell.user_ns["reviews"] = amazon_reviews("test").head(40)
+    shell.user_ns["numbers"] = [1, 2, 3]
+    yield shell
+    for name in ("reviews", "numbers", "mined", "run", "reviews_mined"):
+        shell.user_ns.pop(name, None)
+
+
+def _state() -> tuple[set[str], int]:
+    status = get_manager().status()
+    return {m["key"] for m in status["models"]}, len(status["jobs"])
+
+
+def _text(series: pd.Series) -> bool:
+    return bool(series.dropna().map(lambda v: isinstance(v, str)).all())
+
+
+def test_the_issue_example_makes_every_column_with_its_dtype(shell: InteractiveShell) -> None:
+    returned = shell.run_cell_magic(
+        "mine", "reviews --out mined --result run --sample 30 --quiet", EXAMPLE
+    )
+    assert returned is None  # --quiet
+    mined, run = shell.user_ns["mined"], shell.user_ns["run"]
+    assert isinstance(run, MineRun) and run.frame is mined and run.completed
+    assert len(mined) == 30 and run.input_rows == 40
+    assert shell.user_ns["reviews"].columns.tolist() == ["product", "review", "score"]
+    checks = {
+        "summary": _text,
+        "sentiment": lambda s: s.dropna().isin(["positive", "negative", "neutral"]).all(),
+        "sentiment_score": pd.api.types.is_float_dtype,
+        "review_keywords": lambda s: s.dropna().map(lambda v: isinstance(v, list)).all(),
+        "topic": lambda s: str(s.dtype) == "Int64",
+        "topic_label": _text,
+        "product": _text,
+        "price": pd.api.types.is_float_dtype,
+        "problem": lambda s: isinstance(s.dtype, pd.CategoricalDtype),
+        "about_delivery": pd.api.types.is_bool_dtype,
+        "score_predicted": lambda s: s.isin(["great", "other"]).all(),
+    }
+    for column, check in checks.items():
+        assert check(mined[column]), (column, mined[column].dtype)
+    assert [s.line for s in run.steps] == list(range(2, 11))
+    assert run.result is not None and run.narrative is not None
+    assert run.steps[7].step == "predict score from review, product  budget=2 folds=3"
+
+
+def test_a_cell_returns_its_run_and_names_the_frame_after_its_input(
+    shell: InteractiveShell,
+) -> None:
+    shell.user_ns.pop("reviews_mined", None)
+    run = shell.run_cell_magic("mine", "reviews --sample 4", "clean review")
+    assert isinstance(run, MineRun)
+    assert shell.user_ns["reviews_mined"] is run.frame
+    assert "<h4>%%mine: 1 of 1 steps on 4 rows (sampled from 40)" in run._repr_html_()
+
+
+@pytest.mark.parametrize(
+    ("line", "body", "where", "message"),
+    [
+        ("reviews", "sumarize review", "line 1, column 1", "Did you mean 'summarize'"),
+        ("reviews", "clean review\nsentiment reveiw", "line 2, column 11", "Did you mean 'review'"),
+        ("reviews", "summarize review maxwords=3", "line 1, column 18", "Did you mean 'max_words'"),
+        ("reviews", 'filter review "unclosed', "line 1, column 15", "never closed"),
+        ("reviews", "summarize review ->", "line 1, column 20", "output name after '->'"),
+        (
+            "reviews",
+            "keywords review -> k\nsummarize k top=3",
+            "line 2, column 13",
+            "takes no option 'top'",
+        ),
+        ("reveiws", "clean review", "no variable 'reveiws'", "Did you mean 'reviews'"),
+        ("numbers", "clean review", "'numbers' is a list", "not a pandas DataFrame"),
+        ("reviews --sample x", "clean review", "--sample", "invalid int value"),
+        ("reviews --sample 0", "clean review", "--sample", "positive number"),
+        ("reviews --out 1x", "clean review", "--out", "variable name"),
+        ("reviews --bogus", "clean review", "unrecognized arguments", "--bogus"),
+        ("reviews", "summarize {missing}", "line 1, column 11", "names no variable"),
+    ],
+)
+def test_mistakes_are_usage_errors_before_any_model_loads(
+    shell: InteractiveShell, line: str, body: str, where: str, message: str
+) -> None:
+    before = _state()
+    with pytest.raises(UsageError) as caught:
+        shell.run_cell_magic("mine", line, body)
+    assert where in str(caught.value) and message in str(caught.value)
+    assert _state() == before
+
+
+def test_variables_are_interpolated(shell: InteractiveShell) -> None:
+    shell.user_ns |= {"col": "review", "n": 2, "cond": "mentions coffee"}
+    shell.run_cell_magic(
+        "mine",
+        "reviews --sample 6 --out small --quiet",
+        'keywords {col} top={n}\nfilter {col} "{cond}" -> coffee',
+    )
+    small = shell.user_ns.pop("small")
+    assert small["review_keywords"].dropna().map(len).le(2).all()
+    assert small["coffee"].dtype == "boolean"
+
+
+def test_dry_run_processes_no_rows(shell: InteractiveShell) -> None:
+    shell.user_ns.pop("dry", None)
+    entries = get_result_cache().size()["entries"]
+    estimate = shell.run_cell_magic(
+        "mine", "reviews --dry-run --out dry", "summarize review -> s\nsentiment s"
+    )
+    assert isinstance(estimate, PlanEstimate)
+    assert "dry" not in shell.user_ns
+    assert get_result_cache().size()["entries"] == entries
+    assert estimate.rows == 40 and (estimate.steps["estimate_seconds"] > 0).all()
+    assert estimate.models["model"].tolist() == ["default-chat"]
+
+
+def test_an_interrupted_cell_keeps_its_finished_steps_and_says_how_to_resume(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupt(job: object) -> None:
+        if getattr(job, "primitive", "") == "score" and job.state == "running":  # type: ignore[attr-defined]
+            raise KeyboardInterrupt
+
+    remove = get_manager().add_job_listener(interrupt)
+    try:
+        with pytest.raises(RunInterruptedError):
+            shell.run_cell_magic(
+                "mine",
+                "reviews --sample 25 --out partial --result partial_run --quiet",
+                "clean review\nembed review -> v dims=2\nsentiment review batch_tokens=256",
+            )
+    finally:
+        remove()
+    partial, run = shell.user_ns.pop("partial"), shell.user_ns.pop("partial_run")
+    assert {"v_0", "v_1"} <= set(partial.columns) and "sentiment" not in partial
+    assert not run.completed and "line 3 (sentiment)" in run.error
+    err = capsys.readouterr().err
+    assert "%%mine stopped at line 3 (sentiment)" in err and "run the cell again to resume" in err
+
+
+# ---------------------------------------------------------------------------------- %mine
+
+
+def test_status_models_and_help(shell: InteractiveShell) -> None:
+    status = shell.run_line_magic("mine", "status")
+    assert isinstance(status, StatusReport)
+    assert {"models", "memory", "jobs", "cache"} <= set(status.data)
+    assert "Models:" in repr(status) and "<b>Jobs</b>" in status._repr_html_()
+    assert isinstance(shell.run_line_magic("mine", ""), StatusReport)
+    models = shell.run_line_magic("mine", "models")
+    assert isinstance(models, ModelsReport)
+    aliases = models.aliases.set_index("alias")
+    assert aliases.loc["default-chat", "default for"] == "chat"
+    assert aliases.loc["default-embed", "kind"] == "local"
+    assert "max_words=25" in repr(shell.run_line_magic("mine", "help summarize"))
+    assert "Verbs: clean, summarize" in repr(shell.run_line_magic("mine", "help"))
+
+
+def test_load_and_unload(shell: InteractiveShell, tiny_models: list[Path]) -> None:
+    path = str(tiny_models[2])
+    shell.run_line_magic("mine", f"load {path} --role embed --dtype float32")
+    loaded = {m["name"] for m in get_manager().status()["models"]}
+    assert path in loaded
+    shell.run_line_magic("mine", f"unload {path}")
+    assert path not in {m["name"] for m in get_manager().status()["models"]}
+    with pytest.raises(UsageError, match="is not loaded"):
+        shell.run_line_magic("mine", f"unload {path}")
+    with pytest.raises(UsageError, match="name one model, or pass --all"):
+        shell.run_line_magic("mine", "unload")
+    with pytest.raises(UsageError, match="invalid choice"):
+        shell.run_line_magic("mine", f"load {path} --role painter")
+
+
+def test_use_sets_the_default_models(shell: InteractiveShell, tiny_models: list[Path]) -> None:
+    config = get_manager().config
+    shell.run_line_magic("mine", f"use embed={tiny_models[0]}")
+    try:
+        assert config.default_embed_model == str(tiny_models[0])
+    finally:
+        shell.run_line_magic("mine", "use embed=default-embed chat=default-chat")
+    assert config.default_embed_model == "default-embed"
+    with pytest.raises(UsageError, match="not chat=SPEC or embed=SPEC"):
+        shell.run_line_magic("mine", "use chta=default-chat")
+    with pytest.raises(UsageError, match="not a model alias"):
+        shell.run_line_magic("mine", "use chat=no-such-alias!")
+    assert config.default_chat_model == "default-chat"
+
+
+def test_cache_info_and_clear(
+    shell: InteractiveShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = get_manager().config
+    monkeypatch.setattr(config, "cache_dir", str(tmp_path))
+    llm_magics.run_mine(amazon_reviews("test").head(3), "embed review", progress=False)
+    info = shell.run_line_magic("mine", "cache")
+    assert isinstance(info, CacheReport) and info.data["entries"] == 3
+    assert str(tmp_path) in repr(info)
+    cleared = shell.run_line_magic("mine", "cache clear")
+    assert cleared.cleared == 3 and cleared.data["entries"] == 0
+    assert "Removed 3 results" in repr(cleared)
+    with pytest.raises(UsageError, match="Did you mean 'clear'"):
+        shell.run_line_magic("mine", "cache claer")
+
+
+def test_unknown_commands_suggest_one(shell: InteractiveShell) -> None:
+    with pytest.raises(UsageError, match="Did you mean 'status'"):
+        shell.run_line_magic("mine", "stauts")
+    with pytest.raises(UsageError, match="Did you mean 'summarize'"):
+        shell.run_line_magic("mine", "help sumarize")
+    with pytest.raises(UsageError, match="takes no arguments"):
+        shell.run_line_magic("mine", "status now")
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    line=st.one_of(st.text(max_size=40), st.just("reviews"), st.just("reviews --sample 3")),
+    body=st.one_of(
+        st.text(max_size=200),
+        st.lists(
+            st.sampled_from(
+                [
+                    "clean",
+                    "summarize",
+                    "review",
+                    "->",
+                    ",",
+                    "=",
+                    '"',
+                    "[",
+                    "]",
+                    "{",
+                    "}",
+                    "#",
+                    "x=1",
+                    "predict",
+                    "from",
+                    "\n",
+                    " ",
+                ]
+            ),
+            max_size=30,
+        ).map("".join),
+        st.binary(max_size=100).map(lambda b: b.decode("latin-1")),
+    ),
+)
+def test_any_input_compiles_or_is_a_usage_error(
+    shell: InteractiveShell, line: str, body: str
+) -> None:
+    magics = shell.magics_manager.registry["MineMagics"]
+    try:
+        request = magics.compile_cell(line, body)
+    except UsageError:
+        return
+    assert isinstance(request, CellRequest) and isinstance(magics, MineMagics)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rest=st.text(max_size=40))
+def test_any_argument_answers_or_is_a_usage_error(shell: InteractiveShell, rest: str) -> None:
+    assume(rest.strip() not in ("clear", "--all"))  # those would empty the session's cache/models
+    for command in ("help", "cache", "unload", "status"):
+        with contextlib.suppress(UsageError):
+            shell.run_line_magic("mine", f"{command} {rest}")
+
+
+def test_question_mark_help_has_the_options_the_language_and_an_example(
+    shell: InteractiveShell,
+) -> None:
+    cell = shell.find_cell_magic("mine").__doc__
+    assert "%%mine [--out NAME]" in cell and "--dry-run" in cell
+    assert "VERB COLUMN" in cell and "extract review -> product, price:float" in cell
+    line = shell.find_line_magic("mine").__doc__
+    for command in (
+        "status",
+        "models",
+        "load SPEC",
+        "unload SPEC",
+        "use chat=SPEC",
+        "cache",
+        "help",
+    ):
+        assert f"%mine {command}" in line
