@@ -64,7 +64,9 @@ def test_variables_are_interpolated() -> None:
     assert step.columns == ("review",) and step.options["max_words"] == 12
     with pytest.raises(PlanSyntaxError, match=r"line 1, column 11: \{missing\} names no variable"):
         parse_plan("summarize {missing}", {})
-    with pytest.raises(PlanSyntaxError, match=r"column 11: \{col.nope\}: str 'col' has no attribute"):
+    with pytest.raises(
+        PlanSyntaxError, match=r"column 11: \{col.nope\}: str 'col' has no attribute"
+    ):
         parse_plan("summarize {col.nope}", {"col": "review"})
 
 
