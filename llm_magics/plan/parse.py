@@ -59,7 +59,8 @@ class Step:
     options: Mapping[str, Any] = field(default_factory=dict)
     target: str | None = None  # predict TARGET from ...
     line: int = 0
-    text: str = ""
+    text: str = ""  # the whole line, as written
+    code: str = ""  # the line without its comment and surrounding blanks
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,11 @@ def _step(text: str, line: int) -> Step | None:
                 f"option {key!r} is given twice.", line=line, column=token.column, text=text
             )
         options[key] = value
-    return Step(verb, tuple(columns), tuple(outputs), tuple(arguments), options, target, line, text)
+    last = tokens[-1]
+    code = text[: last.column - 1 + len(last.raw)].strip()
+    return Step(
+        verb, tuple(columns), tuple(outputs), tuple(arguments), options, target, line, text, code
+    )
 
 
 def parse_plan(source: str, namespace: Mapping[str, Any] | None = None) -> Plan:

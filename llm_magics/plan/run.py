@@ -411,7 +411,7 @@ def mine_plan(
     runner = _Runner(run, cache=cache, progress=progress, made=[])
     bar = tqdm(plan.steps, disable=not progress or not plan.steps, unit="step", desc="plan")
     seen: set[str] = set()
-    with _chat_model(manager, model):
+    with _chat_model(manager, model), contextlib.closing(bar):
         for step in bar:
             bar.set_description(f"line {step.line}: {step.verb}")
             started, kept = time.perf_counter(), []
@@ -428,7 +428,7 @@ def mine_plan(
             run.steps.append(
                 StepReport(
                     line=step.line,
-                    step=step.text.split("#")[0].strip() if "#" in step.text else step.text.strip(),
+                    step=step.code,
                     outputs=outputs,
                     seconds=time.perf_counter() - started,
                     rows=len(run.frame),
@@ -439,7 +439,6 @@ def mine_plan(
                     warnings=kept,
                 )
             )
-    bar.close()
     run.completed = True
     return run
 
@@ -525,7 +524,7 @@ def estimate_plan(
             estimates.append(
                 {
                     "line": step.line,
-                    "step": step.text.split("#")[0].strip(),
+                    "step": step.code,
                     "models": ", ".join(
                         n for _, n in models_for(step, chat=chat, embed=embed) if n
                     ),

@@ -46,6 +46,10 @@ def test_the_issue_example_parses_step_by_step() -> None:
     assert filter_.arguments == ("mentions delivery",) and filter_.outputs == ("about_delivery",)
     assert predict.target == "score" and predict.columns == ("review", "product")
     assert plan.steps[8].columns == () and plan.steps[2].line == 4
+    assert predict.code == "predict score from review, product"
+    assert parse_plan('  filter review "item #5" -> f  # why').steps[0].code == (
+        'filter review "item #5" -> f'
+    )
 
 
 def test_values_are_python_literals_where_they_can_be() -> None:
