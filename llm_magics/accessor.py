@@ -102,6 +102,14 @@ class DataFrameLlm:
         """Numeric features of the text columns ``cols`` (see ``llm_magics.ops.features``)."""
         return ops.features(self._obj, cols, **kwargs)
 
+    def plot(self, kind: str, column: Any, **kwargs: Any) -> Any:
+        """A chart of ``column``: ``"sentiment"`` (``by=`` a category column), ``"keywords"``,
+        ``"confidence"`` (``label=`` the label column) or ``"summary"`` (``source=`` the text
+        column). Returns an ``altair.Chart`` (see ``llm_magics.plots``)."""
+        from llm_magics.plots import text_chart
+
+        return text_chart(self._obj, kind, column, **kwargs)
+
     def finetune(self, text: str, label: str, **kwargs: Any) -> Any:
         """Fine-tune the embedding model to predict ``label`` from ``text`` (see
         ``llm_magics.ops.finetune``)."""

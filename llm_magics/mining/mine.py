@@ -307,6 +307,18 @@ def mine(
             columns=pd.Index(labels, name="predicted"),
         )
 
+    test_predictions = pd.DataFrame(
+        {"actual": y_test.to_numpy(), "predicted": best.predict(X_test)}, index=X_test.index
+    )
+    if task == "classification":
+        scores = scores_of(best, X_test)
+        if scores is not None:
+            scores = np.asarray(scores)
+            if scores.ndim == 1:  # a binary decision function: the second class's score
+                scores = np.column_stack([-scores, scores])
+            for j, label in enumerate(best.classes_):
+                test_predictions[f"score_{label}"] = scores[:, j]
+
     scoring = _scorer(metric, y.nunique() if task == "classification" else 0)
     by_column = permutation_importance(
         best, X_test, y_test, scoring=scoring, n_repeats=5, random_state=seed
@@ -367,6 +379,21 @@ def mine(
         seed=seed,
         chat_model=chat_model,
         seconds=time.perf_counter() - started,
+        test_predictions=test_predictions,
+        settings={
+            "target": target,
+            "text": columns.text,
+            "task": task,
+            "metric": metric,
+            "budget": budget,
+            "folds": folds,
+            "test_size": test_size,
+            "kinds": list(kinds),
+            "seed": seed,
+            "model": model,
+            "chat_model": chat_model,
+            "finetuned": finetuned,
+        },
     )
 
 

@@ -77,6 +77,26 @@ class MiningResult:
     seed: int = 0
     chat_model: str | None = None
     seconds: float = 0.0
+    test_predictions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    settings: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def plot(self, kind: str = "importance", **kwargs: Any) -> Any:
+        """A chart of this result (``altair.Chart``).
+
+        ``kind``: ``"importance"`` (by input column), ``"features"`` (by feature),
+        ``"leaderboard"``, ``"confusion"``, ``"roc"``, ``"pr"`` (classification),
+        ``"predicted"`` (regression), ``"contributions"`` (pass ``row=`` a one-row frame).
+        """
+        from llm_magics.plots import mining_chart
+
+        return mining_chart(self, kind, **kwargs)
+
+    def charts(self) -> list[Any]:
+        """The charts that fit this task, in reading order (``%%mine`` shows these)."""
+        kinds = ["leaderboard", "importance"] + (
+            ["confusion", "roc"] if self.task == "classification" else ["predicted"]
+        )
+        return [self.plot(kind) for kind in kinds]
 
     def predict(self, frame: pd.DataFrame) -> pd.Series:
         """Predictions for new rows (unseen categories and missing text are fine)."""

@@ -83,6 +83,15 @@ class TopicModel:
             )
         return "\n".join(lines)
 
+    def plot(self, kind: str = "map", texts: pd.Series | None = None) -> Any:
+        """``"map"``: rows on the 2-D topic map (pass ``texts`` for text tooltips); ``"sizes"``."""
+        from llm_magics.plots import topic_map, topic_sizes
+
+        if kind not in ("map", "sizes"):
+            msg = f"kind must be 'map' or 'sizes', not {kind!r}."
+            raise InvalidArgumentError(msg)
+        return topic_map(self, texts) if kind == "map" else topic_sizes(self)
+
     def _repr_html_(self) -> str:
         body = "".join(
             f"<tr><td>{t['topic']}</td><td>{html.escape(str(t['label']))}</td><td>{t['size']}</td>"

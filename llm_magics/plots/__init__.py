@@ -1,0 +1,53 @@
+"""Altair charts that explain results. Each function returns a chart and never displays it.
+
+``MiningResult.plot(kind)``, ``TopicModel.plot(kind)`` and ``df.llm.plot(kind, column)`` reach
+them; ``%%mine`` shows the relevant ones after a run. Importing this module registers the
+``llm_magics`` theme (see ``llm_magics.plots.theme``).
+"""
+
+from llm_magics.plots.mining import (
+    MINING_CHARTS,
+    confusion_chart,
+    contribution_chart,
+    importance_chart,
+    leaderboard_chart,
+    mining_chart,
+    pr_chart,
+    predicted_actual_chart,
+    roc_chart,
+)
+from llm_magics.plots.text import (
+    TEXT_CHARTS,
+    confidence_histogram,
+    keyword_frequency,
+    sentiment_distribution,
+    summary_lengths,
+    text_chart,
+    topic_map,
+    topic_sizes,
+)
+from llm_magics.plots.theme import THEME, use_theme
+
+use_theme()
+
+__all__ = [
+    "MINING_CHARTS",
+    "TEXT_CHARTS",
+    "THEME",
+    "confidence_histogram",
+    "confusion_chart",
+    "contribution_chart",
+    "importance_chart",
+    "keyword_frequency",
+    "leaderboard_chart",
+    "mining_chart",
+    "pr_chart",
+    "predicted_actual_chart",
+    "roc_chart",
+    "sentiment_distribution",
+    "summary_lengths",
+    "text_chart",
+    "topic_map",
+    "topic_sizes",
+    "use_theme",
+]
