@@ -24,6 +24,7 @@ from IPython.core.magic_arguments import (
     magic_arguments,
     parse_argstring,
 )
+from IPython.display import display
 
 from llm_magics.errors import InvalidArgumentError, LlmMagicsError, did_you_mean
 from llm_magics.plan import EXAMPLES, VERBS, Plan, PlanSyntaxError, check_plan, describe, parse_plan
@@ -126,8 +127,9 @@ class MineMagics(Magics):
     def mine_cell(self, line: str, cell: str) -> Any:
         """Run a plan, one step per line, over a DataFrame of the notebook.
 
-        The enriched DataFrame goes to --out (the input is not changed). Running the cell again
-        after an interruption resumes: rows already computed come from the cache.
+        The enriched DataFrame goes to --out (the input is not changed), and the cell shows a
+        summary and the charts that explain the run. Running the cell again after an
+        interruption resumes: rows already computed come from the cache.
         """
         request = self.compile_cell(line, cell)
         if request.dry_run:
@@ -163,7 +165,11 @@ class MineMagics(Magics):
         namespace[request.out] = run.frame
         if request.result:
             namespace[request.result] = run
-        return None if request.quiet else run
+        if not request.quiet:
+            display(run)
+            for chart in run.charts():
+                display(chart)
+        return None
 
     def compile_cell(self, line: str, cell: str) -> CellRequest:
         """Parse the magic line and the plan and check them; raises only ``UsageError``."""

@@ -131,6 +131,15 @@ class MineRun:
             ],
         )
 
+    def charts(self) -> list[Any]:
+        """The charts that explain this run: each topic map, then the mining result's charts."""
+        found = [
+            model.plot("map", texts=self.frame.get(column)) for column, model in self.topics.items()
+        ]
+        if self.result is not None:
+            found += self.result.charts()
+        return found
+
     def to_dict(self) -> dict[str, Any]:
         """Everything but the frame and the fitted models, as plain Python values."""
         return {

@@ -83,14 +83,22 @@ def test_the_issue_example_makes_every_column_with_its_dtype(shell: InteractiveS
     assert run.steps[7].step == "predict score from review, product  budget=2 folds=3"
 
 
-def test_a_cell_returns_its_run_and_names_the_frame_after_its_input(
-    shell: InteractiveShell,
+def test_a_cell_shows_its_run_and_names_the_frame_after_its_input(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
 ) -> None:
     shell.user_ns.pop("reviews_mined", None)
-    run = shell.run_cell_magic("mine", "reviews --sample 4", "clean review")
-    assert isinstance(run, MineRun)
-    assert shell.user_ns["reviews_mined"] is run.frame
-    assert "<h4>%%mine: 1 of 1 steps on 4 rows (sampled from 40)" in run._repr_html_()
+    returned = shell.run_cell_magic("mine", "reviews --sample 4", "clean review")
+    assert returned is None
+    assert len(shell.user_ns["reviews_mined"]) == 4
+    assert "MineRun: 1 of 1 steps on 4 rows (sampled from 40)" in capsys.readouterr().out
+
+
+def test_the_run_charts_its_topics_and_result(shell: InteractiveShell) -> None:
+    run = shell.user_ns["run"]  # the issue example, above
+    charts = run.charts()
+    assert len(charts) == 1 + 4  # the topic map, then leaderboard, importance, confusion, ROC
+    titles = [c.to_dict()["title"] for c in charts]
+    assert titles[0].startswith("Topics of 'review'") and "Confusion matrix" in titles[3]
 
 
 @pytest.mark.parametrize(
