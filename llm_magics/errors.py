@@ -101,7 +101,9 @@ class DeviceOutOfMemoryError(LlmMagicsError, MemoryError):
 class RunInterruptedError(LlmMagicsError):
     """A run stopped early (Ctrl-C, or ``cancel()``); every finished row is in the result cache."""
 
-    def __init__(self, message: str, *, job_id: str, done: int, total: int, reason: str) -> None:
+    def __init__(
+        self, message: str, *, job_id: str | None, done: int, total: int, reason: str
+    ) -> None:
         super().__init__(message)
         self.job_id = job_id
         self.done = done

@@ -1,14 +1,25 @@
-"""A job is one engine call: what it runs, how far it is, and a way to stop it from another thread."""
+"""A job is one engine call: what it runs, how far it is, and a way to stop it from another thread.
+
+A ``CancelScope`` stops a whole piece of work that may start several jobs one after another (an op
+with one engine call per field, ``mine`` with its features and tuning trials): code that runs the
+work in a thread enters the scope there, and ``scope.cancel()`` from any other thread cancels the
+job running now and every job started in the scope later. Work that is not an engine job asks
+``raise_if_cancelled()`` between its steps.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Job", "JobState"]
+from llm_magics.errors import RunInterruptedError
+
+__all__ = ["CancelScope", "Job", "JobState", "current_scope", "raise_if_cancelled"]
 
 JobState = Literal["running", "done", "cancelled", "interrupted", "failed"]
 
@@ -69,3 +80,80 @@ class Job:
             "state": self.state,
             "error": self.error,
         }
+
+
+class CancelScope:
+    """A way to cancel, from another thread, every engine job a piece of work starts.
+
+    Examples
+    --------
+    >>> scope = CancelScope()
+    >>> with scope.active():
+    ...     scope.cancel()
+    ...     raise_if_cancelled("the work")
+    Traceback (most recent call last):
+    ...
+    llm_magics.errors.RunInterruptedError: the work cancelled.
+    """
+
+    def __init__(self) -> None:
+        self._cancelled = threading.Event()
+        self._jobs: list[Job] = []
+        self._lock = threading.Lock()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def cancel(self) -> None:
+        """Stop the running job at its next batch boundary, and every later one before it starts."""
+        with self._lock:
+            self._cancelled.set()
+            jobs = list(self._jobs)
+        for job in jobs:
+            job.cancel()
+
+    def adopt(self, job: Job) -> None:
+        """Count ``job`` in this scope (cancelled at once if the scope already is)."""
+        with self._lock:
+            self._jobs.append(job)
+            if self._cancelled.is_set():
+                job.cancel()
+
+    @property
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs)
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[CancelScope]:
+        """Make this the scope of the jobs the current thread starts, until the block ends."""
+        stack = _scopes()
+        stack.append(self)
+        try:
+            yield self
+        finally:
+            stack.remove(self)
+
+
+_local = threading.local()
+
+
+def _scopes() -> list[CancelScope]:
+    if not hasattr(_local, "scopes"):
+        _local.scopes = []
+    return _local.scopes
+
+
+def current_scope() -> CancelScope | None:
+    """The innermost scope this thread is in, if any."""
+    stack = _scopes()
+    return stack[-1] if stack else None
+
+
+def raise_if_cancelled(what: str) -> None:
+    """Raise ``RunInterruptedError`` if this thread's scope was cancelled."""
+    scope = current_scope()
+    if scope is not None and scope.cancelled:
+        msg = f"{what} cancelled."
+        raise RunInterruptedError(msg, job_id=None, done=0, total=0, reason="cancelled")

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from llm_magics.engine.batching import token_budget_batches
 from llm_magics.engine.cache import cache_key, get_result_cache
-from llm_magics.engine.jobs import Job
+from llm_magics.engine.jobs import Job, current_scope
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import DeviceOutOfMemoryError, RunInterruptedError
 from llm_magics.runtime.loading import LoadedModel
@@ -112,6 +112,9 @@ def run_rows(
     job = Job(task.primitive, loaded.name, total=len(keys))
     job.done = job.cached = sum(counts[k] for k in values)
     manager.add_job(job)
+    scope = current_scope()
+    if scope is not None:
+        scope.adopt(job)
     plan = deque(
         todo[batch]
         for batch in token_budget_batches(

@@ -22,14 +22,16 @@ from sklearn.inspection import permutation_importance
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
-from llm_magics.errors import InvalidArgumentError
-from llm_magics.mining.candidates import BASELINE, Candidate, candidates, dense, feature_pipeline
+from llm_magics.engine.jobs import raise_if_cancelled
+from llm_magics.errors import InvalidArgumentError, did_you_mean
+from llm_magics.mining.candidates import BASELINE, Candidate, dense, feature_pipeline
+from llm_magics.mining.candidates import candidates as candidates_for
 from llm_magics.mining.columns import infer_columns, prepare_target
 from llm_magics.mining.metrics import check_metric, evaluate, higher_is_better, scores_of
 from llm_magics.mining.result import MiningResult, Splits
 from llm_magics.ops.features import FEATURE_KINDS
 
-__all__ = ["mine"]
+__all__ = ["candidate_names", "mine"]
 
 TUNED_CANDIDATES = 2
 
@@ -108,6 +110,7 @@ def mine(
     task: str = "auto",
     metric: str | None = None,
     budget: int | float | str = 20,
+    candidates: Sequence[str] | None = None,
     folds: int = 5,
     test_size: float = 0.2,
     kinds: Sequence[str] = FEATURE_KINDS,
@@ -135,6 +138,9 @@ def mine(
         ``precision_macro``, ``recall_macro``, ``roc_auc``; or ``rmse`` (default), ``mae``, ``r2``.
     budget
         Tuning of the best two candidates: a number of trials (``20``) or of seconds (``"60s"``).
+    candidates
+        The candidate models to compare, by name (``None``: all of them; see
+        ``candidate_names(task)``); the TF-IDF baseline always runs.
     folds, test_size
         K of the cross-validation, and the share of rows held out for the final test.
     kinds
@@ -178,6 +184,7 @@ def mine(
     X_train, y_train = X.iloc[train_idx], y.iloc[train_idx]
     X_test, y_test = X.iloc[test_idx], y.iloc[test_idx]
     fold_positions = _folds(task, y_train, folds, seed)
+    chosen = _chosen(task, candidates)
     settings = {
         "task": task,
         "kinds": kinds,
@@ -213,6 +220,7 @@ def mine(
         figures: dict[str, list[float]] = {}
         spent = 0.0
         for fold in fold_data[candidate.features]:
+            raise_if_cancelled("mine")
             scores, fit_seconds = _fit_score(candidate, params, fold, task, seed)
             spent += fit_seconds
             for name, value in scores.items():
@@ -220,7 +228,7 @@ def mine(
         return figures, spent / len(fold_positions)
 
     rows, results = [], {}
-    for candidate in candidates(task):
+    for candidate in chosen:
         figures, fit_seconds = cross_validate(candidate, {})
         results[candidate.name] = (candidate, {}, figures)
         rows.append(_leader_row(candidate.name, figures, fit_seconds, tuned=False))
@@ -386,6 +394,7 @@ def mine(
             "task": task,
             "metric": metric,
             "budget": budget,
+            "candidates": None if candidates is None else [c.name for c in chosen[1:]],
             "folds": folds,
             "test_size": test_size,
             "kinds": list(kinds),
@@ -395,6 +404,35 @@ def mine(
             "finetuned": finetuned,
         },
     )
+
+
+def candidate_names(task: str) -> list[str]:
+    """The candidate models ``mine`` can compare for ``task``, without the baseline.
+
+    Examples
+    --------
+    >>> candidate_names("regression")
+    ['ridge regression', 'linear SVM', 'random forest', 'gradient boosting']
+    """
+    return [c.name for c in candidates_for(task) if c.name != BASELINE]
+
+
+def _chosen(task: str, names: Sequence[str] | None) -> list[Candidate]:
+    """The baseline, then the candidates named (all when ``names`` is None)."""
+    every = candidates_for(task)
+    if names is None:
+        return every
+    if isinstance(names, str):
+        names = [names]
+    known = [c.name for c in every if c.name != BASELINE]
+    for name in names:
+        if name not in known and name != BASELINE:
+            msg = (
+                f"No candidate model {name!r} for {task}.{did_you_mean(str(name), known)} "
+                f"Candidates: {', '.join(known)}."
+            )
+            raise InvalidArgumentError(msg)
+    return [c for c in every if c.name == BASELINE or c.name in names]
 
 
 def _maybe_dense(matrix: Any, kind: str) -> Any:

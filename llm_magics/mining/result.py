@@ -98,6 +98,14 @@ class MiningResult:
         )
         return [self.plot(kind) for kind in kinds]
 
+    def tune(self, frame: pd.DataFrame, **kwargs: Any) -> Any:
+        """A panel to re-run the model selection on ``frame`` (the frame this was mined from)
+        with other candidates, metric, folds or budget (see ``llm_magics.widgets.MiningTunePanel``).
+        """
+        from llm_magics.widgets import MiningTunePanel
+
+        return MiningTunePanel(self, frame, **kwargs)
+
     def predict(self, frame: pd.DataFrame) -> pd.Series:
         """Predictions for new rows (unseen categories and missing text are fine)."""
         missing = [c for c in self.columns.features if c not in frame.columns]

@@ -19,6 +19,7 @@ def sentiment(
     texts: pd.Series,
     *,
     calibrate: bool = False,
+    instruction: str | None = None,
     model: str | None = None,
     progress: bool = True,
     cache: bool = True,
@@ -35,6 +36,9 @@ def sentiment(
         Contextual calibration against content-free inputs (see ``classify``). Off by default:
         on 1,000 real reviews (positive taken as "great") it lowered the default model's accuracy
         from 0.706 to 0.376 (``bench/quality.py``).
+    instruction
+        Your own question instead of the shipped one (the text follows it); the answer is still
+        scored as positive, negative or neutral.
     model, progress, cache, batch_tokens, manager
         The chat model and engine settings.
 
@@ -48,7 +52,9 @@ def sentiment(
     scored = score_labels(
         column.texts,
         list(SENTIMENTS),
-        lambda t: render("sentiment", text=t),
+        (lambda t: f"{instruction}\n\n{t}")
+        if instruction
+        else (lambda t: render("sentiment", text=t)),
         calibrate=calibrate,
         model=model,
         progress=progress,
@@ -60,5 +66,10 @@ def sentiment(
     labels = [SENTIMENTS[i] for i in probs.argmax(axis=1)] if len(probs) else []
     values = probs[:, 0] - probs[:, 1] if len(probs) else []
     result = column.frame({"sentiment": (labels, "object"), "sentiment_score": (values, "float64")})
-    record_provenance(result, "sentiment", {"calibrate": calibrate}, scored.provenance)
+    record_provenance(
+        result,
+        "sentiment",
+        {"calibrate": calibrate, "instruction": instruction},
+        scored.provenance,
+    )
     return result

@@ -31,6 +31,10 @@ def summarize(
     *,
     max_words: int = 25,
     instruction: str | None = None,
+    max_new_tokens: int | None = None,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int = 0,
     model: str | None = None,
     progress: bool = True,
     cache: bool = True,
@@ -47,6 +51,11 @@ def summarize(
         The longest summary, in words; longer answers are cut at the last sentence end within it.
     instruction
         Your own instruction instead of the shipped prompt (the text follows it).
+    max_new_tokens
+        The generation budget in tokens (default: enough for ``max_words`` words).
+    temperature, top_p, seed
+        Sampling (``temperature=0``, the default: greedy, the same summary every run; with
+        sampling, the same ``seed`` and batch give the same summaries).
     model
         The chat model (default: ``LlmMagics.default_chat_model``).
     progress, cache, batch_tokens, manager
@@ -72,7 +81,10 @@ def summarize(
     out = generate(
         prompts,
         model=model,
-        max_new_tokens=int(max_words * TOKENS_PER_WORD) + 8,
+        max_new_tokens=max_new_tokens or int(max_words * TOKENS_PER_WORD) + 8,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
         progress=progress,
         cache=cache,
         batch_tokens=batch_tokens,
@@ -83,7 +95,14 @@ def summarize(
     record_provenance(
         result,
         "summarize",
-        {"max_words": max_words, "instruction": instruction},
+        {
+            "max_words": max_words,
+            "instruction": instruction,
+            "max_new_tokens": max_new_tokens,
+            "temperature": temperature,
+            "top_p": top_p,
+            "seed": seed if temperature > 0 else None,
+        },
         [out.provenance],
     )
     return result

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from llm_magics.engine import embed
+from llm_magics.engine.jobs import CancelScope, current_scope, raise_if_cancelled
 from llm_magics.errors import DeviceOutOfMemoryError, LlmMagicsWarning, RunInterruptedError
 from llm_magics.runtime.loading import LoadedModel
 from llm_magics.runtime.manager import ModelManager
@@ -173,6 +174,45 @@ def test_cancel_from_another_thread_stops_the_job(
     job = next(j for j in manager.status()["jobs"] if j["id"] == caught.value.job_id)
     assert job["state"] == "cancelled"
     assert not manager.cancel(job["id"])  # no longer running
+
+
+def test_a_cancel_scope_stops_every_job_started_in_it(
+    embedder: LoadedModel, manager: ModelManager
+) -> None:
+    scope = CancelScope()
+    texts = [f"a row of a scope {i}" for i in range(12)]
+    caught: list[BaseException] = []
+
+    def cancel_after_first_batch(job) -> None:
+        if job.state == "running" and threading.current_thread() is worker:
+            scope.cancel()  # from the job's thread here; the panels call it from another
+
+    def work() -> None:
+        with scope.active():
+            try:
+                embed(texts, batch_tokens=40, cache=False, progress=False)
+            except RunInterruptedError as err:
+                caught.append(err)
+            try:  # a job started after the cancel stops before its first batch
+                embed(["another job"], cache=False, progress=False)
+            except RunInterruptedError as err:
+                caught.append(err)
+        assert current_scope() is None
+
+    remove = manager.add_job_listener(cancel_after_first_batch)
+    worker = threading.Thread(target=work)
+    try:
+        worker.start()
+        worker.join(timeout=120)
+    finally:
+        remove()
+    assert [err.reason for err in caught] == ["cancelled", "cancelled"]
+    assert 0 < caught[0].done < len(texts)
+    assert caught[1].done == 0
+    assert [job.state for job in scope.jobs] == ["cancelled", "cancelled"]
+    with pytest.raises(RunInterruptedError, match="the rest cancelled"), scope.active():
+        raise_if_cancelled("the rest")
+    raise_if_cancelled("outside any scope")  # nothing to stop
 
 
 def test_truncation_warning_counts_the_rows(embedder: LoadedModel) -> None:

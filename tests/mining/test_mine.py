@@ -10,6 +10,7 @@ import pytest
 from llm_magics import MiningResult, mine
 from llm_magics.datasets import amazon_reviews, loans
 from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
+from llm_magics.mining import candidate_names
 from llm_magics.mining.candidates import BASELINE
 from llm_magics.mining.columns import infer_columns, infer_task
 
@@ -128,6 +129,24 @@ def test_regression_on_loans_with_unseen_categories() -> None:
         homeownership=["CASTLE", None, "RENT"], emp_title=[None, "nurse", ""]
     )
     assert np.isfinite(result.predict(new).to_numpy(dtype=float)).all()
+
+
+def test_only_the_candidates_asked_for_run_with_the_baseline() -> None:
+    frame = loans()[["emp_title", "annual_income", "interest_rate"]].iloc[:120]
+    result = mine(frame, "interest_rate", kinds=("stats",), candidates=["ridge regression"], **FAST)
+    assert set(result.leaderboard["model"]) - {"ridge regression (tuned)"} == {
+        BASELINE,
+        "ridge regression",
+    }
+    assert result.settings["candidates"] == ["ridge regression"]
+    assert candidate_names("regression") == [
+        "ridge regression",
+        "linear SVM",
+        "random forest",
+        "gradient boosting",
+    ]
+    with pytest.raises(InvalidArgumentError, match="Did you mean 'random forest'"):
+        mine(frame, "interest_rate", candidates=["random forests"], **FAST)
 
 
 def test_bad_targets_are_explained(reviews: pd.DataFrame) -> None:

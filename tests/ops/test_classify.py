@@ -37,6 +37,18 @@ def test_sentiment_of_clear_reviews(clear_reviews: pd.Series) -> None:
     assert out.iloc[4].isna().all()
 
 
+def test_sentiment_with_an_instruction_of_ones_own(clear_reviews: pd.Series) -> None:
+    shipped = sentiment(clear_reviews, progress=False)
+    asked = sentiment(
+        clear_reviews,
+        instruction="How does the buyer feel about the product? Positive, negative or neutral?",
+        progress=False,
+    )
+    assert asked.attrs["llm_magics"]["parameters"]["instruction"].startswith("How does")
+    assert not asked["sentiment_score"].equals(shipped["sentiment_score"])  # another prompt
+    assert set(asked["sentiment"].dropna()) <= {"positive", "negative", "neutral"}
+
+
 def test_the_embed_method_ranks_clear_reviews(clear_reviews: pd.Series) -> None:
     texts = clear_reviews
     labels = {"positive": "I love it, great product.", "negative": "I hate it, terrible product."}

@@ -28,6 +28,22 @@ def test_summaries_are_short_non_empty_and_aligned(reviews: pd.DataFrame) -> Non
     assert again.attrs["llm_magics"]["rows_from_cache"] == present.sum()
 
 
+def test_sampling_settings_and_a_token_budget(reviews: pd.DataFrame) -> None:
+    texts = reviews["review"].dropna().head(3)
+    greedy = summarize(texts, max_words=20, progress=False)
+    short = summarize(texts, max_words=20, max_new_tokens=4, progress=False)
+    assert all(len(s.split()) <= len(g.split()) for s, g in zip(short, greedy, strict=True))
+    assert short.map(lambda s: len(s.split()) <= 4).all()
+    sampled = summarize(texts, max_words=20, temperature=1.2, top_p=0.9, seed=3, progress=False)
+    again = summarize(
+        texts, max_words=20, temperature=1.2, top_p=0.9, seed=3, cache=False, progress=False
+    )
+    assert sampled.equals(again)  # same seed and batch: the same summaries
+    assert not sampled.equals(greedy)
+    parameters = sampled.attrs["llm_magics"]["parameters"]
+    assert (parameters["temperature"], parameters["top_p"], parameters["seed"]) == (1.2, 0.9, 3)
+
+
 def test_a_cut_ends_at_a_sentence_when_it_can() -> None:
     assert _at_most("One two three. Four five six seven", 5) == "One two three."
     assert _at_most("One two three four five six", 4) == "One two three four"
