@@ -86,6 +86,13 @@ class SeriesLlm:
         """Numeric features of this text Series (see ``llm_magics.ops.features``)."""
         return ops.features(self._obj, **kwargs)
 
+    def tune(self, op: str, **kwargs: Any) -> Any:
+        """A panel to tune ``op`` on a sample of this Series before running it on all of it
+        (see ``llm_magics.widgets.TunePanel``)."""
+        from llm_magics.widgets import TunePanel
+
+        return TunePanel(self._obj, op, **kwargs)
+
 
 @pd.api.extensions.register_dataframe_accessor("llm")
 class DataFrameLlm:
@@ -109,6 +116,13 @@ class DataFrameLlm:
         from llm_magics.plots import text_chart
 
         return text_chart(self._obj, kind, column, **kwargs)
+
+    def tune(self, op: str, column: Any = None, **kwargs: Any) -> Any:
+        """A panel to tune ``op`` on a sample of ``column``: model, instruction, the op's
+        settings; preview, apply to all, copy the code (see ``llm_magics.widgets.TunePanel``)."""
+        from llm_magics.widgets import TunePanel
+
+        return TunePanel(self._obj, op, column, **kwargs)
 
     def finetune(self, text: str, label: str, **kwargs: Any) -> Any:
         """Fine-tune the embedding model to predict ``label`` from ``text`` (see

@@ -59,7 +59,7 @@ PLAN_HELP = dedent(
     ),
 )
 
-_SUBCOMMANDS = ("status", "models", "load", "unload", "use", "cache", "help")
+_SUBCOMMANDS = ("status", "models", "load", "unload", "use", "cache", "tune", "help")
 
 
 @dataclass(frozen=True)
@@ -239,6 +239,10 @@ class MineMagics(Magics):
           %mine unload SPEC | --all
           %mine use chat=SPEC embed=SPEC     the default models of this kernel
           %mine cache [info|clear]           the result cache
+          %mine tune OP DATAFRAME.COLUMN     a panel to tune an op on a sample (--sample N,
+                                             --python: copy a df.llm call, not a %%mine cell)
+          %mine tune RUN                     a panel to re-run the model selection of a
+                                             %%mine --result RUN (or: RESULT DATAFRAME)
           %mine help [VERB]                  the plan language of %%mine, or one verb
 
         SPEC is an alias (default-chat, default-embed, ...), a Hugging Face id, a local folder or
@@ -324,6 +328,70 @@ class MineMagics(Magics):
                 f"%mine cache: {rest!r} is not info or clear.{did_you_mean(rest, ('info', 'clear'))}"
             )
         return cache_report(clear=rest == "clear")
+
+    def _tune(self, rest: str) -> Any:
+        from llm_magics.mining import MiningResult
+        from llm_magics.plan.run import MineRun
+        from llm_magics.widgets import TUNABLE, MiningTunePanel, TunePanel
+
+        parser = _parser("%mine tune")
+        parser.add_argument("what", help="An op (summarize, classify ...) or a %%mine run.")
+        parser.add_argument("where", nargs="?", help="DATAFRAME.COLUMN, or DATAFRAME")
+        parser.add_argument("column", nargs="?", help="The column, if not after a dot.")
+        parser.add_argument("--sample", type=int, default=8, help="Rows in the preview.")
+        parser.add_argument("--python", action="store_true", help="Copy a df.llm call.")
+        args = parser.parse_argstring(rest)
+        namespace = self.shell.user_ns
+        value = namespace.get(args.what)
+        if isinstance(value, (MineRun, MiningResult)):
+            result = value.result if isinstance(value, MineRun) else value
+            if result is None:
+                raise UsageError(f"%mine tune: the run {args.what!r} has no predict step to tune.")
+            if args.where is None and isinstance(value, MiningResult):
+                raise UsageError(
+                    f"%mine tune {args.what} DATAFRAME: name the frame it was mined from."
+                )
+            frame = self._frame(args.where) if args.where else value.frame
+            return MiningTunePanel(result, frame, name=args.where)
+        if args.what not in TUNABLE:
+            raise UsageError(
+                f"%mine tune: {args.what!r} is neither an op with a panel nor a %%mine run."
+                f"{did_you_mean(args.what, TUNABLE)} Ops: {', '.join(TUNABLE)}."
+            )
+        if args.where is None:
+            raise UsageError(f"%mine tune {args.what} DATAFRAME.COLUMN: name the text column.")
+        name, column = self._frame_and_column(args.where, args.column)
+        return TunePanel(
+            self._frame(name),
+            args.what,
+            column,
+            name=name,
+            style="python" if args.python else "mine",
+            sample=args.sample,
+        )
+
+    def _frame_and_column(self, where: str, column: str | None) -> tuple[str, str]:
+        """``reviews.review`` → ("reviews", "review"); the frame part may itself be dotted."""
+        if column is not None:
+            return where, column
+        parts = where.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            name, column = ".".join(parts[:cut]), ".".join(parts[cut:])
+            try:
+                frame = self._frame(name)
+            except UsageError:
+                continue
+            if column in frame.columns:
+                return name, column
+            raise UsageError(
+                f"%mine tune: {name!r} has no column {column!r}."
+                f"{did_you_mean(column, [str(c) for c in frame.columns])} "
+                f"Columns: {', '.join(map(str, frame.columns))}."
+            )
+        self._frame(parts[0])  # says which variable is missing
+        raise UsageError(
+            f"%mine tune: write DATAFRAME.COLUMN (or DATAFRAME COLUMN), not {where!r}."
+        )
 
     def _help(self, rest: str) -> Any:
         return _Help(describe(rest) if rest else PLAN_HELP.strip())

@@ -1,0 +1,12 @@
+"""ipywidgets panels: tune an op on a sample before a full run, and re-run model selection.
+
+``df.llm.tune(op, column)`` / ``%mine tune OP DATAFRAME.COLUMN`` open a ``TunePanel``;
+``MiningResult.tune(frame)`` opens a ``MiningTunePanel``. Panels call the same public API as
+code does, run it in a background thread (so Cancel reaches it), and write the code they stand for
+into the next cell.
+"""
+
+from llm_magics.widgets.mining import MiningTunePanel
+from llm_magics.widgets.tune import TUNABLE, Preview, TunePanel, tune
+
+__all__ = ["TUNABLE", "MiningTunePanel", "Preview", "TunePanel", "tune"]
