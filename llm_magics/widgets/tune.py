@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from llm_magics import ops
-from llm_magics.config import LlmMagics
 from llm_magics.engine.jobs import Job
 from llm_magics.errors import (
     InvalidArgumentError,
@@ -491,7 +490,7 @@ class TunePanel:
     def _model_names(self) -> list[str]:
         role = self._role()
         loaded = [m["name"] for m in self.manager.status()["models"] if m["role"] == role]
-        aliases = [f"default-{role}", *LlmMagics.instance().aliases]
+        aliases = [f"default-{role}", *self.manager.config.aliases]
         return list(dict.fromkeys(loaded + aliases))
 
     def _template(self) -> str | None:
