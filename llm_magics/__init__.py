@@ -62,8 +62,9 @@ __all__ = [
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext llm_magics``: the ``%%mine`` / ``%mine`` magics, the ``df.llm`` accessors, and
-    the settings through ``%config LlmMagics``."""
+    """``%load_ext llm_magics``: the ``%%mine`` / ``%mine`` magics, the ``df.llm`` accessors, the
+    settings through ``%config LlmMagics``, and the JupyterLab sidebar's comm target."""
+    from llm_magics.comm import register_comm_target
     from llm_magics.magics import MineMagics
 
     config = get_config()
@@ -71,3 +72,4 @@ def load_ipython_extension(ipython: Any) -> None:
         config.update_config(ipython.config)
         ipython.configurables.append(config)
     ipython.register_magics(MineMagics)
+    register_comm_target()

@@ -83,6 +83,7 @@ class ModelManager:
         self._pending: dict[str, _Pending] = {}
         self._jobs: OrderedDict[str, Any] = OrderedDict()  # the engine's jobs, oldest first
         self._job_listeners: list[Callable[[Any], None]] = []
+        self._model_listeners: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------------------ public API
 
@@ -146,7 +147,19 @@ class ModelManager:
             keys = [k for k, m in self._models.items() if self._matches(m, spec, role)]
             for key in keys:
                 self._evict(key)
+        if keys:
+            self._models_changed()
         return len(keys)
+
+    def unload_key(self, key: str) -> bool:
+        """Unload the model whose ``key`` is ``key`` (as in ``status()["models"]``)."""
+        with self._lock:
+            found = key in self._models
+            if found:
+                self._evict(key)
+        if found:
+            self._models_changed()
+        return found
 
     def unload_all(self) -> int:
         """Unload every model; return how many were loaded."""
@@ -154,7 +167,28 @@ class ModelManager:
             keys = list(self._models)
             for key in keys:
                 self._evict(key)
+        if keys:
+            self._models_changed()
         return len(keys)
+
+    def add_model_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` whenever the models change (a load starts, ends or fails, a model
+        is unloaded or evicted); returns a function that removes it. The sidebar pushes its
+        state from here."""
+        with self._lock:
+            self._model_listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._model_listeners.remove(listener)
+
+        return remove
+
+    def _models_changed(self) -> None:
+        with self._lock:
+            listeners = list(self._model_listeners)
+        for listener in listeners:
+            listener()
 
     # --------------------------------------------------------------------------------- jobs
 
@@ -241,7 +275,7 @@ class ModelManager:
             models += [
                 {
                     "name": p.spec.name,
-                    "key": p.spec.key,
+                    "key": key,
                     "role": p.role,
                     "state": "loading",
                     "device": str(p.device),
@@ -249,7 +283,7 @@ class ModelManager:
                     "bytes": p.bytes,
                     "started": p.started,
                 }
-                for p in self._pending.values()
+                for key, p in self._pending.items()
             ]
             devices = {torch.device("cpu"), *(m.device for m in self._models.values())}
             jobs = [job.snapshot() for job in self._jobs.values()]
@@ -323,17 +357,20 @@ class ModelManager:
                 self._pending[key] = owner
         if pending is not None:  # another thread is loading it: share its result
             return pending.future.result()
+        self._models_changed()
         try:
             loaded = load_model(key, spec, source, role, device, dtype, self.config)
         except BaseException as err:
             with self._lock:
                 del self._pending[key]
             owner.future.set_exception(err)
+            self._models_changed()
             raise
         with self._lock:
             self._models[key] = loaded
             del self._pending[key]
         owner.future.set_result(loaded)
+        self._models_changed()
         return loaded
 
     def _make_room(

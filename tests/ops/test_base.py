@@ -46,7 +46,10 @@ def test_an_unknown_keyword_lists_the_valid_ones() -> None:
         InvalidArgumentError, match=r"'maxwords'\. Did you mean 'max_words'\?"
     ) as err:
         summarize(pd.Series(["x"]), maxwords=3)
-    assert "Valid arguments: max_words, instruction, max_new_tokens, temperature, top_p, seed, model" in str(err.value)
+    assert (
+        "Valid arguments: max_words, instruction, max_new_tokens, temperature, top_p, seed, model"
+        in str(err.value)
+    )
 
 
 def test_every_operation_is_registered() -> None:

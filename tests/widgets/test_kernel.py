@@ -8,14 +8,13 @@ going, and "Copy code" reaches the notebook with the next execution.
 from __future__ import annotations
 
 import json
-import queue
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import start_new_kernel
+
+from tests.kernels import click, comm_data_until, run
 
 pytestmark = pytest.mark.slow
 
@@ -41,65 +40,33 @@ def kernel() -> Iterator[BlockingKernelClient]:
         manager.shutdown_kernel(now=True)
 
 
-def _run(client: BlockingKernelClient, code: str) -> tuple[dict[str, Any], str]:
-    printed: list[str] = []
-
-    def keep(message: dict[str, Any]) -> None:
-        if message["msg_type"] == "stream":
-            printed.append(message["content"]["text"])
-
-    reply = client.execute_interactive(code, timeout=300, output_hook=keep)
-    assert reply["content"]["status"] == "ok", reply["content"]
-    return reply, "".join(printed)
-
-
-def _click(client: BlockingKernelClient, model_id: str) -> None:
-    content = {"comm_id": model_id, "data": {"method": "custom", "content": {"event": "click"}}}
-    client.shell_channel.send(client.session.msg("comm_msg", content))
-
-
-def _state_until(
-    client: BlockingKernelClient,
-    model_id: str,
-    wanted: Callable[[dict], bool],
-    timeout: float = 300,
-) -> dict[str, Any]:
-    """The first update of widget ``model_id`` that ``wanted`` accepts (sent by the kernel)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            message = client.get_iopub_msg(timeout=0.5)
-        except queue.Empty:
-            continue
-        content = message["content"]
-        if message["msg_type"] == "comm_msg" and content.get("comm_id") == model_id:
-            state = content["data"].get("state", {})
-            if wanted(state):
-                return state
-    pytest.fail(f"no update of {model_id} in {timeout} s")
-
-
 def test_a_running_apply_shows_progress_and_a_cancel_click_stops_it(
     kernel: BlockingKernelClient,
 ) -> None:
-    _, printed = _run(kernel, SETUP)
+    _, printed = run(kernel, SETUP)
     ids = json.loads(printed.strip().splitlines()[-1])
 
-    _click(kernel, ids["apply_button"])
-    progress = _state_until(kernel, ids["progress"], lambda s: s.get("value", 0) > 0)
+    click(kernel, ids["apply_button"])
+    progress = comm_data_until(
+        kernel, ids["progress"], lambda d: d.get("state", {}).get("value", 0) > 0
+    )["state"]
     assert progress["value"] < 24  # pushed while the run goes on, not at its end
 
-    _click(kernel, ids["cancel_button"])
-    status = _state_until(kernel, ids["status"], lambda s: "Cancelled" in s.get("value", ""))
+    click(kernel, ids["cancel_button"])
+    status = comm_data_until(
+        kernel, ids["status"], lambda d: "Cancelled" in d.get("state", {}).get("value", "")
+    )["state"]
     assert "Nothing was written" in status["value"]
-    _, printed = _run(
+    _, printed = run(
         kernel, "print(panel.error.reason, 'summaries' in globals(), 0 < panel.error.done < 24)"
     )
     assert printed.split() == ["cancelled", "False", "True"]
 
-    _click(kernel, ids["copy_button"])
-    _state_until(kernel, ids["status"], lambda s: "next runs" in s.get("value", ""))
-    reply, _ = _run(kernel, "1")
+    click(kernel, ids["copy_button"])
+    comm_data_until(
+        kernel, ids["status"], lambda d: "next runs" in d.get("state", {}).get("value", "")
+    )
+    reply, _ = run(kernel, "1")
     payload = reply["content"]["payload"]
     assert payload == [
         {
