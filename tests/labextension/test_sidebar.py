@@ -1,0 +1,187 @@
+"""The sidebar in a real browser: JupyterLab on loopback, Debian's Chromium driven by Playwright.
+
+A notebook loads llm_magics from the sidebar's own button, summarizes real reviews with the
+default chat model, and the panel shows the job's progress and its end; Unload removes the model.
+The screenshot lands in ``test-artifacts/sidebar.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import llm_magics
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SUMMARIZE = """\
+from llm_magics.datasets import amazon_reviews
+reviews = amazon_reviews("test").iloc[60:84]
+summaries = reviews.llm.summarize("review", max_words=12, batch_tokens=1024)
+print("summarized", summaries.notna().sum())
+"""
+
+
+def _missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"no browser at {CHROMIUM}: apt-get install chromium (see .ci/run)"
+    built = Path(llm_magics.__file__).parent / "labextension" / "package.json"
+    if not built.exists():
+        return (
+            "the sidebar is not built: install the package with Node.js on PATH (pip install -e .)"
+        )
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "playwright is not installed: pip install -e '.[dev]'"
+    return None
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    missing = _missing()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser test: {missing}")
+        pytest.skip(missing)
+    root = tmp_path_factory.mktemp("lab")
+    settings = root / "settings"
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (
+        settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    ).write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    notebooks = root / "notebooks"
+    notebooks.mkdir()
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SUMMARIZE)])
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(notebook, notebooks / "reviews.ipynb")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = "llm-magics-test"
+    env = {
+        **os.environ,
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            "--ip",
+            "127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            "--LabApp.expose_app_in_browser=True",
+            f"--ServerApp.root_dir={notebooks}",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(root / "server.log", "w"),  # noqa: SIM115 - closed with the process
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail(
+                        f"JupyterLab did not start:\n{(root / 'server.log').read_text()[-3000:]}"
+                    )
+                time.sleep(0.5)
+        yield f"{base}/lab/tree/reviews.ipynb?token={token}", root
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_the_sidebar_follows_a_summarize_job_and_unloads_its_model(lab: tuple[str, Path]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, root = lab
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            page.goto(url)
+            page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=60_000)
+            page.locator(".jp-Notebook").wait_for(timeout=60_000)
+            page.locator("li[data-id='llm-magics-sidebar']").click()
+            panel = page.locator("#llm-magics-sidebar")
+
+            # A fresh kernel has no llm_magics: the panel says so, and its button loads it.
+            load = panel.get_by_role("button", name="Run %load_ext llm_magics")
+            expect(load).to_be_visible(timeout=120_000)
+            load.click()
+            expect(panel.get_by_role("heading", name="Memory")).to_be_visible(timeout=60_000)
+            expect(panel.locator(".jp-LlmMagics-device[data-device='cpu']")).to_be_visible()
+
+            # Not awaited: the command's promise resolves only when the cell has run.
+            page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+            running = panel.locator(".jp-LlmMagics-job.jp-mod-running")
+            expect(running.first).to_be_visible(timeout=180_000)
+            seen = running.first.locator(".jp-LlmMagics-rows").inner_text()
+            assert seen.endswith("/24 rows"), seen
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "sidebar-running.png"))
+            finished = panel.locator(".jp-LlmMagics-job.jp-mod-done")
+            expect(finished.first).to_be_visible(timeout=300_000)
+            expect(finished.first.locator(".jp-LlmMagics-rows")).to_have_text("24/24 rows")
+            expect(
+                page.locator(".jp-OutputArea-output").filter(has_text="summarized 24")
+            ).to_be_visible(timeout=60_000)
+
+            chat = panel.locator(".jp-LlmMagics-model[data-name='default-chat']")
+            expect(chat).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "sidebar.png"))
+            chat.get_by_role("button", name="Unload").click()
+            expect(chat).to_have_count(0, timeout=30_000)
+
+            # A restarted kernel has lost llm_magics: the panel follows it back to that state.
+            page.evaluate(
+                "() => { window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart(); }"
+            )
+            expect(load).to_be_visible(timeout=120_000)
+        except Exception:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "sidebar-failure.png"))
+            shutil.copy(root / "server.log", ARTIFACTS / "server.log")
+            raise
+        finally:
+            browser.close()
+    for name in ("sidebar-running.png", "sidebar.png"):
+        assert (ARTIFACTS / name).stat().st_size > 10_000
