@@ -1,4 +1,9 @@
-"""``llm-mine``: llm_magics from a terminal (also ``python -m llm_magics``)."""
+"""``llm-mine``: llm_magics from a terminal (also ``python -m llm_magics``).
+
+Exit status: 0 done; 1 the run failed (a model that cannot load, out of memory ...); 2 a usage or
+plan error, with the plan's line and column; 130 interrupted (run the same command again: finished
+rows come from the cache).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,11 @@ import argparse
 import sys
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 
-from llm_magics.errors import LlmMagicsError
+import pandas as pd
+
+from llm_magics.errors import InvalidArgumentError, LlmMagicsError, RunInterruptedError
 
 __all__ = ["main"]
 
@@ -39,6 +47,126 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class UsageProblem(Exception):
+    """A mistake in the command line or the plan: exit status 2."""
+
+
+_READERS = {
+    ".csv": pd.read_csv,
+    ".tsv": lambda path: pd.read_csv(path, sep="\t"),
+    ".parquet": pd.read_parquet,
+    ".jsonl": lambda path: pd.read_json(path, lines=True),
+    ".json": pd.read_json,
+}
+
+
+def _to_parquet(frame: pd.DataFrame, path: Path) -> None:
+    # A text column whose missing cells are NaN beside lists (keywords) is not one Arrow type;
+    # None is a missing value in any type.
+    frame = frame.copy()
+    for column in frame.select_dtypes(include="object").columns:
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    frame.to_parquet(path, index=False)
+
+
+_WRITERS = {
+    ".csv": lambda frame, path: frame.to_csv(path, index=False),
+    ".parquet": _to_parquet,
+    ".jsonl": lambda frame, path: frame.to_json(path, orient="records", lines=True),
+}
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        msg = f"{path}: cannot read {path.suffix or 'a file without extension'}; use {', '.join(_READERS)}."
+        raise UsageProblem(msg)
+    if not path.exists():
+        raise UsageProblem(f"{path}: no such file.")
+    try:
+        return reader(path)
+    except ImportError as err:  # parquet without pyarrow
+        raise UsageProblem(f'{path}: {err} Or: pip install "llm-magics[data]".') from None
+
+
+def _write_table(frame: pd.DataFrame, path: Path) -> None:
+    writer = _WRITERS.get(path.suffix.lower())
+    if writer is None:
+        raise UsageProblem(
+            f"{path}: cannot write {path.suffix or 'that'}; use {', '.join(_WRITERS)}."
+        )
+    writer(frame, path)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from llm_magics.plan import PlanSyntaxError, check_plan, parse_plan
+    from llm_magics.plan.run import MineRun, mine_plan
+
+    plan_path, data_path, out = Path(args.plan), Path(args.data), Path(args.output)
+    if out.suffix.lower() not in _WRITERS:
+        raise UsageProblem(
+            f"-o {out}: cannot write {out.suffix or 'that'}; use {', '.join(_WRITERS)}."
+        )
+    if args.sample is not None and args.sample < 1:
+        raise UsageProblem(f"--sample must be a positive number of rows, not {args.sample}.")
+    if not plan_path.exists():
+        raise UsageProblem(f"{plan_path}: no such plan file.")
+    plan_text = plan_path.read_text()
+    frame = _read_table(data_path)
+    try:
+        plan = parse_plan(plan_text)
+        check_plan(plan, frame.columns)
+    except PlanSyntaxError as err:
+        raise UsageProblem(f"{plan_path}, {err}") from None
+    run = MineRun(plan=plan, frame=frame)
+    try:
+        mine_plan(
+            frame,
+            plan,
+            sample=args.sample,
+            model=args.model,
+            cache=not args.no_cache,
+            progress=not args.quiet,
+            run=run,
+        )
+    except RunInterruptedError as err:
+        print(
+            f"llm-mine: stopped at {run.error or err}. Run the same command again to resume: "
+            "finished rows come from the cache.",
+            file=sys.stderr,
+        )
+        return 130
+    _write_table(run.frame, out)
+    if args.report:
+        from llm_magics.report import write_report
+
+        write_report(
+            run,
+            args.report,
+            title=f"llm-mine: {plan_path.name}",
+            plan_text=plan_text,
+            source=str(data_path),
+        )
+    if not args.quiet:
+        print(repr(run))
+        print(f"Wrote {out}" + (f" and {args.report}" if args.report else "") + ".")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from llm_magics.reports import status_report
+
+    print(repr(status_report()))
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from llm_magics.reports import cache_report
+
+    print(repr(cache_report(clear=args.action == "clear")))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llm-mine", description="Mine tables with local Hugging Face models."
@@ -54,14 +182,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps")
     demo.set_defaults(run=_demo)
+
+    run = commands.add_parser(
+        "run",
+        help="run a plan (the %%%%mine language) over a table",
+        description="Run a plan over a table and write the mined table (and a report). Running "
+        "it again after an interruption resumes: finished rows come from the cache.",
+    )
+    run.add_argument(
+        "plan", metavar="PLAN", help="the plan file, one step per line (as in %%%%mine)"
+    )
+    run.add_argument(
+        "data", metavar="DATA", help="the table: .csv, .tsv, .parquet, .jsonl or .json"
+    )
+    run.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="where the mined table goes: .parquet, .csv or .jsonl",
+    )
+    run.add_argument(
+        "--report", metavar="HTML", help="also write an HTML report (steps, metrics, charts)"
+    )
+    run.add_argument("--sample", type=int, metavar="N", help="run on N random rows")
+    run.add_argument(
+        "--model", metavar="SPEC", help="the chat model (alias, Hugging Face id, folder or .gguf)"
+    )
+    run.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the result cache"
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
+    run.set_defaults(run=_run)
+
+    status = commands.add_parser("status", help="models, memory per device and the result cache")
+    status.set_defaults(run=_status)
+    cache = commands.add_parser("cache", help="the result cache: info, or clear it")
+    cache.add_argument("action", nargs="?", choices=("info", "clear"), default="info")
+    cache.set_defaults(run=_cache)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``llm-mine``; return the exit status (errors print one line and return 1)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         return args.run(args)
+    except (UsageProblem, InvalidArgumentError) as err:
+        print(f"llm-mine {args.command}: {err}", file=sys.stderr)
+        return 2
     except LlmMagicsError as err:
         print(f"llm-mine: {type(err).__name__}: {err}", file=sys.stderr)
         return 1

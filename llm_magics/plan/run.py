@@ -132,13 +132,43 @@ class MineRun:
         )
 
     def charts(self) -> list[Any]:
-        """The charts that explain this run: each topic map, then the mining result's charts."""
-        found = [
+        """The charts that explain this run: what the text steps made (sentiment, keywords,
+        summary lengths, classification confidence), each topic map, then the mining result's."""
+        found = self._text_charts()
+        found += [
             model.plot("map", texts=self.frame.get(column)) for column, model in self.topics.items()
         ]
         if self.result is not None:
             found += self.result.charts()
         return found
+
+    def _text_charts(self) -> list[Any]:
+        from llm_magics.plots.text import (
+            confidence_histogram,
+            keyword_frequency,
+            sentiment_distribution,
+            summary_lengths,
+        )
+
+        steps = {step.line: step for step in self.plan.steps}
+        charts: list[Any] = []
+        for report in self.steps:
+            step, made = steps.get(report.line), [c for c in report.outputs if c in self.frame]
+            if step is None or not made:
+                continue
+            if step.verb == "sentiment":
+                charts.append(sentiment_distribution(self.frame[made[0]]))
+            elif step.verb == "keywords":
+                charts.append(keyword_frequency(self.frame[made[0]]))
+            elif step.verb == "summarize" and step.columns[0] in self.frame:
+                charts.append(summary_lengths(self.frame[step.columns[0]], self.frame[made[0]]))
+            elif (
+                step.verb == "classify"
+                and len(made) > 1
+                and pd.api.types.is_numeric_dtype(self.frame[made[1]])
+            ):
+                charts.append(confidence_histogram(self.frame[made[1]], self.frame[made[0]]))
+        return charts
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the frame and the fitted models, as plain Python values."""

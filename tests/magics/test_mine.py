@@ -96,9 +96,11 @@ def test_a_cell_shows_its_run_and_names_the_frame_after_its_input(
 def test_the_run_charts_its_topics_and_result(shell: InteractiveShell) -> None:
     run = shell.user_ns["run"]  # the issue example, above
     charts = run.charts()
-    assert len(charts) == 1 + 4  # the topic map, then leaderboard, importance, confusion, ROC
-    titles = [c.to_dict()["title"] for c in charts]
-    assert titles[0].startswith("Topics of 'review'") and "Confusion matrix" in titles[3]
+    # summary lengths, sentiment, keywords; the topic map; leaderboard, importance, confusion, ROC
+    assert len(charts) == 3 + 1 + 4
+    titles = [str(c.to_dict()["title"]) for c in charts]
+    assert "ummar" in titles[0] and "entiment" in titles[1] and "eyword" in titles[2], titles
+    assert titles[3].startswith("Topics of 'review'") and "Confusion matrix" in titles[6]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,140 @@
+"""``llm-mine run / status / cache``: real reviews, real plan files, exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from llm_magics import get_manager
+from llm_magics.cli import main
+from llm_magics.datasets import amazon_reviews
+
+pytestmark = pytest.mark.slow
+
+PLAN = """
+clean review
+sentiment review              # adds sentiment, sentiment_score
+keywords review  top=3
+summarize review -> summary  max_words=10
+"""
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    reviews = amazon_reviews("test").iloc[100:112][["review", "score"]].reset_index(drop=True)
+    reviews.loc[3, "review"] = None  # a missing cell goes through every step and every format
+    reviews.to_csv(root / "reviews.csv", index=False)
+    reviews.to_json(root / "reviews.jsonl", orient="records", lines=True)
+    (root / "plan.mine").write_text(PLAN)
+    (root / "bad.mine").write_text("clean review\nsentiment reveiw\n")
+    return {
+        "root": root,
+        "csv": root / "reviews.csv",
+        "jsonl": root / "reviews.jsonl",
+        "plan": root / "plan.mine",
+        "bad": root / "bad.mine",
+    }
+
+
+def test_run_writes_the_mined_table_and_a_report_with_charts(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, report = files["root"] / "mined.jsonl", files["root"] / "report.html"
+    code = main(
+        ["run", str(files["plan"]), str(files["csv"]), "-o", str(out), "--report", str(report)]
+    )
+    assert code == 0
+    mined = pd.read_json(out, lines=True)
+    assert len(mined) == 12
+    assert mined.loc[3, ["review", "sentiment", "summary"]].isna().all()
+    assert {"review", "score", "sentiment", "sentiment_score", "review_keywords", "summary"} <= set(
+        mined.columns
+    )
+    assert set(mined["sentiment"].dropna()) <= {"positive", "negative", "neutral"}
+    assert mined["summary"].dropna().map(lambda s: len(s.split()) <= 10).all()
+    page = report.read_text()
+    assert "<h3>Plan</h3>" in page and "keywords review  top=3" in page
+    assert page.count("<svg") == 3  # sentiment, keywords, summary lengths, drawn offline
+    assert "<script" not in page  # nothing runs, nothing is fetched
+    printed = capsys.readouterr().out
+    assert "MineRun: 4 of 4 steps on 12 rows" in printed and f"Wrote {out} and {report}." in printed
+
+
+def test_a_second_run_comes_from_the_cache_and_other_formats_work(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = files["root"] / "again.csv"
+    assert (
+        main(["run", str(files["plan"]), str(files["jsonl"]), "-o", str(out), "--sample", "6"]) == 0
+    )
+    table = pd.read_csv(out)
+    assert len(table) == 6
+    printed = capsys.readouterr().out
+    assert "computed" in printed and "from cache" in printed
+
+
+def test_an_interrupted_run_resumes_from_the_cache(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = files["root"] / "long.mine"
+    plan.write_text("summarize review -> gist  max_words=7 batch_tokens=400\n")
+    out = files["root"] / "long.csv"
+
+    def ctrl_c_after_first_batch(job: Any) -> None:
+        if job.primitive == "generate" and job.state == "running" and job.done > 0:
+            raise KeyboardInterrupt
+
+    remove = get_manager().add_job_listener(ctrl_c_after_first_batch)
+    try:
+        code = main(["run", str(plan), str(files["csv"]), "-o", str(out), "--quiet"])
+    finally:
+        remove()
+    assert code == 130 and not out.exists()
+    assert "Run the same command again to resume" in capsys.readouterr().err
+    finished: list[Any] = []
+
+    def keep(job: Any) -> None:
+        if job.primitive == "generate" and job.state == "done":
+            finished.append(job)
+
+    remove = get_manager().add_job_listener(keep)
+    try:
+        assert main(["run", str(plan), str(files["csv"]), "-o", str(out), "--quiet"]) == 0
+    finally:
+        remove()
+    (job,) = finished
+    assert 0 < job.cached < job.total == 11  # the rows done before Ctrl-C came from the cache
+    assert pd.read_csv(out)["gist"].notna().sum() == 11
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["{bad}", "{csv}", "-o", "x.csv"], "bad.mine, line 2, column 11: "),
+        (["{plan}", "{root}/missing.csv", "-o", "x.csv"], "missing.csv: no such file"),
+        (["{plan}", "{plan}", "-o", "x.csv"], "cannot read .mine"),
+        (["{plan}", "{csv}", "-o", "x.xlsx"], "cannot write .xlsx"),
+        (["{root}/none.mine", "{csv}", "-o", "x.csv"], "no such plan file"),
+        (["{plan}", "{csv}", "-o", "x.csv", "--sample", "0"], "--sample must be a positive"),
+    ],
+)
+def test_usage_and_plan_errors_exit_2_with_where(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    names = {k: str(v) for k, v in files.items()}
+    assert main(["run", *(a.format(**names) for a in arguments)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    if "line 2" in message:
+        assert "Did you mean 'review'?" in err and "sentiment reveiw" in err and "^" in err
+
+
+def test_status_and_cache(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status"]) == 0
+    assert "cpu" in capsys.readouterr().out
+    assert main(["cache", "info"]) == 0
+    assert "results" in capsys.readouterr().out
