@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_client.manager import start_new_kernel
+
+
+@contextlib.contextmanager
+def kernel_client() -> Iterator[BlockingKernelClient]:
+    """A fresh python3 kernel (this environment's) and a client on it, shut down afterwards."""
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        yield client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
 
 
 def run(client: BlockingKernelClient, code: str) -> tuple[dict[str, Any], str]:

@@ -16,20 +16,16 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from llm_magics.engine.jobs import Job
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.mining import MiningResult, candidate_names, mine
 from llm_magics.mining.metrics import CLASSIFICATION, DEFAULT_METRIC, REGRESSION
 from llm_magics.runtime.manager import ModelManager, get_manager
 from llm_magics.units import format_seconds
-from llm_magics.widgets.background import BackgroundRun
 from llm_magics.widgets.code import call_code
+from llm_magics.widgets.panel import BackgroundPanel
 from llm_magics.widgets.shared import (
-    NEXT_CELL_NOTE,
-    error_html,
     find_name,
     notebook_shell,
-    send_to_next_cell,
 )
 
 __all__ = ["MiningTunePanel"]
@@ -47,7 +43,7 @@ def _budget_value(text: str) -> int | str:
     raise InvalidArgumentError(msg)
 
 
-class MiningTunePanel:
+class MiningTunePanel(BackgroundPanel):
     """Re-run model selection for ``result`` on ``frame`` with other settings (see module docs).
 
     Parameters
@@ -96,7 +92,6 @@ class MiningTunePanel:
             for k, p in inspect.signature(mine).parameters.items()
             if p.default is not inspect.Parameter.empty
         }
-        self._run: BackgroundRun | None = None
         self._build(find_name(result, self.namespace, "result"))
 
     def _build(self, variable: str) -> None:
@@ -120,6 +115,7 @@ class MiningTunePanel:
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
         self.copy_button = w.Button(description="Copy code", icon="copy")
+        self._busy = (self.run_button,)
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(visibility="hidden"))
         self.progress_text = w.HTML()
         self.status = w.HTML()
@@ -151,15 +147,6 @@ class MiningTunePanel:
         )
         self._show(self.result)
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _changed(self, change: Any = None) -> None:
-        try:
-            self.code_view.value = self.code()
-        except InvalidArgumentError as err:
-            self.code_view.value = f"# {err}"
-
     # ----------------------------------------------------------------------------- settings
 
     def kwargs(self) -> dict[str, Any]:
@@ -190,15 +177,8 @@ class MiningTunePanel:
 
     # ----------------------------------------------------------------------------- actions
 
-    @property
-    def running(self) -> bool:
-        return self._run is not None and self._run.running
-
     def run(self, *, wait: bool = False) -> None:
         """Mine again with the panel's settings (in the background) and redraw the leaderboard."""
-        if self.running:
-            self.status.value = "Still running: wait for it or press Cancel."
-            return
         variable = self.variable.value.strip()
         try:
             if not variable.isidentifier():
@@ -223,39 +203,8 @@ class MiningTunePanel:
                 f"Wrote {variable}: best {result.best_name}, {result.metric} {best:.3f} on the "
                 f"test rows, in {format_seconds(result.seconds)}."
             )
-            self._idle()
 
-        self.error = None
-        self.status.value = "Mining…"
-        self.run_button.disabled, self.cancel_button.disabled = True, False
-        self.progress.layout.visibility = "visible"
-        self._run = BackgroundRun(
-            work,
-            manager=self.manager,
-            on_done=done,
-            on_error=self._fail,
-            on_progress=self._progressed,
-        ).start()
-        if wait:
-            self._run.join()
-
-    def cancel(self) -> None:
-        """Stop the run at its next batch or fold."""
-        if self.running and self._run is not None:
-            self._run.cancel()
-            self.status.value = "Cancelling…"
-
-    def copy_code(self) -> str:
-        """Put the ``mine`` call in the next cell (``set_next_input``) and return it."""
-        code = self.code()
-        self.code_view.value = code
-        if send_to_next_cell(code):
-            self.status.value = NEXT_CELL_NOTE
-        return code
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the running mine; ``False`` if still running after ``timeout`` seconds."""
-        return self._run is None or self._run.join(timeout)
+        self._launch(work, done, "Mining…", wait=wait)
 
     # ----------------------------------------------------------------------------- plumbing
 
@@ -270,22 +219,6 @@ class MiningTunePanel:
             f"<div style='font-size:0.85em'>{board.to_html(index=False, border=0, float_format=lambda v: f'{v:.3f}')}"
             "</div>"
         )
-
-    def _progressed(self, job: Job) -> None:
-        self.progress.max = max(1, job.total)
-        self.progress.value = job.done
-        self.progress_text.value = html.escape(
-            f"{job.primitive}: {job.done:,}/{job.total:,} rows ({job.cached:,} from the cache)"
-        )
-
-    def _fail(self, err: BaseException) -> None:
-        self.error = err
-        self.status.value = error_html(err)
-        self._idle()
-
-    def _idle(self) -> None:
-        self.run_button.disabled, self.cancel_button.disabled = False, True
-        self.progress.layout.visibility = "hidden"
 
 
 def _differs(value: Any, default: Any) -> bool:

@@ -25,24 +25,18 @@ import numpy as np
 import pandas as pd
 
 from llm_magics import ops
-from llm_magics.engine.jobs import Job
 from llm_magics.errors import (
     InvalidArgumentError,
-    RunInterruptedError,
     did_you_mean,
 )
 from llm_magics.ops.base import resolve_column
 from llm_magics.ops.prompts import get_prompt
 from llm_magics.runtime.manager import ModelManager, get_manager
-from llm_magics.units import format_seconds
-from llm_magics.widgets.background import BackgroundRun
 from llm_magics.widgets.code import call_code, mine_cell, plan_line
+from llm_magics.widgets.panel import BackgroundPanel
 from llm_magics.widgets.shared import (
-    NEXT_CELL_NOTE,
-    error_html,
     find_name,
     notebook_shell,
-    send_to_next_cell,
 )
 
 __all__ = ["TUNABLE", "Preview", "TunePanel", "tune"]
@@ -287,7 +281,7 @@ def _signature_defaults(op: str) -> dict[str, Any]:
     }
 
 
-class TunePanel:
+class TunePanel(BackgroundPanel):
     """A panel that tunes one op on a sample of one text column (see the module docs).
 
     Parameters
@@ -373,7 +367,6 @@ class TunePanel:
         self.previews: list[Preview] = []
         self.result: Any = None
         self.error: BaseException | None = None
-        self._run: BackgroundRun | None = None
         self._present = np.flatnonzero(
             texts.map(lambda v: isinstance(v, str) and bool(v.strip())).to_numpy()
         )
@@ -420,6 +413,7 @@ class TunePanel:
         self.apply_button = w.Button(description="Apply to all", icon="play")
         self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
         self.copy_button = w.Button(description="Copy code", icon="copy")
+        self._busy = (self.preview_button, self.apply_button)
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(visibility="hidden"))
         self.progress_text = w.HTML()
         self.status = w.HTML()
@@ -474,9 +468,6 @@ class TunePanel:
             ]
         )
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
     def _role(self) -> str:
         method = self.params.get("method")
         if method is None:
@@ -513,12 +504,6 @@ class TunePanel:
             self.prompt.disabled = (
                 self.params["method"].value != "llm" or self.params["multi_label"].value
             )
-
-    def _changed(self, change: Any = None) -> None:
-        try:
-            self.code_view.value = self.code()
-        except InvalidArgumentError as err:
-            self.code_view.value = f"# {err}"
 
     # ----------------------------------------------------------------------------- settings
 
@@ -581,10 +566,6 @@ class TunePanel:
 
     # ----------------------------------------------------------------------------- actions
 
-    @property
-    def running(self) -> bool:
-        return self._run is not None and self._run.running
-
     def sample_rows(self) -> pd.Series:
         """The preview's rows: the first ``sample`` of a fixed shuffle of the rows with text."""
         chosen = np.sort(self._order[: self.sample.value])
@@ -605,7 +586,7 @@ class TunePanel:
             seconds = time.perf_counter() - started
             return _preview(kwargs, rows, result, seconds)
 
-        self._start(work, self._previewed, f"Previewing {len(rows)} rows…", wait=wait)
+        self._launch(work, self._previewed, f"Previewing {len(rows)} rows…", wait=wait)
 
     def apply(self, *, wait: bool = False) -> None:
         """Run on the whole column (in the background) and put the result in ``variable``."""
@@ -641,91 +622,18 @@ class TunePanel:
         def done(result: Any) -> None:
             self.result = result
             self.namespace[variable] = result
-            self._finish(f"Wrote <code>{html.escape(variable)}</code>: {_described(result)}.")
+            self.status.value = f"Wrote <code>{html.escape(variable)}</code>: {_described(result)}."
 
-        self._start(work, done, f"Running on all {len(self.texts):,} rows…", wait=wait)
-
-    def cancel(self) -> None:
-        """Stop the running preview or apply at its next batch; finished rows stay cached."""
-        if self._run is not None and self._run.running:
-            self._run.cancel()
-            self.status.value = "Cancelling after this batch…"
-
-    def copy_code(self) -> str:
-        """Put the code in the next cell (``set_next_input``) and return it."""
-        code = self.code()
-        self.code_view.value = code
-        if send_to_next_cell(code):
-            self.status.value = NEXT_CELL_NOTE
-        return code
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the running preview or apply; ``False`` if still running after ``timeout``."""
-        return self._run is None or self._run.join(timeout)
+        self._launch(work, done, f"Running on all {len(self.texts):,} rows…", wait=wait)
 
     # ----------------------------------------------------------------------------- plumbing
-
-    def _start(
-        self, work: Callable[[], Any], done: Callable[[Any], None], message: str, *, wait: bool
-    ) -> None:
-        if self.running:
-            self.status.value = "Still running: wait for it or press Cancel."
-            return
-        self.error = None
-        self.status.value = html.escape(message)
-        for button in (self.preview_button, self.apply_button):
-            button.disabled = True
-        self.cancel_button.disabled = False
-        self.progress.value, self.progress.max = 0, max(1, len(self.texts))
-        self.progress.layout.visibility = "visible"
-        self.progress_text.value = ""
-        self._run = BackgroundRun(
-            work,
-            manager=self.manager,
-            on_done=done,
-            on_error=self._fail,
-            on_progress=self._progressed,
-        ).start()
-        if wait:
-            self._run.join()
-
-    def _progressed(self, job: Job) -> None:
-        self.progress.max = max(1, job.total)
-        self.progress.value = job.done
-        rate = job.rows_per_second
-        left = (job.total - job.done) / rate if rate > 0 else None
-        eta = f" · about {format_seconds(left)} left" if left else ""
-        self.progress_text.value = html.escape(
-            f"{job.primitive}: {job.done:,}/{job.total:,} rows · {rate:.1f} rows/s{eta}"
-        )
 
     def _previewed(self, preview: Preview) -> None:
         if self.previews:
             self.previous_view.value = self.previews[-1].to_html("Previous")
         self.previews.append(preview)
         self.current_view.value = preview.to_html("This preview")
-        self._finish(html.escape(preview.summary()))
-
-    def _finish(self, message: str) -> None:
-        self.status.value = message
-        self._idle()
-
-    def _fail(self, err: BaseException) -> None:
-        self.error = err
-        if isinstance(err, RunInterruptedError):
-            done = f"{err.done:,} of {err.total:,} rows were done and are cached, so running again resumes. "
-            self.status.value = html.escape(
-                f"Cancelled: {done if err.total else ''}Nothing was written."
-            )
-        else:
-            self.status.value = error_html(err)
-        self._idle()
-
-    def _idle(self) -> None:
-        for button in (self.preview_button, self.apply_button):
-            button.disabled = False
-        self.cancel_button.disabled = True
-        self.progress.layout.visibility = "hidden"
+        self.status.value = html.escape(preview.summary())
 
 
 def _split_fields(text: str) -> list[str]:

@@ -7,20 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
-from jupyter_client.manager import start_new_kernel
 
 from llm_magics.comm import PROTOCOL_VERSION, TARGET
-from tests.kernels import comm_data_until, iopub_until, run, send
+from tests.kernels import comm_data_until, iopub_until, kernel_client, run, send
 
 
 @pytest.fixture
 def kernel() -> Iterator[BlockingKernelClient]:
-    manager, client = start_new_kernel(kernel_name="python3")
-    try:
+    with kernel_client() as client:
         yield client
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
 
 
 def _open(client: BlockingKernelClient) -> str:

@@ -12,9 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
-from jupyter_client.manager import start_new_kernel
 
-from tests.kernels import click, comm_data_until, run
+from tests.kernels import click, comm_data_until, kernel_client, run
 
 pytestmark = pytest.mark.slow
 
@@ -32,12 +31,8 @@ print(json.dumps({k: getattr(panel, k).model_id for k in
 
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[BlockingKernelClient]:
-    manager, client = start_new_kernel(kernel_name="python3")
-    try:
+    with kernel_client() as client:
         yield client
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
 
 
 def test_a_running_apply_shows_progress_and_a_cancel_click_stops_it(
