@@ -10,6 +10,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from llm_magics.errors import InvalidArgumentError, did_you_mean
@@ -84,7 +85,10 @@ def topic_sizes(model: TopicModel) -> alt.Chart:
 def keyword_frequency(keywords: pd.Series, *, top: int = 20) -> alt.Chart:
     """How many rows name each keyword (``keywords``: the lists ``keywords()`` returns)."""
     counts = Counter(
-        word for found in keywords.dropna() if isinstance(found, list | tuple) for word in found
+        word
+        for found in keywords.dropna()
+        if isinstance(found, list | tuple | np.ndarray)  # arrays: lists read back from Parquet
+        for word in found
     )
     if not counts:
         msg = "No keywords to count: pass the lists that .llm.keywords() returns."
@@ -95,7 +99,7 @@ def keyword_frequency(keywords: pd.Series, *, top: int = 20) -> alt.Chart:
         .mark_bar()
         .encode(
             y=alt.Y("keyword:N", sort=alt.SortField("rows", order="descending"), title=None),
-            x=alt.X("rows:Q", title="rows naming it"),
+            x=alt.X("rows:Q", title="rows naming it", axis=alt.Axis(format="d", tickMinStep=1)),
             tooltip=["keyword:N", "rows:Q"],
         )
         .properties(title=f"Top {len(data)} keywords of {keywords.name or 'the texts'!s}")

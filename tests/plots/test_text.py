@@ -11,7 +11,7 @@ import pytest
 
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops import TopicModel
-from llm_magics.plots import THEME, confidence_histogram
+from llm_magics.plots import THEME, confidence_histogram, keyword_frequency
 from llm_magics.plots._data import MAX_POINTS
 
 
@@ -71,6 +71,14 @@ def test_keyword_frequency_counts_rows(enriched: pd.DataFrame) -> None:
     named = enriched["review_keywords"].dropna().map(lambda k: top["keyword"] in k).sum()
     assert top["rows"] == named
     assert [v["rows"] for v in values] == sorted((v["rows"] for v in values), reverse=True)
+    assert spec["encoding"]["x"]["axis"]["format"] == "d"  # counts: whole numbers on the axis
+
+
+def test_keywords_read_back_from_parquet_are_counted_too(enriched: pd.DataFrame) -> None:
+    as_arrays = enriched["review_keywords"].map(lambda k: np.array(k) if isinstance(k, list) else k)
+    from_lists = _values(_spec(enriched.llm.plot("keywords", "review_keywords", top=5)))
+    from_arrays = _values(_spec(keyword_frequency(as_arrays, top=5)))
+    assert from_arrays == from_lists
 
 
 def test_sentiment_distribution_overall_and_by_category(enriched: pd.DataFrame) -> None:
