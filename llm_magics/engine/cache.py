@@ -41,6 +41,33 @@ def cache_key(fingerprint: str, primitive: str, params: dict[str, Any], item: An
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+_TIMEOUT = 60.0
+
+
+def _setup(connection: sqlite3.Connection) -> None:
+    """WAL mode and the table, retried while another process is creating the same file.
+
+    Switching a new database to WAL takes an exclusive lock, and SQLite answers "database is
+    locked" at once (its busy handler is not called for it) when a second process opens the file
+    in the same instant, so the first use of a fresh cache from two processes must retry.
+    """
+    deadline = time.monotonic() + _TIMEOUT
+    delay = 0.01
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute(_SCHEMA)
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
 class ResultCache:
     """Rows computed before, by key. Thread- and process-safe.
 
@@ -66,10 +93,8 @@ class ResultCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # One connection per thread; `timeout` makes a writer wait for another kernel's
             # transaction instead of failing with "database is locked".
-            connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(_SCHEMA)
+            connection = sqlite3.connect(self.path, timeout=_TIMEOUT, isolation_level=None)
+            _setup(connection)
             self._local.connection = connection
         yield connection
 
