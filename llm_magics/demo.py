@@ -1,50 +1,60 @@
-"""The main job, for now: summarize real reviews and check each summary against its review."""
+"""The main job in one command: the quickstart plan over real reviews, on the default models.
+
+``llm-mine demo`` (and ``make demo``) runs :data:`QUICKSTART_PLAN` over Amazon fine-food reviews
+and writes ``demo-report.html``; ``notebooks/01-quickstart.ipynb`` and ``02-mine-magic.ipynb``
+tell the same story step by step.
+"""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from llm_magics.datasets import amazon_reviews
-from llm_magics.engine import embed, generate
-from llm_magics.runtime.manager import ModelManager, get_manager
+from llm_magics.plan.run import MineRun, run_mine
+from llm_magics.runtime.manager import ModelManager
 
-__all__ = ["SUMMARY_INSTRUCTION", "run_demo"]
+__all__ = ["QUICKSTART_PLAN", "SUMMARY_INSTRUCTION", "demo_reviews", "run_demo"]
 
 SUMMARY_INSTRUCTION = "Summarize this review in one sentence."
 
+QUICKSTART_PLAN = """\
+clean review                                  # HTML, mojibake, whitespace, e-mail addresses
+summarize review -> summary  max_words=15
+sentiment review                              # sentiment, sentiment_score in [-1, 1]
+keywords review  top=5
+topics review  k=4                            # topic, topic_label
+predict score from review  budget=4           # mine(): model selection, tuning, test metrics
+explain                                       # a narrative whose numbers are checked
+"""
+
+
+def demo_reviews(rows: int = 60) -> pd.DataFrame:
+    """The first ``rows`` of the 1,000 Amazon fine-food test reviews (``product``, ``review``,
+    ``score``: great or other)."""
+    return amazon_reviews("test").head(rows)
+
 
 def run_demo(
-    rows: int = 5,
+    rows: int = 60,
     *,
     chat_model: str | None = None,
-    embed_model: str | None = None,
+    progress: bool = True,
     manager: ModelManager | None = None,
-) -> pd.DataFrame:
-    """Summarize the first ``rows`` Amazon fine-food reviews and score each summary.
+) -> MineRun:
+    """Run :data:`QUICKSTART_PLAN` over :func:`demo_reviews` and return the run.
 
-    Returns a frame with ``review``, ``score`` (the data set's label), ``summary`` (one sentence by
-    the chat model) and ``similarity`` (cosine similarity of the review's and the summary's
-    embeddings: a faithful summary scores high).
+    ``run.frame`` has the reviews with every new column (summary, sentiment, keywords, topic,
+    ``score_predicted``); ``run.result`` is the mining result; ``run.narrative`` its narrative.
+    Finished rows are cached, so a second run (or one after Ctrl-C) is quick.
 
     Examples
     --------
-    >>> run_demo(2).columns.tolist()      # doctest: +SKIP
-    ['review', 'score', 'summary', 'similarity']
+    >>> run = run_demo(40, progress=False)      # doctest: +SKIP
+    >>> run.new_columns[:2]                     # doctest: +SKIP
+    ['summary', 'sentiment']
     """
-    manager = manager or get_manager()
-    reviews = amazon_reviews("train").head(rows)
-    texts = reviews["review"].astype(str).tolist()
-    prompts = [f"{SUMMARY_INSTRUCTION}\n\n{t}" for t in texts]
-    summaries = generate(prompts, model=chat_model, max_new_tokens=48, manager=manager).texts
-    vectors = embed(texts + summaries, model=embed_model, manager=manager).vectors
-    similarity = np.sum(vectors[: len(texts)] * vectors[len(texts) :], axis=1)
-    return pd.DataFrame(
-        {
-            "review": texts,
-            "score": reviews["score"].to_numpy(),
-            "summary": summaries,
-            "similarity": similarity.round(3),
-        },
-        index=reviews.index,
+    run = run_mine(
+        demo_reviews(rows), QUICKSTART_PLAN, model=chat_model, progress=progress, manager=manager
     )
+    assert isinstance(run, MineRun)
+    return run
