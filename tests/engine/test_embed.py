@@ -226,3 +226,15 @@ def test_truncation_warning_counts_the_rows(embedder: LoadedModel) -> None:
 
 def test_empty_input_gives_an_empty_matrix(embedder: LoadedModel) -> None:
     assert embed([], progress=False).vectors.shape == (0, 384)
+
+
+def test_a_progress_bar_only_when_there_is_something_to_compute(
+    embedder: LoadedModel, capfd: pytest.CaptureFixture[str]
+) -> None:
+    texts = ["the progress bar test, first row", "the progress bar test, second row"]
+    embed(texts, progress=True)
+    first = capfd.readouterr().err
+    assert "embed · default-embed" in first and "2/2" in first
+    again = embed(texts, progress=True)
+    assert again.provenance.cache_hits == 2
+    assert "embed · default-embed" not in capfd.readouterr().err
