@@ -6,6 +6,7 @@ import contextlib
 import queue
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,3 +100,24 @@ def _backlog(client: BlockingKernelClient) -> list[dict[str, Any]]:
     if not hasattr(client, "_llm_magics_backlog"):
         client._llm_magics_backlog = []  # type: ignore[attr-defined]
     return client._llm_magics_backlog  # type: ignore[attr-defined]
+
+
+def execute_notebook(notebook: Any, folder: Path, *, timeout: int = 600) -> list[str]:
+    """Run ``notebook`` (an nbformat node, changed in place: outputs) top to bottom in a fresh
+    kernel whose working folder is ``folder``; return its errors as ``"Name: message"`` lines,
+    leaving out those of cells tagged ``raises-exception``."""
+    from nbclient import NotebookClient
+
+    NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(folder)}},
+    ).execute()
+    return [
+        f"{output['ename']}: {output['evalue']}"
+        for cell in notebook.cells
+        if cell.cell_type == "code" and "raises-exception" not in cell.metadata.get("tags", [])
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]

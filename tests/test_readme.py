@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
 from llm_magics.plan.verbs import VERBS
+from tests.kernels import execute_notebook
 
 README = Path(__file__).parents[1] / "README.md"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -50,19 +50,7 @@ def test_every_python_and_magic_example_runs(tmp_path: Path) -> None:
     ]
     notebook = new_notebook(cells=[new_code_cell(code) for code in cells])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    NotebookClient(
-        notebook,
-        timeout=900,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
-    ).execute()
-    errors = [
-        f"{o['ename']}: {o['evalue']}"
-        for cell in notebook.cells
-        for o in cell.outputs
-        if o.output_type == "error"
-    ]
-    assert not errors
+    assert not execute_notebook(notebook, tmp_path, timeout=900)
     shown = [o for cell in notebook.cells for o in cell.outputs]
     assert len(shown) >= len(cells) // 2  # the examples show results, not only run
 

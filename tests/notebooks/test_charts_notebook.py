@@ -8,7 +8,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+
+from tests.kernels import execute_notebook
 
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "charts.ipynb"
 CHARTS = 14  # 7 of a classification, 1 of a regression, 6 of text
@@ -22,21 +23,13 @@ def _png_size(data: bytes) -> tuple[int, int]:
 @pytest.mark.timeout(900)
 def test_every_chart_renders_to_a_non_empty_png(tmp_path: Path) -> None:
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(
-        notebook,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
-    ).execute()
+    errors = execute_notebook(notebook, tmp_path)
     images = [
         base64.b64decode(output["data"]["image/png"])
         for cell in notebook.cells
         if cell.cell_type == "code"
         for output in cell.get("outputs", [])
         if "image/png" in output.get("data", {})
-    ]
-    errors = [
-        o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"
     ]
     assert not errors
     assert len(images) == CHARTS
