@@ -10,12 +10,19 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from llm_magics.errors import InvalidArgumentError, LlmMagicsError, RunInterruptedError
+from llm_magics.errors import (
+    InvalidArgumentError,
+    LlmMagicsError,
+    LlmMagicsWarning,
+    RunInterruptedError,
+)
 
 __all__ = ["main"]
 
@@ -273,12 +280,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _note(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """Our warnings as one ``llm-mine: note:`` line each (no file, line or source)."""
+    if issubclass(category, LlmMagicsWarning):
+        print(f"llm-mine: note: {message}", file=sys.stderr)
+    else:
+        _show_warning(message, category, *args, **kwargs)
+
+
+_show_warning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``llm-mine``; return the exit status (errors print one line and return 1)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _note
+            return args.run(args)
     except (UsageProblem, InvalidArgumentError) as err:
         print(f"llm-mine {args.command}: {err}", file=sys.stderr)
         return 2

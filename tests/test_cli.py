@@ -138,3 +138,17 @@ def test_status_and_cache(capsys: pytest.CaptureFixture[str]) -> None:
     assert "cpu" in capsys.readouterr().out
     assert main(["cache", "info"]) == 0
     assert "results" in capsys.readouterr().out
+
+
+def test_notes_are_one_line_each(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    long_review = "The coffee was fine and the tea was fine. " * 120  # over 512 tokens
+    pd.DataFrame({"review": ["Lovely tea.", long_review]}).to_csv(tmp_path / "t.csv", index=False)
+    (tmp_path / "t.mine").write_text("keywords review  top=2\n")
+    out = tmp_path / "t.parquet"
+    assert (
+        main(["run", str(tmp_path / "t.mine"), str(tmp_path / "t.csv"), "-o", str(out), "--quiet"])
+        == 0
+    )
+    err = capsys.readouterr().err
+    assert "llm-mine: note: line 1 (keywords): 1 of 2 rows were longer than 512 tokens" in err
+    assert "LlmMagicsWarning" not in err and ".py:" not in err
