@@ -175,12 +175,16 @@ class ModelManager:
         """Call ``listener()`` whenever the models change (a load starts, ends or fails, a model
         is unloaded or evicted); returns a function that removes it. The sidebar pushes its
         state from here."""
+        return self._subscribe(self._model_listeners, listener)
+
+    def _subscribe(self, listeners: list[Any], listener: Any) -> Callable[[], None]:
+        """Add ``listener`` to ``listeners``; return the function that takes it out again."""
         with self._lock:
-            self._model_listeners.append(listener)
+            listeners.append(listener)
 
         def remove() -> None:
             with self._lock, contextlib.suppress(ValueError):
-                self._model_listeners.remove(listener)
+                listeners.remove(listener)
 
         return remove
 
@@ -222,14 +226,7 @@ class ModelManager:
         show live progress. An exception a listener raises stops the job (``KeyboardInterrupt``
         stops it the way Ctrl-C does).
         """
-        with self._lock:
-            self._job_listeners.append(listener)
-
-        def remove() -> None:
-            with self._lock, contextlib.suppress(ValueError):
-                self._job_listeners.remove(listener)
-
-        return remove
+        return self._subscribe(self._job_listeners, listener)
 
     def notify(self, job: Any) -> None:
         """Tell the listeners that ``job`` moved on."""
