@@ -40,6 +40,11 @@ __all__ = [
 class LlmMagicsError(Exception):
     """Root of every error llm_magics raises on purpose."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickle by state, not by calling __init__ again (which takes keyword-only context): the
+        # error a Ray worker raises arrives in the driver whole, with its class and its fields.
+        return (_restore, (type(self), self.args, self.__dict__))
+
     def _render_traceback_(self) -> list[str]:
         # IPython calls this instead of formatting a traceback: users see one clear line.
         red, reset = "\x1b[31m", "\x1b[0m"
@@ -113,6 +118,13 @@ class RunInterruptedError(LlmMagicsError):
 
 class LlmMagicsWarning(UserWarning):
     """Something was adjusted so the call could run (inputs truncated, values converted, ...)."""
+
+
+def _restore(cls: type[LlmMagicsError], args: tuple[object, ...], state: dict) -> LlmMagicsError:
+    err = BaseException.__new__(cls, *args)  # MemoryError.__new__ refuses subclasses here
+    err.args = args
+    err.__dict__.update(state)
+    return err
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

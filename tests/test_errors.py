@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from llm_magics.errors import (
@@ -10,6 +12,7 @@ from llm_magics.errors import (
     ModelError,
     ModelLoadError,
     ModelNotFoundError,
+    RunInterruptedError,
     did_you_mean,
 )
 
@@ -59,3 +62,21 @@ def test_keyword_context_is_kept() -> None:
 )
 def test_did_you_mean(name: str, expected: str) -> None:
     assert did_you_mean(name, ["default-chat", "default-embed"]) == expected
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        InvalidArgumentError("bad column"),
+        MissingDependencyError("x", package="ray", install='pip install "llm-magics[ray]"'),
+        DeviceOutOfMemoryError("x", model="m", device="cuda:0", needed_bytes=3, budget_bytes=2),
+        ModelNotFoundError("x", model="m", tried=("a", "b")),
+        RunInterruptedError("x", job_id="j", done=3, total=9, reason="cancelled"),
+    ],
+)
+def test_errors_pickle_whole(error: LlmMagicsError) -> None:
+    # A Ray worker's error reaches the driver pickled: class, message and fields must survive.
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is type(error)
+    assert back.args == error.args
+    assert vars(back) == vars(error)
