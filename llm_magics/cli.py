@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from llm_magics.distributed import ENGINES, engine_of
 from llm_magics.errors import (
     InvalidArgumentError,
     LlmMagicsError,
@@ -155,6 +156,10 @@ def _run(args: argparse.Namespace) -> int:
         )
     if args.sample is not None and args.sample < 1:
         raise UsageProblem(f"--sample must be a positive number of rows, not {args.sample}.")
+    try:
+        engine = engine_of(args.engine, address=args.address, actors=args.actors)
+    except InvalidArgumentError as err:
+        raise UsageProblem(str(err)) from None
     if not plan_path.exists():
         raise UsageProblem(f"{plan_path}: no such plan file.")
     plan_text = plan_path.read_text()
@@ -174,6 +179,7 @@ def _run(args: argparse.Namespace) -> int:
             cache=not args.no_cache,
             progress=not args.quiet,
             run=run,
+            engine=engine,
         )
     except RunInterruptedError as err:
         print(
@@ -270,6 +276,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-cache", action="store_true", help="neither read nor write the result cache"
     )
     run.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
+    run.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="ray: run the row-wise steps on a Ray cluster, one model per worker "
+        '(pip install "llm-magics[ray]")',
+    )
+    run.add_argument(
+        "--address",
+        metavar="ADDRESS",
+        help="the Ray cluster to join ('auto', 'ray://head:10001'; default: RAY_ADDRESS, else a "
+        "Ray on this machine)",
+    )
+    run.add_argument(
+        "--actors", type=int, metavar="N", help="Ray workers (default: one per GPU, else per CPU)"
+    )
     run.set_defaults(run=_run)
 
     status = commands.add_parser("status", help="models, memory per device and the result cache")

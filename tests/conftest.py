@@ -12,10 +12,13 @@ os.environ["LLM_MAGICS_CACHE"] = tempfile.mkdtemp(prefix="llm-magics-test-cache-
 os.environ.setdefault("LLM_MAGICS_DEVICE", "cpu")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from llm_magics import LlmMagics, get_manager
+from llm_magics.datasets import amazon_reviews
 from llm_magics.runtime.loading import LoadedModel
 from llm_magics.runtime.manager import ModelManager
 
@@ -63,3 +66,13 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory, embedder: LoadedModel)
 def isolated_config(tmp_path: Path) -> LlmMagics:
     """Settings of our own, so a test can set a budget without touching the kernel's."""
     return LlmMagics(cache_dir=str(tmp_path / "cache"), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def reviews() -> pd.DataFrame:
+    """Twelve real test reviews with a shuffled integer index, plus a missing and a blank row."""
+    frame = amazon_reviews("test").head(12).reset_index(drop=True)
+    frame.index = pd.Index(np.random.default_rng(7).permutation(1000)[:12] + 5000, name="id")
+    frame.loc[frame.index[3], "review"] = None
+    frame.loc[frame.index[8], "review"] = "   "
+    return frame

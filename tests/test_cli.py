@@ -120,6 +120,7 @@ def test_an_interrupted_run_resumes_from_the_cache(
         (["{plan}", "{csv}", "-o", "x.xlsx"], "cannot write .xlsx"),
         (["{root}/none.mine", "{csv}", "-o", "x.csv"], "no such plan file"),
         (["{plan}", "{csv}", "-o", "x.csv", "--sample", "0"], "--sample must be a positive"),
+        (["{plan}", "{csv}", "-o", "x.csv", "--address", "auto"], "add --engine ray"),
     ],
 )
 def test_usage_and_plan_errors_exit_2_with_where(

@@ -9,7 +9,7 @@ from llm_magics.runtime.loading import LoadedModel
 from llm_magics.runtime.manager import ModelManager
 from llm_magics.runtime.specs import Role
 
-__all__ = ["batch_defaults", "resolve_model"]
+__all__ = ["batch_defaults", "default_max_rows", "resolve_model"]
 
 Primitive = Literal["generate", "score", "embed"]
 
@@ -47,3 +47,14 @@ def batch_defaults(loaded: LoadedModel, primitive: Primitive) -> tuple[int, int]
     """Default (token budget, most rows) of a batch of ``primitive`` on ``loaded``'s device."""
     kind = "cpu" if loaded.device.type == "cpu" else "gpu"
     return _DEFAULTS[kind, primitive]
+
+
+def default_max_rows(primitive: Primitive, device: Literal["cpu", "gpu"]) -> int:
+    """The most rows a batch of ``primitive`` holds by default on a ``device`` of that kind.
+
+    Examples
+    --------
+    >>> default_max_rows("score", "cpu")
+    64
+    """
+    return _DEFAULTS[device, primitive][1]

@@ -26,6 +26,7 @@ from IPython.core.magic_arguments import (
 )
 from IPython.display import display
 
+from llm_magics.distributed import ENGINES, engine_of
 from llm_magics.errors import InvalidArgumentError, LlmMagicsError, did_you_mean
 from llm_magics.plan import EXAMPLES, VERBS, Plan, PlanSyntaxError, check_plan, describe, parse_plan
 from llm_magics.plan.run import MineRun, estimate_plan, mine_plan
@@ -76,6 +77,7 @@ class CellRequest:
     dry_run: bool
     cache: bool
     quiet: bool
+    engine: Any = "local"
 
 
 def _with_help(text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -122,6 +124,20 @@ class MineMagics(Magics):
     )
     @argument("--no-cache", action="store_true", help="Neither read nor write the result cache.")
     @argument("--quiet", action="store_true", help="No progress bars and no summary.")
+    @argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="'ray': run the row-wise steps on a Ray cluster, one model per worker "
+        "(needs llm-magics[ray]).",
+    )
+    @argument(
+        "--address",
+        metavar="ADDRESS",
+        help="The Ray cluster to join when not connected yet ('auto', 'ray://head:10001'); "
+        "default: RAY_ADDRESS, else a local Ray.",
+    )
+    @argument("--actors", metavar="N", type=int, help="Ray workers (default: one per GPU or CPU).")
     @_with_help(PLAN_HELP)
     @cell_magic("mine")
     def mine_cell(self, line: str, cell: str) -> Any:
@@ -147,6 +163,7 @@ class MineMagics(Magics):
                 cache=request.cache,
                 progress=not request.quiet,
                 run=run,
+                engine=request.engine,
             )
         except BaseException:
             if run.steps:
@@ -190,6 +207,10 @@ class MineMagics(Magics):
             value = getattr(args, option)
             if value is not None and not value.isidentifier():
                 raise UsageError(f"--{option} must be a variable name, not {value!r}.")
+        try:
+            engine = engine_of(args.engine, address=args.address, actors=args.actors)
+        except InvalidArgumentError as err:
+            raise UsageError(f"%%mine: {err}") from None
         return CellRequest(
             name=name,
             frame=frame,
@@ -201,6 +222,7 @@ class MineMagics(Magics):
             dry_run=args.dry_run,
             cache=not args.no_cache,
             quiet=args.quiet,
+            engine=engine,
         )
 
     def _frame(self, name: str) -> pd.DataFrame:

@@ -25,10 +25,13 @@ from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning, did_you_me
 __all__ = [
     "OPERATIONS",
     "TextColumn",
+    "accepted_arguments",
+    "check_arguments",
     "looks_like_text",
     "operation",
     "record_provenance",
     "resolve_column",
+    "text_of",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,28 +41,55 @@ OPERATIONS: dict[str, Callable[..., Any]] = {}
 
 
 def operation(fn: F) -> F:
-    """Register ``fn`` as an operation and check its keyword arguments by name."""
-    signature = inspect.signature(fn)
-    accepted = [
-        name
-        for name, p in signature.parameters.items()
-        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
+    """Register ``fn`` as an operation and check its keyword arguments by name.
+
+    An operation with an ``engine`` parameter is row-wise: ``engine="ray"`` (or a
+    ``llm_magics.distributed.RayEngine``) runs it on a Ray cluster instead of in this process.
+    """
+    accepted = accepted_arguments(fn)
 
     @functools.wraps(fn)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        unknown = [k for k in kwargs if k not in accepted]
-        if unknown:
-            valid = [a for a in accepted if a not in ("texts", "frame")]
-            msg = (
-                f"{fn.__name__}() takes no argument {unknown[0]!r}."
-                f"{did_you_mean(unknown[0], valid)} Valid arguments: {', '.join(valid)}."
-            )
-            raise InvalidArgumentError(msg)
+        check_arguments(fn.__name__, accepted, kwargs)
+        engine = kwargs.get("engine", "local")
+        if "engine" in accepted and not (isinstance(engine, str) and engine == "local"):
+            from llm_magics.distributed import run_series
+
+            bound = inspect.signature(fn).bind(*args, **kwargs)
+            texts = bound.arguments.pop("texts")
+            return run_series(fn.__name__, texts, **bound.arguments)
         return fn(*args, **kwargs)
 
     OPERATIONS[fn.__name__] = checked
     return checked  # type: ignore[return-value]
+
+
+def accepted_arguments(fn: Callable[..., Any]) -> list[str]:
+    """The names ``fn`` takes by keyword."""
+    return [
+        name
+        for name, p in inspect.signature(fn).parameters.items()
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+
+
+def check_arguments(op: str, accepted: Sequence[str], kwargs: dict[str, Any]) -> None:
+    """Raise ``InvalidArgumentError`` for a keyword ``op`` does not take, listing the valid ones."""
+    unknown = [k for k in kwargs if k not in accepted]
+    if not unknown:
+        return
+    valid = [a for a in accepted if a not in ("texts", "frame")]
+    msg = (
+        f"{op}() takes no argument {unknown[0]!r}.{did_you_mean(unknown[0], valid)} "
+        f"Valid arguments: {', '.join(valid)}."
+    )
+    if unknown[0] == "engine":
+        msg = (
+            f"{op}() runs in this process only: it needs every row at once, so it has no engine "
+            "argument. engine='ray' is for the row-wise operations "
+            f"({', '.join(n for n, f in OPERATIONS.items() if 'engine' in accepted_arguments(f))})."
+        )
+    raise InvalidArgumentError(msg)
 
 
 def resolve_column(frame: pd.DataFrame, column: Any) -> pd.Series:
@@ -94,6 +124,21 @@ def looks_like_text(series: pd.Series) -> bool:
     return len(sample) > 0 and sample.map(lambda v: isinstance(v, str)).mean() > 0.5
 
 
+def text_of(value: Any) -> str | None:
+    """The text of a cell: itself, ``str()`` of a non-text value, None when missing or blank.
+
+    Examples
+    --------
+    >>> [text_of(v) for v in ["tea", "  ", None, float("nan"), 3]]
+    ['tea', None, None, None, '3']
+    """
+    if not isinstance(value, str):
+        if value is None or (np.ndim(value) == 0 and pd.isna(value)):
+            return None
+        value = str(value)
+    return value if value.strip() else None
+
+
 @dataclass(frozen=True)
 class TextColumn:
     """The rows of a Series that hold text, as strings, and how to put results back in place."""
@@ -108,16 +153,12 @@ class TextColumn:
             msg = f"{op}() needs a pandas Series of text, not {type(series).__name__}."
             raise InvalidArgumentError(msg)
         values = series.tolist()
-        converted = 0
+        converted = sum(not isinstance(v, str) and text_of(v) is not None for v in values)
         texts, present = [], np.zeros(len(values), dtype=bool)
         for i, value in enumerate(values):
-            if not isinstance(value, str):
-                if value is None or (np.ndim(value) == 0 and pd.isna(value)):
-                    continue
-                value = str(value)
-                converted += 1
-            if value.strip():
-                texts.append(value)
+            text = text_of(value)
+            if text is not None:
+                texts.append(text)
                 present[i] = True
         if converted:
             warnings.warn(

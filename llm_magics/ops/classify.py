@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.prompts import render
 from llm_magics.runtime.manager import ModelManager
+
+if TYPE_CHECKING:
+    from llm_magics.distributed import RayEngine
 
 __all__ = ["LabelScores", "classify", "score_labels"]
 
@@ -168,6 +172,7 @@ def classify(
     cache: bool = True,
     batch_tokens: int | None = None,
     manager: ModelManager | None = None,
+    engine: str | RayEngine = "local",
 ) -> pd.DataFrame:
     """Give each text one of ``labels`` (or several, with ``multi_label``) with probabilities.
 
@@ -197,6 +202,9 @@ def classify(
         The chat model (``llm``) or the embedding model (``embed``).
     progress, cache, batch_tokens, manager
         Passed to the engine.
+    engine
+        ``"local"`` runs here; ``"ray"`` or a ``RayEngine`` runs the same rows on a Ray cluster,
+        one model per worker (see ``llm_magics.distributed``).
 
     Returns
     -------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -9,6 +11,9 @@ from llm_magics.engine import embed as embed_texts
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.runtime.manager import ModelManager
+
+if TYPE_CHECKING:
+    from llm_magics.distributed import RayEngine
 
 __all__ = ["embed", "reduce_dims"]
 
@@ -37,8 +42,24 @@ def embed(
     cache: bool = True,
     batch_tokens: int | None = None,
     manager: ModelManager | None = None,
+    engine: str | RayEngine = "local",
 ) -> pd.DataFrame:
     """Embed each text; ``dims`` reduces the vectors to that many principal components.
+
+    Parameters
+    ----------
+    texts
+        The text column.
+    dims
+        Reduce the vectors to this many principal components (fitted on all rows); ``None``
+        keeps the model's width.
+    normalize
+        Scale each vector to length 1.
+    model, progress, cache, batch_tokens, manager
+        The embedding model and engine settings.
+    engine
+        ``"local"`` runs here; ``"ray"`` or a ``RayEngine`` runs the same rows on a Ray cluster,
+        one model per worker (see ``llm_magics.distributed``).
 
     Returns
     -------

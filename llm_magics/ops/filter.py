@@ -10,6 +10,8 @@ depend on the text, so it is not the default (see ``bench/quality.py``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -19,6 +21,9 @@ from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.classify import EMBED_TEMPERATURE, score_labels
 from llm_magics.ops.prompts import render
 from llm_magics.runtime.manager import ModelManager
+
+if TYPE_CHECKING:
+    from llm_magics.distributed import RayEngine
 
 __all__ = ["filter", "query"]
 
@@ -37,6 +42,7 @@ def filter(
     cache: bool = True,
     batch_tokens: int | None = None,
     manager: ModelManager | None = None,
+    engine: str | RayEngine = "local",
 ) -> pd.Series:
     """Whether each text matches ``condition`` ("mentions shipping", "is a complaint" ...).
 
@@ -57,6 +63,9 @@ def filter(
         Contextual calibration (``method="llm"``).
     model, progress, cache, batch_tokens, manager
         The embedding or chat model, and engine settings.
+    engine
+        ``"local"`` runs here; ``"ray"`` or a ``RayEngine`` runs the same rows on a Ray cluster,
+        one model per worker (see ``llm_magics.distributed``).
 
     Returns
     -------

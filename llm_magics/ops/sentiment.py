@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.classify import score_labels
 from llm_magics.ops.prompts import render
 from llm_magics.runtime.manager import ModelManager
+
+if TYPE_CHECKING:
+    from llm_magics.distributed import RayEngine
 
 __all__ = ["SENTIMENTS", "sentiment"]
 
@@ -25,6 +30,7 @@ def sentiment(
     cache: bool = True,
     batch_tokens: int | None = None,
     manager: ModelManager | None = None,
+    engine: str | RayEngine = "local",
 ) -> pd.DataFrame:
     """The sentiment of each text, from the chat model's calibrated answer probabilities.
 
@@ -41,6 +47,9 @@ def sentiment(
         scored as positive, negative or neutral.
     model, progress, cache, batch_tokens, manager
         The chat model and engine settings.
+    engine
+        ``"local"`` runs here; ``"ray"`` or a ``RayEngine`` runs the same rows on a Ray cluster,
+        one model per worker (see ``llm_magics.distributed``).
 
     Returns
     -------

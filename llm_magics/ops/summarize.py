@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from llm_magics.engine import generate
@@ -9,6 +11,9 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.prompts import render
 from llm_magics.runtime.manager import ModelManager
+
+if TYPE_CHECKING:
+    from llm_magics.distributed import RayEngine
 
 __all__ = ["summarize"]
 
@@ -40,6 +45,7 @@ def summarize(
     cache: bool = True,
     batch_tokens: int | None = None,
     manager: ModelManager | None = None,
+    engine: str | RayEngine = "local",
 ) -> pd.Series:
     """Summarize each text in at most ``max_words`` words.
 
@@ -60,6 +66,9 @@ def summarize(
         The chat model (default: ``LlmMagics.default_chat_model``).
     progress, cache, batch_tokens, manager
         Passed to the engine.
+    engine
+        ``"local"`` runs here; ``"ray"`` or a ``RayEngine`` runs the same rows on a Ray cluster,
+        one model per worker (see ``llm_magics.distributed``).
 
     Returns
     -------

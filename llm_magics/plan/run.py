@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,9 @@ from llm_magics.plan.parse import Plan, Step, parse_plan
 from llm_magics.plan.verbs import default_outputs, function_of, models_for, output_schema
 from llm_magics.runtime.manager import ModelManager, get_manager
 from llm_magics.units import format_seconds
+
+if TYPE_CHECKING:
+    from llm_magics.distributed import RayEngine
 
 __all__ = ["MineRun", "PlanEstimate", "StepReport", "mine_plan", "run_mine"]
 
@@ -316,11 +319,11 @@ def _named(step: Step, result: pd.DataFrame) -> pd.DataFrame:
     return result.set_axis(renamed, axis=1)
 
 
-def _engine_options(verb: str, *, cache: bool, progress: bool) -> dict[str, Any]:
+def _engine_options(verb: str, *, cache: bool, progress: bool, engine: Any) -> dict[str, Any]:
     if verb == "explain":
         return {}
     accepted = inspect.signature(function_of(verb)).parameters
-    options = {"cache": cache, "progress": progress}
+    options = {"cache": cache, "progress": progress, "engine": engine}
     return {k: v for k, v in options.items() if k in accepted}
 
 
@@ -332,15 +335,17 @@ def _is_list_column(series: pd.Series) -> bool:
 class _Runner:
     """Runs the steps of one plan, keeping what each produced."""
 
-    def __init__(self, run: MineRun, *, cache: bool, progress: bool, made: list[str]) -> None:
-        self.run, self.cache, self.progress = run, cache, progress
+    def __init__(
+        self, run: MineRun, *, cache: bool, progress: bool, engine: Any, made: list[str]
+    ) -> None:
+        self.run, self.cache, self.progress, self.engine = run, cache, progress, engine
         self.made = made  # columns the plan made so far (predict learns from them too)
 
     def step(self, step: Step) -> tuple[pd.DataFrame, str]:
         """The columns ``step`` adds (replaced ones included) and a note."""
         frame = self.run.frame
         options = dict(step.options) | _engine_options(
-            step.verb, cache=self.cache, progress=self.progress
+            step.verb, cache=self.cache, progress=self.progress, engine=self.engine
         )
         if step.verb == "predict":
             return self._predict(step, options)
@@ -433,6 +438,7 @@ def mine_plan(
     seed: int = 0,
     manager: ModelManager | None = None,
     run: MineRun | None = None,
+    engine: str | RayEngine = "local",
 ) -> MineRun:
     """Run a parsed ``plan`` over ``frame`` (see ``run_mine``).
 
@@ -443,11 +449,15 @@ def mine_plan(
         msg = f"A plan runs over a pandas DataFrame, not {type(frame).__name__}."
         raise InvalidArgumentError(msg)
     check_plan(plan, frame.columns)
+    if not (isinstance(engine, str) and engine == "local"):
+        from llm_magics.distributed import RayEngine
+
+        engine = RayEngine.of(engine)  # a misspelt engine fails before the first step
     manager = manager or get_manager()
     rows = _sample(frame, sample, seed)
     run = run or MineRun(plan=plan, frame=rows.copy())
     run.plan, run.frame, run.input_rows = plan, rows.copy(), len(frame)
-    runner = _Runner(run, cache=cache, progress=progress, made=[])
+    runner = _Runner(run, cache=cache, progress=progress, engine=engine, made=[])
     bar = tqdm(plan.steps, disable=not progress or not plan.steps, unit="step", desc="plan")
     seen: set[str] = set()
     with _chat_model(manager, model), contextlib.closing(bar):
@@ -523,7 +533,7 @@ def estimate_plan(
     probe_frame = _sample(rows, min(probe, len(rows)), seed).copy()
     scale = len(rows) / max(len(probe_frame), 1)
     run = MineRun(plan=plan, frame=probe_frame)
-    runner = _Runner(run, cache=False, progress=False, made=[])
+    runner = _Runner(run, cache=False, progress=False, engine="local", made=[])
     estimates = []
     with _chat_model(manager, model):
         for step in plan.steps:
@@ -598,6 +608,7 @@ def run_mine(
     dry_run: bool = False,
     seed: int = 0,
     manager: ModelManager | None = None,
+    engine: str | RayEngine = "local",
 ) -> MineRun | PlanEstimate:
     """Run a plan written in the ``%%mine`` language over ``frame``.
 
@@ -622,6 +633,10 @@ def run_mine(
         ``PlanEstimate`` instead of running.
     seed
         Which rows ``sample`` draws.
+    engine
+        ``"ray"`` (or a ``llm_magics.distributed.RayEngine``) runs the row-wise steps (clean,
+        summarize, classify, sentiment, extract, filter, embed, keywords) on a Ray cluster; the
+        others (topics, features, predict, explain, finetune) need every row and run here.
 
     Raises
     ------
@@ -648,4 +663,5 @@ def run_mine(
         progress=progress,
         seed=seed,
         manager=manager,
+        engine=engine,
     )

@@ -16,6 +16,7 @@ from IPython.core.interactiveshell import InteractiveShell
 import llm_magics
 from llm_magics import MineRun, PlanEstimate, get_manager
 from llm_magics.datasets import amazon_reviews
+from llm_magics.distributed import RayEngine
 from llm_magics.engine import get_result_cache
 from llm_magics.errors import RunInterruptedError
 from llm_magics.magics.mine import CellRequest, MineMagics
@@ -123,6 +124,8 @@ def test_the_run_charts_its_topics_and_result(shell: InteractiveShell) -> None:
         ("reviews --sample 0", "clean review", "--sample", "positive number"),
         ("reviews --out 1x", "clean review", "--out", "variable name"),
         ("reviews --bogus", "clean review", "unrecognized arguments", "--bogus"),
+        ("reviews --engine rya", "clean review", "--engine", "invalid choice"),
+        ("reviews --actors 2", "clean review", "--actors", "add --engine ray"),
         ("reviews", "summarize {missing}", "line 1, column 11", "names no variable"),
     ],
 )
@@ -134,6 +137,13 @@ def test_mistakes_are_usage_errors_before_any_model_loads(
         shell.run_cell_magic("mine", line, body)
     assert where in str(caught.value) and message in str(caught.value)
     assert _state() == before
+
+
+def test_engine_options_make_a_ray_engine(shell: InteractiveShell) -> None:
+    magics = shell.magics_manager.registry["MineMagics"]
+    request = magics.compile_cell("reviews --engine ray --address auto --actors 3", "clean review")
+    assert request.engine == RayEngine(address="auto", actors=3)
+    assert magics.compile_cell("reviews", "clean review").engine == "local"
 
 
 def test_variables_are_interpolated(shell: InteractiveShell) -> None:

@@ -1,0 +1,258 @@
+"""The row-wise ops on a local Ray with 2 CPUs, started by the tests, against the local engine.
+
+Each Ray call starts a pool of 2 workers that load their own models (about 10 s here), so these
+tests compare many rows per call rather than making many calls.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psutil
+import pytest
+
+from llm_magics import get_manager, ops
+from llm_magics.distributed import RayEngine, engine_of, row_ops, run_op, run_series
+from llm_magics.errors import InvalidArgumentError, MissingDependencyError, ModelNotFoundError
+from llm_magics.plan.run import run_mine
+
+SCHEMA = {"product": str, "recommend": bool}
+ARGUMENTS: dict[str, tuple[Any, ...]] = {
+    "classify": (["taste", "price", "shipping"],),
+    "extract": (SCHEMA,),
+    "filter": ("the product arrived damaged",),
+}
+OPTIONS: dict[str, dict[str, Any]] = {"summarize": {"max_words": 8}}
+TWO_WORKERS = RayEngine(actors=2, batch_rows=4)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[Any]:
+    ray = pytest.importorskip("ray")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def assert_same(local: pd.Series | pd.DataFrame, remote: pd.Series | pd.DataFrame) -> None:
+    """Same type, index, names and dtypes; text, labels and lists equal; scores to 1e-5.
+
+    Scores differ in the last float32 bits with which rows share a batch, as they do locally
+    with another batch size.
+    """
+    assert type(remote) is type(local)
+    pd.testing.assert_index_equal(remote.index, local.index)
+    frame_l = local.to_frame() if isinstance(local, pd.Series) else local
+    frame_r = remote.to_frame() if isinstance(remote, pd.Series) else remote
+    assert list(frame_r.columns) == list(frame_l.columns)
+    assert frame_r.dtypes.tolist() == frame_l.dtypes.tolist()
+    for name in frame_l.columns:
+        a, b = frame_l[name], frame_r[name]
+        if pd.api.types.is_float_dtype(a):
+            np.testing.assert_allclose(b.to_numpy(float), a.to_numpy(float), atol=1e-5)
+        else:
+            assert b.tolist() == a.tolist() or b.equals(a), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("op", row_ops())
+def test_each_row_op_on_ray_matches_the_local_engine(
+    ray_cluster: Any, reviews: pd.DataFrame, op: str
+) -> None:
+    texts = reviews["review"]  # 12 real reviews, one missing and one blank, shuffled index
+    options = dict(OPTIONS.get(op, {}))
+    if op != "clean":
+        options |= {"cache": False, "progress": False}
+    local = getattr(ops, op)(texts, *ARGUMENTS.get(op, ()), **options)
+    remote = getattr(ops, op)(texts, *ARGUMENTS.get(op, ()), engine=TWO_WORKERS, **options)
+    assert_same(local, remote)
+    made = remote.attrs["llm_magics"]
+    assert made["op"] == op
+    assert made["parameters"]["engine"] == "ray"
+    assert made["rows"] == len(texts)
+    if op != "clean":  # 10 texts, computed once each by the workers, none from the cache
+        assert made["rows_from_cache"] == 0
+        assert made["models"] == local.attrs["llm_magics"]["models"]
+
+
+def test_the_accessors_take_the_engine(ray_cluster: Any, reviews: pd.DataFrame) -> None:
+    marked = reviews.assign(review=reviews["review"].radd("<b>") + "</b> me@example.com")
+    remote = marked.llm.clean("review", engine=TWO_WORKERS)
+    assert_same(marked.llm.clean("review"), remote)
+    assert remote.loc[reviews.index[0]].endswith("[EMAIL]")
+    job = get_manager().status()["jobs"][-1]
+    assert (job["primitive"], job["state"], job["done"], job["total"]) == (
+        "clean · ray",
+        "done",
+        11,
+        11,
+    )  # the rows with text, as the local engine counts them: all but the missing one
+
+
+def test_rows_come_back_in_input_order(ray_cluster: Any) -> None:
+    # Short and long rows in 30 batches over 2 workers: batches finish out of order.
+    texts = pd.Series(
+        [f"<p>row {i}</p>" + " filler" * (i % 17) * 20 for i in range(300)],
+        index=np.random.default_rng(3).permutation(300) + 10_000,
+        name="note",
+    )
+    remote = run_series("clean", texts, engine=RayEngine(actors=2, batch_rows=10))
+    assert remote.index.tolist() == texts.index.tolist()
+    assert [t.split()[1] for t in remote] == [str(i) for i in range(300)]
+
+
+@pytest.mark.slow
+def test_run_op_on_a_parquet_dataset_keeps_order_and_matches(
+    ray_cluster: Any, reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    rows = reviews.reset_index()
+    for part, start in enumerate(range(0, 12, 4)):  # three files: three blocks
+        rows.iloc[start : start + 4].to_parquet(tmp_path / f"part-{part}.parquet")
+    dataset = ray_cluster.data.read_parquet(str(tmp_path), override_num_blocks=3)
+    out = run_op(dataset, "sentiment", "review", engine=TWO_WORKERS, cache=False).to_pandas()
+    assert out["id"].tolist() == rows["id"].tolist()  # input order
+    assert list(out.columns) == [*rows.columns, "sentiment", "sentiment_score"]
+    local = ops.sentiment(reviews["review"], cache=False, progress=False).reset_index(drop=True)
+    assert str(out["sentiment"].dtype).startswith("string")  # text, not pickled objects
+    assert out["sentiment"].fillna("?").tolist() == local["sentiment"].fillna("?").tolist()
+    np.testing.assert_allclose(
+        out["sentiment_score"].to_numpy(float), local["sentiment_score"].to_numpy(float), atol=1e-5
+    )
+
+
+def _busy_worker() -> psutil.Process | None:
+    """A pool worker in the middle of a batch (Ray titles it ``...(_OpWorker)).submit``)."""
+    for process in psutil.process_iter(["cmdline"]):
+        title = " ".join(process.info["cmdline"] or [])
+        if "_OpWorker" in title and ".submit" in title:
+            return process
+    return None
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_replaced_and_its_batch_retried(
+    ray_cluster: Any, reviews: pd.DataFrame
+) -> None:
+    texts = reviews["review"].dropna()
+    local = ops.summarize(texts, max_words=8, cache=False, progress=False)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = ops.summarize(
+                texts,
+                max_words=8,
+                cache=False,
+                progress=False,
+                engine=RayEngine(actors=2, batch_rows=2),
+            )
+        except BaseException as err:
+            outcome["error"] = err
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    victim, deadline = None, time.monotonic() + 120
+    while victim is None and thread.is_alive() and time.monotonic() < deadline:
+        victim = _busy_worker()
+        time.sleep(0.2)
+    assert victim is not None, "no worker was seen running a batch"
+    victim.send_signal(signal.SIGKILL)  # mid-batch: its rows are not returned
+    thread.join(timeout=300)
+    assert not thread.is_alive()
+    assert "error" not in outcome, outcome.get("error")
+    assert_same(local, outcome["result"])  # every row once, in order, as computed locally
+    job = get_manager().status()["jobs"][-1]
+    assert (job["state"], job["done"], job["total"]) == ("done", 10, 10)  # the rows with text
+
+
+@pytest.mark.slow
+def test_workers_share_the_result_cache(ray_cluster: Any, reviews: pd.DataFrame) -> None:
+    texts = reviews["review"].dropna().str.strip().replace("", np.nan).dropna() + " (shared)"
+    first = ops.sentiment(texts, engine=TWO_WORKERS, progress=False)
+    assert first.attrs["llm_magics"]["rows_computed"] == len(texts)
+    again = ops.sentiment(texts, progress=False)  # this process: every row from the workers' cache
+    assert again.attrs["llm_magics"]["rows_from_cache"] == len(texts)
+    assert_same(again, first)
+    rerun = ops.sentiment(texts, engine=TWO_WORKERS, progress=False)
+    assert rerun.attrs["llm_magics"]["rows_from_cache"] == len(texts)
+
+
+def test_a_worker_error_arrives_as_itself(ray_cluster: Any) -> None:
+    texts = pd.Series(["good tea", "bad tea", "fine"], name="note")
+    with pytest.raises(ModelNotFoundError, match="no-such-model"):
+        ops.sentiment(texts, model="no-such-model", engine=RayEngine(actors=1), progress=False)
+    with pytest.raises(InvalidArgumentError, match="method must be"):
+        ops.classify(texts, ["a", "b"], method="bogus", engine=RayEngine(actors=1))
+
+
+def test_bad_engine_arguments_fail_before_ray_starts() -> None:
+    texts = pd.Series(["good tea"])
+    with pytest.raises(InvalidArgumentError, match="Did you mean 'ray'"):
+        ops.sentiment(texts, engine="rya")
+    with pytest.raises(InvalidArgumentError, match="runs in this process only"):
+        ops.topics(texts, engine="ray")
+    with pytest.raises(InvalidArgumentError, match="Ray workers have their own"):
+        ops.sentiment(texts, engine="ray", manager=get_manager())
+    with pytest.raises(InvalidArgumentError, match="positive whole number"):
+        RayEngine(actors=0)
+    with pytest.raises(InvalidArgumentError, match="add --engine ray"):
+        engine_of("local", actors=2)
+    with pytest.raises(InvalidArgumentError, match="cannot run on Ray"):
+        run_series("topics", texts)
+
+
+def test_run_op_checks_the_column_and_the_op(ray_cluster: Any) -> None:
+    dataset = ray_cluster.data.from_pandas(pd.DataFrame({"review": ["good tea"]}))
+    with pytest.raises(InvalidArgumentError, match="Did you mean 'review'"):
+        run_op(dataset, "sentiment", "reviews")
+    with pytest.raises(InvalidArgumentError, match="Did you mean 'summarize'"):
+        run_op(dataset, "sumarize", "review")
+    with pytest.raises(InvalidArgumentError, match="IncrementalPCA"):
+        run_op(dataset, "embed", "review", dims=2)
+
+
+def test_without_ray_the_engine_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets without the extra
+    with pytest.raises(MissingDependencyError) as caught:
+        ops.sentiment(pd.Series(["good tea"]), engine="ray")
+    assert caught.value.install == 'pip install "llm-magics[ray]"'
+    assert 'pip install "llm-magics[ray]"' in str(caught.value)
+
+
+@pytest.mark.slow
+def test_a_plan_runs_its_row_wise_steps_on_ray(ray_cluster: Any, reviews: pd.DataFrame) -> None:
+    plan = "clean review\nsentiment review -> mood\nembed review -> v dims=3\nkeywords review top=3"
+    local = run_mine(reviews, plan, cache=False, progress=False)
+    remote = run_mine(reviews, plan, cache=False, progress=False, engine=TWO_WORKERS)
+    assert list(remote.frame.columns) == list(local.frame.columns)
+    for name in local.frame.columns:
+        assert_same(local.frame[name], remote.frame[name])
+    sentiment = remote.steps[1]
+    assert (sentiment.computed, sentiment.cached) == (10, 0)  # the rows with text, by the workers
+
+
+@pytest.mark.slow
+def test_llm_mine_run_joins_a_cluster_by_address(
+    ray_cluster: Any, reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    reviews.head(6).to_csv(tmp_path / "reviews.csv")
+    (tmp_path / "plan.mine").write_text("clean review\nsentiment review\n")
+    address = ray_cluster.get_runtime_context().gcs_address
+    command = [sys.executable, "-m", "llm_magics", "run", "plan.mine", "reviews.csv"]
+    command += ["-o", "out.csv", "--quiet", "--engine", "ray", "--address", address]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = pd.read_csv(tmp_path / "out.csv", index_col="id")
+    local = ops.sentiment(ops.clean(reviews["review"].head(6)), progress=False)
+    assert out["sentiment"].fillna("?").tolist() == local["sentiment"].fillna("?").tolist()
