@@ -31,6 +31,7 @@ and putting pandas results back on the caller's index.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import warnings
 from collections.abc import Iterator
@@ -43,13 +44,12 @@ from tqdm.auto import tqdm
 
 from llm_magics._optional import import_optional
 from llm_magics.config import get_config
-from llm_magics.engine.jobs import Job, current_scope
+from llm_magics.engine.jobs import Job, JobStopped, running
 from llm_magics.engine.models import default_max_rows
 from llm_magics.errors import (
     InvalidArgumentError,
     LlmMagicsError,
     LlmMagicsWarning,
-    RunInterruptedError,
     did_you_mean,
 )
 from llm_magics.ops.base import (
@@ -441,20 +441,26 @@ def _reduce(vectors: pd.DataFrame, dims: int) -> pd.DataFrame:
 
 
 def _collect(
-    dataset: Any, op: str, kwargs: dict[str, Any], *, rows: int, texts: int, progress: bool
+    dataset: Any,
+    op: str,
+    kwargs: dict[str, Any],
+    *,
+    rows: int,
+    texts: int,
+    progress: bool,
 ) -> Iterator[tuple[pd.Series | pd.DataFrame, dict[str, Any]]]:
     """Yield the result batches as workers finish them, with a job, a bar and cancellation."""
-    manager = get_manager()
     # The job counts rows with text, as the local engine's jobs do; the bar counts every row.
     job = Job(f"{op} · ray", str(kwargs.get("model") or "default"), total=texts)
-    manager.add_job(job)
-    scope = current_scope()
-    if scope is not None:
-        scope.adopt(job)
+    resume = (
+        "run it again to resume: the workers keep finished batches in the result cache."
+        if kwargs.get("cache", True)
+        else "the cache is off (cache=False), so a re-run starts over."
+    )
     bar = tqdm(total=rows, disable=not progress, unit="rows", desc=f"{op} · ray")
-    manager.notify(job)
+    manager = get_manager()
     noted: set[str] = set()
-    try:
+    with running(job, manager, resume=resume), contextlib.closing(bar):
         for batch in dataset.iter_batches(batch_size=None, batch_format="pandas"):
             for size, payload in zip(batch[_ROWS], batch[_PAYLOAD], strict=True):
                 loaded = pickle.loads(payload)
@@ -471,26 +477,7 @@ def _collect(
                 manager.notify(job)
                 yield result, provenance
             if job.stop_requested:
-                raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        reason = "cancelled" if job.stop_requested else "interrupted"
-        job.finish(reason)
-        manager.notify(job)
-        msg = (
-            f"{op} on Ray {reason}: {job.done} of {job.total} rows done; run it again to resume "
-            "(the workers keep finished batches in the result cache)."
-        )
-        raise RunInterruptedError(
-            msg, job_id=job.id, done=job.done, total=job.total, reason=reason
-        ) from None
-    except BaseException as err:
-        job.finish("failed", f"{type(err).__name__}: {err}")
-        manager.notify(job)
-        raise
-    finally:
-        bar.close()
-    job.finish("done")
-    manager.notify(job)
+                raise JobStopped
 
 
 def _merged_steps(steps: list[dict[str, Any]]) -> list[Any]:

@@ -15,11 +15,22 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from llm_magics.errors import RunInterruptedError
 
-__all__ = ["CancelScope", "Job", "JobState", "current_scope", "raise_if_cancelled"]
+if TYPE_CHECKING:
+    from llm_magics.runtime.manager import ModelManager
+
+__all__ = [
+    "CancelScope",
+    "Job",
+    "JobState",
+    "JobStopped",
+    "current_scope",
+    "raise_if_cancelled",
+    "running",
+]
 
 JobState = Literal["running", "done", "cancelled", "interrupted", "failed"]
 
@@ -157,3 +168,37 @@ def raise_if_cancelled(what: str) -> None:
     if scope is not None and scope.cancelled:
         msg = f"{what} cancelled."
         raise RunInterruptedError(msg, job_id=None, done=0, total=0, reason="cancelled")
+
+
+class JobStopped(Exception):
+    """Raised inside ``running()`` at a batch boundary when the job's stop was requested."""
+
+
+@contextlib.contextmanager
+def running(job: Job, manager: ModelManager, *, resume: str) -> Iterator[Job]:
+    """Run ``job`` in the block: listed and shown from its start, finished however it ends.
+
+    Ctrl-C (``KeyboardInterrupt``) or ``JobStopped`` becomes a ``RunInterruptedError`` that says
+    how far the job got and ``resume`` (how to go on); any other error marks the job failed.
+    """
+    manager.add_job(job)
+    scope = current_scope()
+    if scope is not None:
+        scope.adopt(job)
+    manager.notify(job)  # the sidebar and the panels show the job from its start
+    try:
+        yield job
+    except (KeyboardInterrupt, JobStopped):
+        reason = "cancelled" if job.stop_requested and not job.interrupted else "interrupted"
+        job.finish(reason)
+        manager.notify(job)
+        msg = f"{job.primitive} {reason}: {job.done} of {job.total} rows done; {resume}"
+        raise RunInterruptedError(
+            msg, job_id=job.id, done=job.done, total=job.total, reason=reason
+        ) from None
+    except BaseException as err:
+        job.finish("failed", f"{type(err).__name__}: {err}")
+        manager.notify(job)
+        raise
+    job.finish("done")
+    manager.notify(job)

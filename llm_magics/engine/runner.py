@@ -23,9 +23,9 @@ from tqdm.auto import tqdm
 
 from llm_magics.engine.batching import token_budget_batches
 from llm_magics.engine.cache import cache_key, get_result_cache
-from llm_magics.engine.jobs import Job, current_scope
+from llm_magics.engine.jobs import Job, JobStopped, running
 from llm_magics.engine.results import Provenance
-from llm_magics.errors import DeviceOutOfMemoryError, RunInterruptedError
+from llm_magics.errors import DeviceOutOfMemoryError
 from llm_magics.runtime.loading import LoadedModel
 from llm_magics.runtime.manager import ModelManager
 
@@ -52,10 +52,6 @@ class RowTask:
     batch_tokens: int
     max_rows: int
     extra_tokens: int = 0
-
-
-class _Stopped(Exception):
-    """Raised inside the loop when a stop was requested; never leaves this module."""
 
 
 @contextlib.contextmanager
@@ -111,10 +107,6 @@ def run_rows(
 
     job = Job(task.primitive, loaded.name, total=len(keys))
     job.done = job.cached = sum(counts[k] for k in values)
-    manager.add_job(job)
-    scope = current_scope()
-    if scope is not None:
-        scope.adopt(job)
     plan = deque(
         todo[batch]
         for batch in token_budget_batches(
@@ -134,63 +126,49 @@ def run_rows(
         desc=f"{task.primitive} · {loaded.name}",
     )
     row_cap = task.max_rows
-    try:
-        manager.notify(job)  # the sidebar and the panels show the job from its start
-        with _ctrl_c_stops_at_batch_end(job):
-            while plan:
-                if job.stop_requested:
-                    raise _Stopped
-                batch = plan.popleft()
-                if len(batch) > row_cap:
-                    plan.extendleft(reversed(np.array_split(batch, -(-len(batch) // row_cap))))
-                    continue
-                try:
-                    results = task.compute(batch)
-                except torch.OutOfMemoryError as err:
-                    _release(loaded.device)
-                    if len(batch) == 1:
-                        msg = (
-                            f"One row of {task.lengths[batch[0]] + task.extra_tokens} tokens does not fit "
-                            f"in {loaded.device} memory with {loaded.name!r}. Shorten the inputs or the "
-                            "generation budget, unload other models, or use a smaller dtype or model."
-                        )
-                        raise DeviceOutOfMemoryError(
-                            msg, model=loaded.name, device=str(loaded.device)
-                        ) from err
-                    # Halve this batch and every later one: no row is lost or computed twice.
-                    row_cap = max(1, len(batch) // 2)
-                    plan.extendleft(reversed(np.array_split(batch, 2)))
-                    continue
-                fresh = {keys[row]: result for row, result in zip(batch, results, strict=True)}
-                values.update(fresh)
-                if store is not None:
-                    encoded = {key: task.encode(value) for key, value in fresh.items()}
-                    store.put_many(task.primitive, loaded.fingerprint, encoded)
-                rows = sum(counts[key] for key in fresh)
-                job.advance(rows)
-                bar.update(rows)
-                manager.notify(job)
-    except (KeyboardInterrupt, _Stopped):
-        reason = "cancelled" if job.stop_requested and not job.interrupted else "interrupted"
-        job.finish(reason)
-        manager.notify(job)
-        resume = (
-            "run it again to resume: finished rows come from the cache."
-            if store is not None
-            else "the cache is off (cache=False), so a re-run starts over."
-        )
-        msg = f"{task.primitive} {reason}: {job.done} of {job.total} rows done; {resume}"
-        raise RunInterruptedError(
-            msg, job_id=job.id, done=job.done, total=job.total, reason=reason
-        ) from None
-    except BaseException as err:
-        job.finish("failed", f"{type(err).__name__}: {err}")
-        manager.notify(job)
-        raise
-    finally:
-        bar.close()
-    job.finish("done")
-    manager.notify(job)
+    resume = (
+        "run it again to resume: finished rows come from the cache."
+        if store is not None
+        else "the cache is off (cache=False), so a re-run starts over."
+    )
+    with (
+        running(job, manager, resume=resume),
+        contextlib.closing(bar),
+        _ctrl_c_stops_at_batch_end(job),
+    ):
+        while plan:
+            if job.stop_requested:
+                raise JobStopped
+            batch = plan.popleft()
+            if len(batch) > row_cap:
+                plan.extendleft(reversed(np.array_split(batch, -(-len(batch) // row_cap))))
+                continue
+            try:
+                results = task.compute(batch)
+            except torch.OutOfMemoryError as err:
+                _release(loaded.device)
+                if len(batch) == 1:
+                    msg = (
+                        f"One row of {task.lengths[batch[0]] + task.extra_tokens} tokens does not fit "
+                        f"in {loaded.device} memory with {loaded.name!r}. Shorten the inputs or the "
+                        "generation budget, unload other models, or use a smaller dtype or model."
+                    )
+                    raise DeviceOutOfMemoryError(
+                        msg, model=loaded.name, device=str(loaded.device)
+                    ) from err
+                # Halve this batch and every later one: no row is lost or computed twice.
+                row_cap = max(1, len(batch) // 2)
+                plan.extendleft(reversed(np.array_split(batch, 2)))
+                continue
+            fresh = {keys[row]: result for row, result in zip(batch, results, strict=True)}
+            values.update(fresh)
+            if store is not None:
+                encoded = {key: task.encode(value) for key, value in fresh.items()}
+                store.put_many(task.primitive, loaded.fingerprint, encoded)
+            rows = sum(counts[key] for key in fresh)
+            job.advance(rows)
+            bar.update(rows)
+            manager.notify(job)
     provenance = Provenance(
         primitive=task.primitive,
         model=loaded.name,
