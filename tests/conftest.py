@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # Before llm_magics is imported: a fresh cache, so the session converts the GGUF once and the
 # cache tests see a real first conversion; the CPU, so results do not depend on a local GPU.
@@ -76,3 +78,13 @@ def reviews() -> pd.DataFrame:
     frame.loc[frame.index[3], "review"] = None
     frame.loc[frame.index[8], "review"] = "   "
     return frame
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[Any]:
+    """A local Ray with 2 CPUs for one test module (skipped without the ray extra)."""
+    ray = pytest.importorskip("ray")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -6,13 +6,11 @@ tests compare many rows per call rather than making many calls.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,12 @@ import pytest
 
 from llm_magics import get_manager, ops
 from llm_magics.distributed import RayEngine, engine_of, row_ops, run_op, run_series
-from llm_magics.errors import InvalidArgumentError, MissingDependencyError, ModelNotFoundError
+from llm_magics.errors import (
+    InvalidArgumentError,
+    MissingDependencyError,
+    ModelNotFoundError,
+    RunInterruptedError,
+)
 from llm_magics.plan.run import run_mine
 
 SCHEMA = {"product": str, "recommend": bool}
@@ -34,15 +37,6 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
 }
 OPTIONS: dict[str, dict[str, Any]] = {"summarize": {"max_words": 8}}
 TWO_WORKERS = RayEngine(actors=2, batch_rows=4)
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[Any]:
-    ray = pytest.importorskip("ray")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
 def assert_same(local: pd.Series | pd.DataFrame, remote: pd.Series | pd.DataFrame) -> None:
@@ -186,6 +180,38 @@ def test_workers_share_the_result_cache(ray_cluster: Any, reviews: pd.DataFrame)
     assert_same(again, first)
     rerun = ops.sentiment(texts, engine=TWO_WORKERS, progress=False)
     assert rerun.attrs["llm_magics"]["rows_from_cache"] == len(texts)
+
+
+@pytest.mark.slow
+def test_a_cancelled_ray_run_says_how_to_go_on_and_resumes_from_the_cache(
+    ray_cluster: Any, reviews: pd.DataFrame
+) -> None:
+    texts = reviews["review"] + " (cancelled on ray)"  # texts no other test has cached
+    count = int(texts.notna().sum())
+    manager = get_manager()
+
+    def cancel_after_first_batch(job: Any) -> None:
+        if job.primitive == "sentiment · ray" and job.state == "running" and job.done > 0:
+            assert manager.cancel(job.id)
+
+    remove = manager.add_job_listener(cancel_after_first_batch)
+    try:
+        with pytest.raises(RunInterruptedError, match="the cache is off") as off:
+            ops.sentiment(texts, cache=False, progress=False, engine=TWO_WORKERS)
+        with pytest.raises(RunInterruptedError, match="run it again to resume") as on:
+            ops.sentiment(texts, progress=False, engine=TWO_WORKERS)
+    finally:
+        remove()
+    for caught in (off, on):
+        assert caught.value.reason == "cancelled"
+        assert 0 < caught.value.done < count  # stopped after a batch of 4 rows, not at the end
+        job = next(j for j in manager.status()["jobs"] if j["id"] == caught.value.job_id)
+        assert job["state"] == "cancelled"
+    resumed = ops.sentiment(texts, progress=False, engine=TWO_WORKERS)
+    made = resumed.attrs["llm_magics"]
+    assert made["rows_from_cache"] >= on.value.done  # what the workers finished is kept
+    assert made["rows_from_cache"] + made["rows_computed"] == count
+    assert_same(ops.sentiment(texts, cache=False, progress=False), resumed)
 
 
 def test_a_worker_error_arrives_as_itself(ray_cluster: Any) -> None:

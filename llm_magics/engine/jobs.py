@@ -185,8 +185,9 @@ def running(job: Job, manager: ModelManager, *, resume: str) -> Iterator[Job]:
     scope = current_scope()
     if scope is not None:
         scope.adopt(job)
-    manager.notify(job)  # the sidebar and the panels show the job from its start
     try:
+        # The sidebar and the panels show the job from its start; a listener may stop it here.
+        manager.notify(job)
         yield job
     except (KeyboardInterrupt, JobStopped):
         reason = "cancelled" if job.stop_requested and not job.interrupted else "interrupted"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,20 @@ def test_the_classifier_serves_classify_and_features(tuned: FineTuned) -> None:
     assert features.columns[-2:].tolist() == ["text_ft_great", "text_ft_other"]
     with pytest.raises(InvalidArgumentError, match="leave labels out"):
         classify(texts, ["good", "bad"], method="finetuned", model=tuned.name, progress=False)
+
+
+def test_ray_workers_load_the_fine_tuned_classifier_by_its_name(
+    tuned: FineTuned, ray_cluster: Any
+) -> None:
+    # The alias travels with the driver's settings; the folder is in cache_dir (shared storage
+    # on a cluster), so each worker loads the same classifier.
+    texts = amazon_reviews("test")["review"].head(8)
+    local = classify(texts, method="finetuned", model=tuned.name, cache=False, progress=False)
+    remote = classify(
+        texts, method="finetuned", model=tuned.name, cache=False, progress=False, engine="ray"
+    )
+    assert remote["label"].tolist() == local["label"].tolist()
+    np.testing.assert_allclose(remote["probability"], local["probability"], atol=1e-5)
 
 
 def test_a_single_label_is_refused() -> None:
