@@ -57,6 +57,7 @@ from llm_magics.ops.base import (
     accepted_arguments,
     check_arguments,
     record_provenance,
+    row_ops,
     text_of,
 )
 from llm_magics.runtime.manager import get_manager
@@ -150,11 +151,6 @@ def engine_of(
         msg = f"engine must be one of {', '.join(ENGINES)}, not {name!r}.{did_you_mean(name, ENGINES)}"
         raise InvalidArgumentError(msg)
     return RayEngine(address=address, actors=actors)
-
-
-def row_ops() -> list[str]:
-    """The operations that can run on Ray (those that compute each row on its own)."""
-    return [name for name, fn in OPERATIONS.items() if "engine" in accepted_arguments(fn)]
 
 
 def _ray() -> Any:
@@ -428,16 +424,12 @@ def run_series(
 
 def _reduce(vectors: pd.DataFrame, dims: int) -> pd.DataFrame:
     """``embed(dims=...)``'s projection, fitted here on every row the workers embedded."""
-    from llm_magics.ops.embed import reduce_dims
+    from llm_magics.ops.embed import reduce_dims, vectors_frame
 
     present = vectors.notna().all(axis=1).to_numpy()
     reduced = reduce_dims(vectors.to_numpy(dtype=np.float32)[present], dims)
-    full = np.full((len(vectors), reduced.shape[1]), np.nan, dtype=np.float32)
-    full[present] = reduced
-    prefix = str(vectors.columns[0]).rsplit("_", 1)[0]
-    return pd.DataFrame(
-        full, index=vectors.index, columns=[f"{prefix}_{i}" for i in range(reduced.shape[1])]
-    )
+    prefix = str(vectors.columns[0]).rsplit("_", 1)[0]  # "<column>_emb", as the workers named it
+    return vectors_frame(reduced, present, vectors.index, prefix)
 
 
 def _collect(

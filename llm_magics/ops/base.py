@@ -31,6 +31,7 @@ __all__ = [
     "operation",
     "record_provenance",
     "resolve_column",
+    "row_ops",
     "text_of",
 ]
 
@@ -73,6 +74,11 @@ def accepted_arguments(fn: Callable[..., Any]) -> list[str]:
     ]
 
 
+def row_ops() -> list[str]:
+    """The operations that can run on Ray (those that compute each row on its own)."""
+    return [name for name, fn in OPERATIONS.items() if "engine" in accepted_arguments(fn)]
+
+
 def check_arguments(op: str, accepted: Sequence[str], kwargs: dict[str, Any]) -> None:
     """Raise ``InvalidArgumentError`` for a keyword ``op`` does not take, listing the valid ones."""
     unknown = [k for k in kwargs if k not in accepted]
@@ -87,7 +93,7 @@ def check_arguments(op: str, accepted: Sequence[str], kwargs: dict[str, Any]) ->
         msg = (
             f"{op}() runs in this process only: it needs every row at once, so it has no engine "
             "argument. engine='ray' is for the row-wise operations "
-            f"({', '.join(n for n, f in OPERATIONS.items() if 'engine' in accepted_arguments(f))})."
+            f"({', '.join(row_ops())})."
         )
     raise InvalidArgumentError(msg)
 

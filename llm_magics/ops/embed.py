@@ -15,7 +15,7 @@ from llm_magics.runtime.manager import ModelManager
 if TYPE_CHECKING:
     from llm_magics.distributed import RayEngine
 
-__all__ = ["embed", "reduce_dims"]
+__all__ = ["embed", "reduce_dims", "vectors_frame"]
 
 
 def reduce_dims(vectors: np.ndarray, dims: int, seed: int = 0) -> np.ndarray:
@@ -29,6 +29,17 @@ def reduce_dims(vectors: np.ndarray, dims: int, seed: int = 0) -> np.ndarray:
     if keep < dims:  # fewer rows than dimensions asked for: the rest carry nothing
         reduced = np.hstack([reduced, np.zeros((len(vectors), dims - keep))])
     return reduced.astype(np.float32)
+
+
+def vectors_frame(
+    vectors: np.ndarray, present: np.ndarray, index: pd.Index, prefix: str
+) -> pd.DataFrame:
+    """``<prefix>_0`` ... on ``index``, float32: ``vectors`` at the ``present`` rows, NaN elsewhere."""
+    full = np.full((len(index), vectors.shape[1]), np.nan, dtype=np.float32)
+    full[present] = vectors
+    return pd.DataFrame(
+        full, index=index, columns=[f"{prefix}_{i}" for i in range(vectors.shape[1])]
+    )
 
 
 @operation
@@ -80,13 +91,6 @@ def embed(
         manager=manager,
     )
     vectors = out.vectors if dims is None else reduce_dims(out.vectors, dims)
-    width = vectors.shape[1]
-    full = np.full((len(column.source), width), np.nan, dtype=np.float32)
-    full[column.present] = vectors
-    result = pd.DataFrame(
-        full,
-        index=column.source.index,
-        columns=[f"{column.name}_emb_{i}" for i in range(width)],
-    )
+    result = vectors_frame(vectors, column.present, column.source.index, f"{column.name}_emb")
     record_provenance(result, "embed", {"dims": dims, "normalize": normalize}, [out.provenance])
     return result
