@@ -222,6 +222,12 @@ def test_a_worker_error_arrives_as_itself(ray_cluster: Any) -> None:
         ops.classify(texts, ["a", "b"], method="bogus", engine=RayEngine(actors=1))
 
 
+def test_the_row_wise_ops_are_those_with_an_engine_argument() -> None:
+    rows = {"clean", "summarize", "classify", "sentiment", "extract", "filter", "embed", "keywords"}
+    assert set(row_ops()) == rows
+    assert {"topics", "features", "finetune"}.isdisjoint(row_ops())
+
+
 def test_bad_engine_arguments_fail_before_ray_starts() -> None:
     texts = pd.Series(["good tea"])
     with pytest.raises(InvalidArgumentError, match="Did you mean 'ray'"):
