@@ -124,7 +124,7 @@ class SharedPrefix:
             out = loaded.model(
                 torch.tensor([ids], device=loaded.device), use_cache=True, logits_to_keep=1
             )
-        self.cache = out.past_key_values
+        self.cache = out.cache
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -186,13 +186,13 @@ def prefill(
         input_ids=input_ids,
         attention_mask=attention_mask,
         position_ids=positions,
-        past_key_values=cache,
+        cache=cache,
         use_cache=True,
         logits_to_keep=1,
     )
     return Prefill(
         logits=out.logits[:, -1].float(),
-        cache=out.past_key_values,
+        cache=out.cache,
         attention_mask=attention_mask,
         next_position=positions[:, -1] + 1,
     )

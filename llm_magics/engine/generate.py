@@ -116,10 +116,10 @@ def _decode_batch(
             input_ids=chosen[:, None],
             attention_mask=mask,
             position_ids=position[:, None],
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
         )
-        cache, logits, position = out.past_key_values, out.logits[:, -1].float(), position + 1
+        cache, logits, position = out.cache, out.logits[:, -1].float(), position + 1
     generated = []
     for row in tokens.cpu().tolist():
         end = row.index(-1) if -1 in row else len(row)

@@ -64,7 +64,7 @@ def _candidate_logprobs(
         input_ids=fed.repeat(n_rows, 1),
         attention_mask=mask,
         position_ids=positions,
-        past_key_values=state.cache,
+        cache=state.cache,
         use_cache=True,
     )
     logprobs = torch.log_softmax(out.logits.float(), dim=-1)
