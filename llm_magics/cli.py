@@ -11,7 +11,7 @@ import argparse
 import sys
 import textwrap
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -302,15 +302,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _note(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-    """Our warnings as one ``llm-mine: note:`` line each (no file, line or source)."""
-    if issubclass(category, LlmMagicsWarning):
-        print(f"llm-mine: note: {message}", file=sys.stderr)
-    else:
-        _show_warning(message, category, *args, **kwargs)
+def _notes(show: Callable[..., None]) -> Callable[..., None]:
+    """Our warnings as one ``llm-mine: note:`` line each (no file, line or source); other
+    warnings as ``show`` shows them."""
 
+    def note(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, LlmMagicsWarning):
+            print(f"llm-mine: note: {message}", file=sys.stderr)
+        else:
+            show(message, category, *args, **kwargs)
 
-_show_warning = warnings.showwarning
+    return note
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -319,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         with warnings.catch_warnings():
-            warnings.showwarning = _note
+            warnings.showwarning = _notes(warnings.showwarning)
             return args.run(args)
     except (UsageProblem, InvalidArgumentError) as err:
         print(f"llm-mine {args.command}: {err}", file=sys.stderr)

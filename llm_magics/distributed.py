@@ -51,6 +51,7 @@ from llm_magics.errors import (
     LlmMagicsError,
     LlmMagicsWarning,
     did_you_mean,
+    warn,
 )
 from llm_magics.ops.base import (
     OPERATIONS,
@@ -462,7 +463,7 @@ def _collect(
                 for note in notes:
                     if note not in noted:  # each worker batch warns on its own; say it once
                         noted.add(note)
-                        warnings.warn(note, LlmMagicsWarning, stacklevel=4)
+                        warn(note)
                 job.cached += present - computed
                 job.advance(present)
                 bar.update(int(size))

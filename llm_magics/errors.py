@@ -16,12 +16,23 @@
 Every message says what happened and what to do next. In a notebook the error renders as one line
 (``_render_traceback_``) instead of a traceback through our internals; ``%tb`` still shows the
 full traceback.
+
+A warning is issued with :func:`warn`, which points it at the user's line, and is said once per
+call: code that repeats an inner call (a plan's steps, an op's batches, a model's folds) collects
+the warnings of the inner calls with :func:`collected_warnings` and says each once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Iterable
+import os
+import site
+import sys
+import sysconfig
+import warnings
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 __all__ = [
     "DeviceOutOfMemoryError",
@@ -33,7 +44,9 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFoundError",
     "RunInterruptedError",
+    "collected_warnings",
     "did_you_mean",
+    "warn",
 ]
 
 
@@ -118,6 +131,88 @@ class RunInterruptedError(LlmMagicsError):
 
 class LlmMagicsWarning(UserWarning):
     """Something was adjusted so the call could run (inputs truncated, values converted, ...)."""
+
+
+def _library_folders() -> tuple[str, ...]:
+    """Where code that is not the user's lives: our package, the standard library, and the
+    installed packages (IPython's magic machinery among them)."""
+    paths = sysconfig.get_paths()
+    folders = {os.path.dirname(os.path.abspath(__file__))}
+    folders.update(paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib"))
+    folders.update(site.getsitepackages())
+    folders.add(site.getusersitepackages())
+    return tuple(os.path.join(f, "") for f in folders)
+
+
+_LIBRARY_FOLDERS = _library_folders()
+
+
+def warn(message: str) -> None:
+    """Issue ``message`` as an ``LlmMagicsWarning`` at the user's line.
+
+    The line is the innermost one outside our package and outside installed libraries: the
+    user's call of an op in a script or a cell, or the cell that holds a ``%%mine`` plan (IPython
+    runs the magic). Python's default filter then shows a message once per line that causes it.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn("3 rows were cut.")
+    >>> caught[0].category.__name__, str(caught[0].message)
+    ('LlmMagicsWarning', '3 rows were cut.')
+    """
+    frame, level = sys._getframe(1), 2  # level 2: warn's caller
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_FOLDERS):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, LlmMagicsWarning, stacklevel=level)
+
+
+@contextlib.contextmanager
+def collected_warnings(shown: set[tuple[Any, ...]] | None = None) -> Iterator[list[str]]:
+    """Keep our warnings raised inside the block instead of showing them; show other libraries'
+    warnings as usual, but each (category, text, file, line) once.
+
+    The block yields the list that the texts of our warnings are added to, each once and in
+    order; the caller says them (``warn``) when the block ends. A repeated inner call (a
+    plan's steps, the folds of a model search) would otherwise repeat every warning once per
+    call. Pass the same ``shown`` set to several blocks to show another library's warning once
+    over all of them. Filters that make a warning an error or ignore it still apply.
+
+    Examples
+    --------
+    >>> with collected_warnings() as notes:
+    ...     for _ in range(3):
+    ...         warn("3 rows were cut.")
+    >>> notes
+    ['3 rows were cut.']
+    """
+    notes: list[str] = []
+    shown = set() if shown is None else shown
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", LlmMagicsWarning)
+        show = warnings.showwarning
+
+        def keep_or_show(
+            message: Warning | str,
+            category: type[Warning],
+            filename: str,
+            lineno: int,
+            file: Any = None,
+            line: str | None = None,
+        ) -> None:
+            if issubclass(category, LlmMagicsWarning):
+                if str(message) not in notes:
+                    notes.append(str(message))
+                return
+            key = (category, str(message), filename, lineno)
+            if key not in shown:
+                shown.add(key)
+                show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = keep_or_show
+        yield notes
 
 
 def _restore(cls: type[LlmMagicsError], args: tuple[object, ...], state: dict) -> LlmMagicsError:

@@ -1,20 +1,26 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
+import pandas as pd
 import pytest
 
 from llm_magics.errors import (
     DeviceOutOfMemoryError,
     InvalidArgumentError,
     LlmMagicsError,
+    LlmMagicsWarning,
     MissingDependencyError,
     ModelError,
     ModelLoadError,
     ModelNotFoundError,
     RunInterruptedError,
+    collected_warnings,
     did_you_mean,
+    warn,
 )
+from llm_magics.ops import clean
 
 
 @pytest.mark.parametrize(
@@ -80,3 +86,47 @@ def test_errors_pickle_whole(error: LlmMagicsError) -> None:
     assert type(back) is type(error)
     assert back.args == error.args
     assert vars(back) == vars(error)
+
+
+def _library_call() -> None:
+    """Another library's call that warns from the same line every time."""
+    warnings.warn("this argument is deprecated", FutureWarning, stacklevel=1)
+
+
+def test_warn_points_at_the_line_that_called_us() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn("3 rows were cut.")
+        clean(pd.Series([12, "x"]))  # through an op: its wrapper, the op, TextColumn
+    assert [w.category for w in caught] == [LlmMagicsWarning, LlmMagicsWarning]
+    assert [w.filename for w in caught] == [__file__, __file__]
+    assert "1 non-text cell" in str(caught[1].message)
+
+
+def test_collected_warnings_keeps_ours_and_shows_each_other_warning_once() -> None:
+    shown: set = set()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):  # two steps of a plan, say
+            with collected_warnings(shown) as notes:
+                for _ in range(5):  # one warning per model call
+                    warn("3 rows were cut.")
+                    _library_call()
+                warn("2 rows were cut.")
+            assert notes == ["3 rows were cut.", "2 rows were cut."]
+    assert [(w.category, str(w.message)) for w in caught] == [
+        (FutureWarning, "this argument is deprecated")
+    ]
+    assert caught[0].filename == __file__  # where the library raised it, not moved
+
+
+def test_collected_warnings_keeps_the_filters_that_ignore_or_raise() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", FutureWarning)
+        with collected_warnings():
+            _library_call()
+    assert caught == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        with pytest.raises(FutureWarning), collected_warnings():
+            _library_call()

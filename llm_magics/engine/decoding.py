@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from llm_magics.errors import LlmMagicsWarning
+from llm_magics.errors import warn
 from llm_magics.runtime.loading import LoadedModel
 
 __all__ = [
@@ -61,7 +60,7 @@ def prompt_rows(
 ) -> list[list[int]]:
     """Chat-templated token ids of ``prompts``, cut to leave ``reserve`` tokens of the context."""
     rows = chat_token_ids(loaded, prompts, system) if prompts else []
-    return truncate_rows(rows, context_length(loaded) - reserve, why=why, stacklevel=4)
+    return truncate_rows(rows, context_length(loaded) - reserve, why=why)
 
 
 def context_length(loaded: LoadedModel) -> int:
@@ -71,9 +70,7 @@ def context_length(loaded: LoadedModel) -> int:
     )
 
 
-def truncate_rows(
-    rows: list[list[int]], limit: int, *, why: str, stacklevel: int = 3
-) -> list[list[int]]:
+def truncate_rows(rows: list[list[int]], limit: int, *, why: str) -> list[list[int]]:
     """Cut rows longer than ``limit`` tokens in the middle, keeping the head and the tail.
 
     The head holds the instruction and the tail the template's answer turn, so the model still
@@ -89,8 +86,7 @@ def truncate_rows(
         f"{len(cut)} of {len(rows)} rows were longer than {limit} tokens ({why}) and were cut in "
         "the middle."
     )
-    # stacklevel points the warning at the user's call of the primitive, not at our internals.
-    warnings.warn(msg, LlmMagicsWarning, stacklevel=stacklevel)
+    warn(msg)
     return rows
 
 

@@ -53,8 +53,7 @@ def run_encoder(
         int(getattr(tokenizer, "model_max_length", _MAX_ENCODER_TOKENS)), _MAX_ENCODER_TOKENS
     )
     rows = tokenizer(list(texts), verbose=False)["input_ids"] if texts else []
-    # stacklevel 4: truncate_rows < run_encoder < embed/predict < the user's call.
-    rows = truncate_rows(rows, limit, why="the most the encoder reads", stacklevel=4)
+    rows = truncate_rows(rows, limit, why="the most the encoder reads")
     default_tokens, max_rows = batch_defaults(loaded, "embed")
 
     def compute(indices: np.ndarray) -> list[np.ndarray]:

@@ -8,13 +8,12 @@ categories; identifiers and dates are left out, and the result says so.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning, did_you_mean
+from llm_magics.errors import InvalidArgumentError, did_you_mean, warn
 from llm_magics.ops.base import looks_like_text
 
 __all__ = ["Columns", "infer_columns", "infer_task", "is_free_text", "prepare_target"]
@@ -62,10 +61,8 @@ def prepare_target(frame: pd.DataFrame, target: str, task: str) -> tuple[pd.Data
         raise InvalidArgumentError(msg)
     missing = frame[target].isna()
     if missing.any():
-        warnings.warn(
-            f"mine(): {int(missing.sum())} of {len(frame)} rows have no {target!r} and were left out.",
-            LlmMagicsWarning,
-            stacklevel=3,
+        warn(
+            f"mine(): {int(missing.sum())} of {len(frame)} rows have no {target!r} and were left out."
         )
         frame = frame.loc[~missing]
     if len(frame) < 10:

@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.inspection import permutation_importance
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
 from llm_magics.engine.jobs import raise_if_cancelled
-from llm_magics.errors import InvalidArgumentError, did_you_mean
+from llm_magics.errors import InvalidArgumentError, collected_warnings, did_you_mean, warn
 from llm_magics.mining.candidates import BASELINE, Candidate, dense, feature_pipeline
 from llm_magics.mining.candidates import candidates as candidates_for
 from llm_magics.mining.columns import infer_columns, prepare_target
@@ -73,7 +74,9 @@ def _fit_score(
     model = candidate.build(params, seed)
     started = time.perf_counter()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence chatter of a trial
+        # A trial's iteration cap is part of its cost: not converging is expected, not news.
+        # Other warnings (deprecations of the arguments we pass among them) still show.
+        warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(fold["X_train"], fold["y_train"])
     seconds = time.perf_counter() - started
     predicted = model.predict(fold["X_valid"])
@@ -83,19 +86,18 @@ def _fit_score(
 
 
 def _warn_once(fn: Any) -> Any:
-    """Pass on each warning of ``fn`` once: the features of every fold repeat the same ones."""
+    """Say each warning of ``fn`` once: the features of every fold repeat the same ones."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with collected_warnings() as notes:
             result = fn(*args, **kwargs)
         seen = set()
-        for warning in caught:
-            key = (warning.category, re.sub(r"\d+", "N", str(warning.message)))
-            if key not in seen:
-                seen.add(key)
-                warnings.warn(warning.message, warning.category, stacklevel=2)
+        for note in notes:
+            kind = re.sub(r"\d+", "N", note)
+            if kind not in seen:
+                seen.add(kind)
+                warn(note)
         return result
 
     return wrapper

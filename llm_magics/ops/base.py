@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from llm_magics.engine.results import Provenance
-from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning, did_you_mean
+from llm_magics.errors import InvalidArgumentError, collected_warnings, did_you_mean, warn
 
 __all__ = [
     "OPERATIONS",
@@ -46,11 +45,20 @@ def operation(fn: F) -> F:
 
     An operation with an ``engine`` parameter is row-wise: ``engine="ray"`` (or a
     ``llm_magics.distributed.RayEngine``) runs it on a Ray cluster instead of in this process.
+    Each of its warnings is said once per call, at the caller's line, however many inner calls
+    (batches, primitives) repeat it.
     """
     accepted = accepted_arguments(fn)
 
     @functools.wraps(fn)
     def checked(*args: Any, **kwargs: Any) -> Any:
+        with collected_warnings() as notes:
+            result = _call(*args, **kwargs)
+        for note in notes:
+            warn(note)
+        return result
+
+    def _call(*args: Any, **kwargs: Any) -> Any:
         check_arguments(fn.__name__, accepted, kwargs)
         engine = kwargs.get("engine", "local")
         if "engine" in accepted and not (isinstance(engine, str) and engine == "local"):
@@ -167,11 +175,9 @@ class TextColumn:
                 texts.append(text)
                 present[i] = True
         if converted:
-            warnings.warn(
+            warn(
                 f"{op}(): {converted} non-text cell(s) of {series.name!r} were converted with str(); "
-                "cast the column with .astype(str) to silence this.",
-                LlmMagicsWarning,
-                stacklevel=3,
+                "cast the column with .astype(str) to silence this."
             )
         return cls(source=series, present=present, texts=texts)
 

@@ -18,7 +18,6 @@ still cannot be read (an empty answer, "1.2.3") becomes NaN, and one warning cou
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,7 @@ import pandas as pd
 
 from llm_magics.engine import generate
 from llm_magics.engine.results import Provenance
-from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
+from llm_magics.errors import InvalidArgumentError, warn
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.classify import score_labels
 from llm_magics.ops.prompts import render
@@ -203,12 +202,10 @@ def extract(
             result[name] = pd.Categorical(result[name], categories=kind)
     failed = {k: v for k, v in unreadable.items() if v}
     if failed:
-        warnings.warn(
+        warn(
             "extract(): answers that could not be read as numbers became NaN: "
             + ", ".join(f"{k}: {v} of {len(column.texts)}" for k, v in failed.items())
-            + ".",
-            LlmMagicsWarning,
-            stacklevel=3,
+            + "."
         )
     record_provenance(
         result,

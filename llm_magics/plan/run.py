@@ -14,7 +14,6 @@ import contextlib
 import inspect
 import re
 import time
-import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from llm_magics import ops
-from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
+from llm_magics.errors import InvalidArgumentError, collected_warnings, warn
 from llm_magics.mining import MiningResult, mine
 from llm_magics.mining.columns import is_free_text
 from llm_magics.mining.narrative import Narrative
@@ -257,27 +256,23 @@ def _finished_jobs(manager: ModelManager) -> Iterator[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def _warnings_once(step: Step, seen: set[str], kept: list[str]) -> Iterator[None]:
-    """Our warnings of a step, each kind once per plan and prefixed with the step's line.
+def _warnings_once(
+    step: Step, seen: set[str], kept: list[str], shown: set[tuple[Any, ...]]
+) -> Iterator[None]:
+    """Our warnings of a step, each kind once per plan and prefixed with the step's line; other
+    libraries' warnings each once per plan (``shown``), not once per model call.
 
     A plan repeats what one op warns about (the same long rows are cut in every embedding step);
-    the reader needs it once. Other libraries' warnings pass through unchanged.
+    the reader needs it once.
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with collected_warnings(shown) as notes:
         yield
-    for warning in caught:
-        if not issubclass(warning.category, LlmMagicsWarning):
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
-            continue
-        text = str(warning.message)
+    for text in notes:
         kind = re.sub(r"\d+", "#", text)
         if kind not in seen:
             seen.add(kind)
             kept.append(text)
-            warnings.warn(f"line {step.line} ({step.verb}): {text}", LlmMagicsWarning, stacklevel=5)
+            warn(f"line {step.line} ({step.verb}): {text}")
 
 
 @contextlib.contextmanager
@@ -460,12 +455,13 @@ def mine_plan(
     runner = _Runner(run, cache=cache, progress=progress, engine=engine, made=[])
     bar = tqdm(plan.steps, disable=not progress or not plan.steps, unit="step", desc="plan")
     seen: set[str] = set()
+    shown: set[tuple[Any, ...]] = set()
     with _chat_model(manager, model), contextlib.closing(bar):
         for step in bar:
             bar.set_description(f"line {step.line}: {step.verb}")
             started, kept = time.perf_counter(), []
             try:
-                with _finished_jobs(manager) as jobs, _warnings_once(step, seen, kept):
+                with _finished_jobs(manager) as jobs, _warnings_once(step, seen, kept, shown):
                     added, note = runner.step(step)
             except BaseException as err:
                 run.error = f"line {step.line} ({step.verb}): {type(err).__name__}: {err}"

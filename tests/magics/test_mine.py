@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from llm_magics import MineRun, PlanEstimate, get_manager
 from llm_magics.datasets import amazon_reviews
 from llm_magics.distributed import RayEngine
 from llm_magics.engine import get_result_cache
-from llm_magics.errors import RunInterruptedError
+from llm_magics.errors import LlmMagicsWarning, RunInterruptedError
 from llm_magics.magics.mine import CellRequest, MineMagics
 from llm_magics.reports import CacheReport, ModelsReport, StatusReport
 
@@ -341,3 +342,21 @@ def test_question_mark_help_has_the_options_the_language_and_an_example(
         "help",
     ):
         assert f"%mine {command}" in line
+
+
+def test_a_plan_warning_is_said_once_at_the_cell(shell: InteractiveShell) -> None:
+    shell.user_ns["long_reviews"] = pd.DataFrame(
+        {"review": ["tea " * 600, "Fine tea.", "tea " * 700]}
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = shell.run_cell(
+            "%%mine long_reviews --quiet\nembed review\ntopics review  k=2\n", store_history=False
+        )
+    assert result.success, result.error_in_exec
+    ours = [w for w in caught if issubclass(w.category, LlmMagicsWarning)]
+    assert [str(w.message) for w in ours] == [
+        "line 1 (embed): 2 of 3 rows were longer than 512 tokens (the most the encoder reads) "
+        "and were cut in the middle."
+    ]  # once, though both steps embed the long rows
+    assert ours[0].filename.startswith("<ipython-input-")  # the cell, not IPython's internals
