@@ -127,11 +127,11 @@ def resolve_column(frame: pd.DataFrame, column: Any) -> pd.Series:
 
 
 def looks_like_text(series: pd.Series) -> bool:
-    """Whether most of the first 100 values of an object/string column are strings."""
+    """Whether most of the first 100 values of an object/string column are strings (or bytes)."""
     if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
         return False
     sample = series.dropna().head(100)
-    return len(sample) > 0 and sample.map(lambda v: isinstance(v, str)).mean() > 0.5
+    return len(sample) > 0 and sample.map(lambda v: isinstance(v, (str, bytes))).mean() > 0.5
 
 
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})

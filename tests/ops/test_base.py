@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import llm_magics  # noqa: F401  (the .llm accessor)
 from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
 from llm_magics.ops import OPERATIONS, summarize
 from llm_magics.ops.base import TextColumn, resolve_column, text_of
@@ -56,6 +57,8 @@ def test_bytes_cells_are_decoded_as_text() -> None:
         column = TextColumn.of(cells, "test")
     assert column.texts == ["café", "green tea", "bom"]
     assert column.present.tolist() == [True, True, True, False]
+    frame = pd.DataFrame({"id": [1, 2], "raw": [b"Caf\xc3\xa9 <b>ok</b>", b"tea"]})
+    assert frame.llm.clean().tolist() == ["Café ok", "tea"]  # found as the text column
     with pytest.warns(LlmMagicsWarning, match="1 bytes cell.*not UTF-8 and were read as cp1252"):
         assert TextColumn.of(pd.Series([b"caf\xe9 cr\xe8me", b"ok"]), "t").texts == [
             "café crème",
