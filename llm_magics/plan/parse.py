@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,8 +39,9 @@ from llm_magics.errors import InvalidArgumentError
 
 __all__ = ["Plan", "PlanSyntaxError", "Step", "parse_plan", "plan_value"]
 
-_INTERPOLATION = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
-_ALONE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
+_VARIABLE = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"  # name or name.attribute
+_INTERPOLATION = re.compile(rf"\{{\{{|\}}\}}|\{{({_VARIABLE})\}}")  # {{, }} or {name}
+_ALONE = re.compile(rf"\{{({_VARIABLE})\}}")
 _NAME = re.compile(r"[A-Za-z_][\w.\-:]*")
 _PLAIN = re.compile(r"[A-Za-z_][\w.\-/]*")
 _PLAIN_KEYWORDS = {"True", "False", "None", "from"}
@@ -112,6 +113,7 @@ def plan_value(value: Any, *, quoted: bool = False) -> str:
 
 
 def _written(value: Any) -> str:
+    """``value`` as a plan token, braces as they are (what a lone ``{name}`` stands for)."""
     if isinstance(value, str):
         plain = _PLAIN.fullmatch(value) and value not in _PLAIN_KEYWORDS and "->" not in value
         return value if plain else repr(value)
@@ -120,7 +122,7 @@ def _written(value: Any) -> str:
     return repr(value)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Expander:
     """Expands ``{name}`` in one line from ``namespace``; errors point into the line as written."""
 
@@ -155,7 +157,7 @@ class _Expander:
         match = _ALONE.fullmatch(raw)
         return (True, self.value(match.group(1), column)) if match else (False, None)
 
-    def within(self, raw: str, column: int, write: Any = str) -> str:
+    def within(self, raw: str, column: int, write: Callable[[Any], str] = str) -> str:
         """``raw`` with ``{{``, ``}}`` and each ``{name}`` replaced (by ``write(value)``)."""
         if "{" not in raw and "}" not in raw:
             return raw
