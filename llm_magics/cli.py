@@ -196,7 +196,8 @@ def _read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     if reader is None and not path.is_dir():
         msg = f"{path}: cannot read {path.suffix or 'a file without extension'}; use {', '.join(_READERS)}."
         raise UsageProblem(msg)
-    _check_readable(path, "file")
+    if not (suffix == ".parquet" and path.is_dir()):  # a folder of parquet files is one table
+        _check_readable(path, "file")
     try:
         frame = reader(path, encoding)
     except ImportError as err:  # parquet without pyarrow

@@ -198,6 +198,10 @@ def test_a_folder_an_unreadable_file_or_a_plan_not_in_utf8_is_one_line(
     assert capsys.readouterr().err == (
         f"llm-mine run: {tmp_path / 'folder.csv'} is a folder; pass the file inside it.\n"
     )
+    (tmp_path / "parts.parquet").mkdir()  # a folder of parquet files is a table
+    pd.DataFrame({"review": ["tea"]}).to_parquet(tmp_path / "parts.parquet" / "0.parquet")
+    assert main(["run", str(plan), str(tmp_path / "parts.parquet"), "-o", out, "--quiet"]) == 0
+    assert pd.read_csv(out)["review"].tolist() == ["tea"]
     (tmp_path / "latin.mine").write_bytes(b"clean review  # caf\xe9\n")
     assert main(["run", str(tmp_path / "latin.mine"), str(table), "-o", out]) == 2
     assert "latin.mine is not UTF-8 (byte 0xe9 on line 1); re-save it as UTF-8." in (
