@@ -1,13 +1,15 @@
 """``llm-mine``: llm_magics from a terminal (also ``python -m llm_magics``).
 
 Exit status: 0 done; 1 the run failed (a model that cannot load, out of memory ...); 2 a usage or
-plan error, with the plan's line and column; 130 interrupted (run the same command again: finished
+plan error, with the plan's line and column, or an input that cannot be read (one line naming
+the file and what to do); 130 interrupted (run the same command again: finished
 rows come from the cache).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import textwrap
 import warnings
@@ -99,11 +101,11 @@ class UsageProblem(Exception):
 
 
 _READERS = {
-    ".csv": pd.read_csv,
-    ".tsv": lambda path: pd.read_csv(path, sep="\t"),
-    ".parquet": pd.read_parquet,
-    ".jsonl": lambda path: pd.read_json(path, lines=True),
-    ".json": pd.read_json,
+    ".csv": lambda path, encoding: pd.read_csv(path, encoding=encoding),
+    ".tsv": lambda path, encoding: pd.read_csv(path, sep="\t", encoding=encoding),
+    ".parquet": lambda path, encoding: pd.read_parquet(path),
+    ".jsonl": lambda path, encoding: pd.read_json(path, lines=True, encoding=encoding),
+    ".json": lambda path, encoding: pd.read_json(path, encoding=encoding),
 }
 
 
@@ -123,17 +125,106 @@ _WRITERS = {
 }
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    reader = _READERS.get(path.suffix.lower())
-    if reader is None:
+_DENIED = "permission denied; make it readable (chmod +r) or copy it somewhere you can read."
+
+
+def _check_readable(path: Path, what: str) -> None:
+    """A ``UsageProblem`` saying why ``path`` cannot be read and what to do, if it cannot."""
+    if not path.exists():
+        raise UsageProblem(f"{path}: no such {what}.")
+    if path.is_dir():
+        raise UsageProblem(f"{path} is a folder; pass the {what} inside it.")
+    try:
+        with path.open("rb") as file:
+            empty = not file.read(1)
+    except PermissionError:
+        raise UsageProblem(f"{path}: {_DENIED}") from None
+    except OSError as err:
+        raise UsageProblem(f"{path}: cannot read it ({err.strerror or err}).") from None
+    if empty:
+        raise UsageProblem(f"{path} is empty; pass a {what} with something in it.")
+
+
+def _likely_encoding(raw: bytes) -> str:
+    """The encoding a file that is not UTF-8 most likely has."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    try:
+        raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "cp1252"
+
+
+def _not_text(path: Path, err: UnicodeDecodeError, encoding: str, *, table: bool) -> UsageProblem:
+    """The one line for a file that is not in ``encoding``: which encoding to pass instead."""
+    with path.open("rb") as file:
+        head = file.read(1 << 20)
+    try:  # readers decode in chunks, so err's offset is within a chunk: find the line here
+        head.decode(encoding)
+        where = f"byte 0x{err.object[err.start]:02x}"
+    except UnicodeDecodeError as found:
+        line = head[: found.start].count(b"\n") + 1
+        where = f"byte 0x{head[found.start]:02x} on line {line}"
+    if not table:  # a plan file is ours: UTF-8 only
+        return UsageProblem(f"{path} is not UTF-8 ({where}); re-save it as UTF-8.")
+    guess = _likely_encoding(head)
+    if guess == encoding.lower():
+        guess = "utf-8"
+    return UsageProblem(
+        f"{path} is not {encoding} ({where}); it looks like {guess}: pass --encoding {guess}, or "
+        're-save it as UTF-8 (in Excel: Save As > "CSV UTF-8").'
+    )
+
+
+def _broken_line(path: Path, encoding: str) -> tuple[int, str] | None:
+    """The first line of a JSON Lines file that is not JSON: its number and the parser's words."""
+    with path.open(encoding=encoding) as lines:
+        for number, line in enumerate(lines, start=1):
+            if line.strip():
+                try:
+                    json.loads(line)
+                except json.JSONDecodeError as err:
+                    return number, err.msg
+    return None
+
+
+def _read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """The table at ``path``; anything that stops it being read is one ``UsageProblem`` line."""
+    suffix = path.suffix.lower()
+    reader = _READERS.get(suffix)
+    if reader is None and not path.is_dir():
         msg = f"{path}: cannot read {path.suffix or 'a file without extension'}; use {', '.join(_READERS)}."
         raise UsageProblem(msg)
-    if not path.exists():
-        raise UsageProblem(f"{path}: no such file.")
+    if not (suffix == ".parquet" and path.is_dir()):  # a folder of parquet files is one table
+        _check_readable(path, "file")
     try:
-        return reader(path)
+        frame = reader(path, encoding)
     except ImportError as err:  # parquet without pyarrow
         raise UsageProblem(f'{path}: {err} Or: pip install "llm-magics[data]".') from None
+    except UnicodeDecodeError as err:
+        raise _not_text(path, err, encoding, table=True) from None
+    except LookupError:
+        msg = f"--encoding {encoding}: no such encoding; try utf-8, cp1252 or latin-1."
+        raise UsageProblem(msg) from None
+    except PermissionError:
+        raise UsageProblem(f"{path}: {_DENIED}") from None
+    except pd.errors.EmptyDataError:
+        raise UsageProblem(f"{path} has no columns; pass a table with a header row.") from None
+    except (ValueError, pd.errors.ParserError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        broken = _broken_line(path, encoding) if suffix == ".jsonl" else None
+        where = f", line {broken[0]}: not JSON ({broken[1]})" if broken else f": {_first_line(err)}"
+        kind = suffix.lstrip(".").upper()
+        raise UsageProblem(
+            f"{path} cannot be read as {kind}{where}; fix the file or save it again as {kind}."
+        ) from None
+    if frame.empty:
+        raise UsageProblem(f"{path} has no rows; pass a table with at least one row.")
+    return frame
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).strip().splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
 
 
 def _write_table(frame: pd.DataFrame, path: Path) -> None:
@@ -160,10 +251,12 @@ def _run(args: argparse.Namespace) -> int:
         engine = engine_of(args.engine, address=args.address, actors=args.actors)
     except InvalidArgumentError as err:
         raise UsageProblem(str(err)) from None
-    if not plan_path.exists():
-        raise UsageProblem(f"{plan_path}: no such plan file.")
-    plan_text = plan_path.read_text()
-    frame = _read_table(data_path)
+    _check_readable(plan_path, "plan file")
+    try:
+        plan_text = plan_path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise _not_text(plan_path, err, "utf-8", table=False) from None
+    frame = _read_table(data_path, args.encoding)
     try:
         plan = parse_plan(plan_text)
         check_plan(plan, frame.columns)
@@ -267,6 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--report", metavar="HTML", help="also write an HTML report (steps, metrics, charts)"
+    )
+    run.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="the text encoding of a CSV, TSV or JSON table (default utf-8; cp1252 for Excel's "
+        "Windows CSVs)",
     )
     run.add_argument("--sample", type=int, metavar="N", help="run on N random rows")
     run.add_argument(

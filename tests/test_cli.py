@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,95 @@ def test_usage_and_plan_errors_exit_2_with_where(
     assert message in err
     if "line 2" in message:
         assert "Did you mean 'review'?" in err and "sentiment reveiw" in err and "^" in err
+
+
+_UNREADABLE = {
+    "cp1252.csv": (
+        b"review\ncaf\xe9 cr\xe8me, na\xefve\n",
+        "is not utf-8 (byte 0xe9 on line 2); it looks like cp1252: pass --encoding cp1252, or re-save it as UTF-8",
+    ),
+    "utf16.csv": ("review\ntea\n".encode("utf-16"), "it looks like utf-16: pass --encoding utf-16"),
+    "empty.csv": (b"", "is empty; pass a file with something in it"),
+    "blank.csv": (b"\n\n", "has no columns; pass a table with a header row"),
+    "header.csv": (b"review,score\n", "has no rows; pass a table with at least one row"),
+    "ragged.csv": (
+        b"review,score\ngood,1\nbad,2,3,4\n",
+        "cannot be read as CSV: Error tokenizing data",
+    ),
+    "broken.jsonl": (
+        b'{"review": "good"}\n{"review": "bad"\n{"review": "ok"}\n',
+        "cannot be read as JSONL, line 2: not JSON (Expecting ',' delimiter); fix the file",
+    ),
+    "broken.parquet": (b"not a parquet file", "cannot be read as PARQUET"),
+}
+
+
+@pytest.mark.parametrize("name", list(_UNREADABLE))
+def test_an_unreadable_table_is_one_line_naming_it_and_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    content, message = _UNREADABLE[name]
+    (tmp_path / name).write_bytes(content)
+    (tmp_path / "plan.mine").write_text("clean review\n")
+    out = tmp_path / "out.csv"
+    assert main(["run", str(tmp_path / "plan.mine"), str(tmp_path / name), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"llm-mine run: {tmp_path / name}")
+    assert message in err
+    assert not out.exists()
+
+
+def test_the_encoding_the_message_names_reads_the_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "t.csv").write_bytes(b"review\ncaf\xe9 cr\xe8me\n")
+    (tmp_path / "plan.mine").write_text("clean review\n")
+    out = tmp_path / "out.jsonl"
+    arguments = ["run", str(tmp_path / "plan.mine"), str(tmp_path / "t.csv"), "-o", str(out)]
+    assert main([*arguments, "--quiet", "--encoding", "cp1252"]) == 0
+    assert pd.read_json(out, lines=True)["review"].tolist() == ["café crème"]
+    assert main([*arguments, "--encoding", "klingon"]) == 2
+    assert "--encoding klingon: no such encoding; try utf-8, cp1252 or latin-1." in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_folder_an_unreadable_file_or_a_plan_not_in_utf8_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan, table, out = tmp_path / "plan.mine", tmp_path / "t.csv", str(tmp_path / "o.csv")
+    plan.write_text("clean review\n")
+    table.write_text("review\ntea\n")
+    (tmp_path / "folder.csv").mkdir()
+    assert main(["run", str(plan), str(tmp_path / "folder.csv"), "-o", out]) == 2
+    assert capsys.readouterr().err == (
+        f"llm-mine run: {tmp_path / 'folder.csv'} is a folder; pass the file inside it.\n"
+    )
+    (tmp_path / "parts.parquet").mkdir()  # a folder of parquet files is a table
+    pd.DataFrame({"review": ["tea"]}).to_parquet(tmp_path / "parts.parquet" / "0.parquet")
+    assert main(["run", str(plan), str(tmp_path / "parts.parquet"), "-o", out, "--quiet"]) == 0
+    assert pd.read_csv(out)["review"].tolist() == ["tea"]
+    (tmp_path / "latin.mine").write_bytes(b"clean review  # caf\xe9\n")
+    assert main(["run", str(tmp_path / "latin.mine"), str(table), "-o", out]) == 2
+    assert "latin.mine is not UTF-8 (byte 0xe9 on line 1); re-save it as UTF-8." in (
+        capsys.readouterr().err
+    )
+    table.chmod(0)
+    if os.geteuid() == 0:  # root reads any file: make the open fail as it does for a user
+        real_open = Path.open
+
+        def denied(self: Path, *args: Any, **kwargs: Any) -> Any:
+            if self == table:
+                raise PermissionError(13, "Permission denied", str(self))
+            return real_open(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "open", denied)
+    assert main(["run", str(plan), str(table), "-o", out]) == 2
+    assert capsys.readouterr().err == (
+        f"llm-mine run: {table}: permission denied; make it readable (chmod +r) or copy it "
+        "somewhere you can read.\n"
+    )
 
 
 def test_status_and_cache(capsys: pytest.CaptureFixture[str]) -> None:

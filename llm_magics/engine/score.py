@@ -4,6 +4,11 @@ Zero-shot classification and yes/no filters need a probability per label, not a 
 to parse: every row gets a valid answer. The prompt is run once (after the shared prefix); the
 first token of every candidate is read from its last logits, and multi-token candidates continue
 from a copy of the prompt's cache, all candidates of a batch in one more forward pass.
+
+Each candidate is scored as a complete answer: its tokens followed by the chat template's end of
+the assistant's turn (``<|im_end|>``, ``<|eot_id|>`` ...; the end-of-sequence token without a
+template). Without the end, a candidate that begins another ("4" and "4.5") would always score at
+least as high as the longer one, since its tokens are a prefix of the other's.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.runtime.loading import LoadedModel
 from llm_magics.runtime.manager import ModelManager, get_manager
 
-__all__ = ["score"]
+__all__ = ["answer_end", "score"]
 
 
 def _candidate_logprobs(
@@ -73,6 +78,26 @@ def _candidate_logprobs(
     return (total + rest).cpu().numpy()
 
 
+_ANSWER = "\x00answer\x00"  # a stand-in answer that no template text contains
+
+
+def answer_end(loaded: LoadedModel) -> str:
+    """What the chat template writes after an answer to close the assistant's turn.
+
+    Trailing whitespace is left out: it follows the end-of-turn token and says nothing more.
+    Without a chat template, the end-of-sequence token; ``""`` when there is none.
+    """
+    tokenizer = loaded.tokenizer
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": "?"}, {"role": "assistant", "content": _ANSWER}],
+            tokenize=False,
+        )
+        if _ANSWER in text:
+            return text[text.rindex(_ANSWER) + len(_ANSWER) :].rstrip()
+    return tokenizer.eos_token or ""
+
+
 def score(
     prompts: Sequence[str],
     candidates: Sequence[str],
@@ -92,15 +117,16 @@ def score(
     prompts
         One user message per row; the model's chat template is applied.
     candidates
-        The possible answers (labels), each one or more tokens long.
+        The possible answers (labels), each one or more tokens long; each is scored as the
+        whole answer, followed by the end of the assistant's turn.
     model, system, batch_tokens, shared_prefix, cache, progress
         As for ``generate``.
 
     Returns
     -------
     ScoreResult
-        ``logprobs`` (rows × candidates, summed over each candidate's tokens), ``probs`` (normalised
-        over the candidates), ``best``, ``provenance``.
+        ``logprobs`` (rows × candidates, summed over each candidate's tokens and the end of the
+        turn), ``probs`` (normalised over the candidates), ``best``, ``provenance``.
 
     Examples
     --------
@@ -113,7 +139,10 @@ def score(
         raise InvalidArgumentError(msg)
     manager = manager or get_manager()
     loaded = resolve_model(model, "chat", manager)
-    candidate_ids = [loaded.tokenizer(c, add_special_tokens=False)["input_ids"] for c in labels]
+    end = answer_end(loaded)
+    candidate_ids = [
+        loaded.tokenizer(c + end, add_special_tokens=False)["input_ids"] for c in labels
+    ]
     longest = max(len(c) for c in candidate_ids)
     prompts = [str(p) for p in prompts]
     rows = prompt_rows(
@@ -136,7 +165,7 @@ def score(
     task = RowTask(
         primitive="score",
         loaded=loaded,
-        params={"system": system, "candidates": labels},
+        params={"system": system, "candidates": labels, "answer_end": end},
         items=prompts,
         lengths=[len(r) for r in rows],
         compute=compute,

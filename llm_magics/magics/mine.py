@@ -44,8 +44,9 @@ PLAN_HELP = dedent(
     Verbs: {verbs}.
     Keys are the keyword arguments of the verb's function (`%mine help VERB` lists them); values
     are Python literals (k=6, calibrate=False, labels=[a, b]) or plain words (model=default-chat).
-    `{{name}}` is replaced by the value of the notebook variable `name`. Each step can use the
-    columns the steps before it made.
+    `{{name}}` is replaced by the value of the notebook variable `name`, exactly as it is (a text
+    with quotes or `#`, a list, a number), also inside quoted text; never in a `#` comment.
+    `{{{{` and `}}}}` are literal braces. Each step can use the columns the steps before it made.
 
     Example::
 

@@ -1,8 +1,10 @@
 """What every operation shares: reading a text column, checking arguments, recording provenance.
 
 An operation takes a ``pandas.Series`` of text and returns a new Series or DataFrame on the same
-index. Missing cells (NaN, None, empty or blank strings) give missing results and are never sent
-to a model; other non-string cells are converted with ``str`` and one warning. ``@operation``
+index. Missing cells (NaN, None, and strings with nothing visible: empty, whitespace, zero-width
+spaces, byte-order marks, soft hyphens, control characters) give missing results and are never
+sent to a model or cached; ``bytes`` are decoded as UTF-8 (cp1252 where that fails, with one
+warning); other non-string cells are converted with ``str`` and one warning. ``@operation``
 registers the function (the accessors, ``%%mine`` and the CLI find it by name) and turns an unknown
 keyword argument into an ``InvalidArgumentError`` that lists the valid ones.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -26,6 +29,7 @@ __all__ = [
     "TextColumn",
     "accepted_arguments",
     "check_arguments",
+    "is_blank",
     "looks_like_text",
     "operation",
     "record_provenance",
@@ -131,26 +135,56 @@ def resolve_column(frame: pd.DataFrame, column: Any) -> pd.Series:
 
 
 def looks_like_text(series: pd.Series) -> bool:
-    """Whether most of the first 100 values of an object/string column are strings."""
+    """Whether most of the first 100 values of an object/string column are strings (or bytes)."""
     if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
         return False
     sample = series.dropna().head(100)
-    return len(sample) > 0 and sample.map(lambda v: isinstance(v, str)).mean() > 0.5
+    return len(sample) > 0 and sample.map(lambda v: isinstance(v, (str, bytes))).mean() > 0.5
 
 
-def text_of(value: Any) -> str | None:
-    """The text of a cell: itself, ``str()`` of a non-text value, None when missing or blank.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` shows nothing: only whitespace, control and format characters.
+
+    Format characters (Unicode category Cf) are the zero-width space, the byte-order mark, the
+    soft hyphen, joiners and direction marks: a cell of only these reads as empty to a person,
+    so it is missing, not a text for a model to judge.
 
     Examples
     --------
-    >>> [text_of(v) for v in ["tea", "  ", None, float("nan"), 3]]
-    ['tea', None, None, None, '3']
+    >>> [is_blank(t) for t in ["", " \\n", "\\u200b", "\\ufeff\\u00ad\\x07", "tea\\u200b"]]
+    [True, True, True, True, False]
     """
-    if not isinstance(value, str):
+    # all() stops at the first visible character: the first one, for almost every real text.
+    return all(unicodedata.category(c) in _INVISIBLE_CATEGORIES for c in text)
+
+
+def _decoded(value: bytes | bytearray | memoryview) -> tuple[str, bool]:
+    """The text of a bytes cell, and whether it was UTF-8 (else it is read as cp1252)."""
+    raw = bytes(value)
+    try:
+        return raw.decode("utf-8-sig"), True
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace"), False
+
+
+def text_of(value: Any) -> str | None:
+    """The text of a cell: itself, decoded bytes, ``str()`` of another value; None when blank.
+
+    Examples
+    --------
+    >>> [text_of(v) for v in ["tea", "  ", "\\u200b", None, float("nan"), 3, "café".encode()]]
+    ['tea', None, None, None, None, '3', 'café']
+    """
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = _decoded(value)[0]
+    elif not isinstance(value, str):
         if value is None or (np.ndim(value) == 0 and pd.isna(value)):
             return None
         value = str(value)
-    return value if value.strip() else None
+    return None if is_blank(value) else value
 
 
 @dataclass(frozen=True)
@@ -167,7 +201,9 @@ class TextColumn:
             msg = f"{op}() needs a pandas Series of text, not {type(series).__name__}."
             raise InvalidArgumentError(msg)
         values = series.tolist()
-        converted = sum(not isinstance(v, str) and text_of(v) is not None for v in values)
+        raw = (bytes, bytearray, memoryview)
+        converted = sum(not isinstance(v, (str, *raw)) and text_of(v) is not None for v in values)
+        not_utf8 = sum(isinstance(v, raw) and not _decoded(v)[1] for v in values)
         texts, present = [], np.zeros(len(values), dtype=bool)
         for i, value in enumerate(values):
             text = text_of(value)
@@ -178,6 +214,11 @@ class TextColumn:
             warn(
                 f"{op}(): {converted} non-text cell(s) of {series.name!r} were converted with str(); "
                 "cast the column with .astype(str) to silence this."
+            )
+        if not_utf8:
+            warn(
+                f"{op}(): {not_utf8} bytes cell(s) of {series.name!r} are not UTF-8 and were read "
+                "as cp1252; decode the column yourself (.str.decode(ENCODING)) if that is wrong."
             )
         return cls(source=series, present=present, texts=texts)
 

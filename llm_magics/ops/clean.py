@@ -1,8 +1,10 @@
 """``clean``: text ready for a model and safe to share, with no model at all.
 
 HTML goes through the standard library's ``HTMLParser`` (tags dropped, ``<br>`` and block ends
-become spaces, script and style bodies removed, entities decoded); mojibake is repaired by ftfy;
-whitespace runs become one space. PII is masked with typed placeholders, most specific first so
+become spaces, script and style bodies removed, entities decoded); mojibake is repaired by ftfy and
+invisible characters are dropped (zero-width spaces, byte-order marks, soft hyphens, word joiners,
+control characters; zero-width joiners and direction marks stay, as emoji and some scripts need
+them); whitespace runs become one space. A cell left with nothing visible is missing. PII is masked with typed placeholders, most specific first so
 one span gets one label: URLs, e-mail addresses, IP addresses, card numbers (13 to 19 digits that
 pass the Luhn check, so order numbers and prices stay), then phone numbers (9 to 15 digits in
 groups, the usual separators).
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 import ftfy
 import pandas as pd
 
-from llm_magics.ops.base import TextColumn, operation, record_provenance
+from llm_magics.ops.base import TextColumn, is_blank, operation, record_provenance
 
 if TYPE_CHECKING:
     from llm_magics.distributed import RayEngine
@@ -40,6 +42,8 @@ _PHONE = re.compile(
 )
 _BLOCKS = {"br", "p", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "hr"}
 _TAG = re.compile(r"<[A-Za-z/!][^>]*>")
+# Controls other than the whitespace ones (tab, line ends, NEL), which the whitespace step handles.
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b\u2060\ufeff\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -158,7 +162,8 @@ def clean(
     texts
         The text column.
     html, unicode, whitespace, pii
-        Which steps to run (all by default). ``pii`` masks URLs, e-mails, IP addresses, card numbers
+        Which steps to run (all by default). ``unicode`` repairs mojibake and drops invisible
+        characters. ``pii`` masks URLs, e-mails, IP addresses, card numbers
         (Luhn-checked) and phone numbers with ``[URL]``, ``[EMAIL]``, ``[IP]``, ``[CARD]``, ``[PHONE]``.
     engine
         ``"local"`` runs here; ``"ray"`` or a ``RayEngine`` runs the same rows on a Ray cluster,
@@ -184,12 +189,12 @@ def clean(
         if html and (_TAG.search(text) or "&" in text):
             text = strip_html(text)
         if unicode:
-            text = ftfy.fix_text(text, unescape_html=False)
+            text = _INVISIBLE.sub("", ftfy.fix_text(text, unescape_html=False))
         if whitespace:
             text = " ".join(text.split())
         if pii:
             text = mask_pii(text, counts)
-        cleaned.append(text if text.strip() else float("nan"))
+        cleaned.append(float("nan") if is_blank(text) else text)
     result = column.series(cleaned, name=column.name)
     record_provenance(
         result,

@@ -6,13 +6,15 @@ backend of ours, so phrases are batched, deduplicated and cached like every othe
 phrase finder of ours: n-grams of consecutive words that contain no stop word and do not cross
 punctuation, so every keyword occurs in its text as written (lower-cased). sklearn's own
 ``stop_words`` would instead join the words around a removed stop word into phrases that are
-not in the text.
+not in the text. A text made only of stop words and numbers (survey answers such as "None",
+"Other", "n/a", "42") has its own words as candidates, so every text gets keywords.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import string
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -32,6 +34,7 @@ __all__ = ["keywords", "phrases"]
 _SEGMENT = re.compile(r"[^\w\s'-]+")
 _WORD = re.compile(r"\w(?:[\w'-]*\w)?")
 _MARKUP = re.compile(r"<[^>]{0,200}>")
+_PUNCTUATION = string.punctuation + "\u2018\u2019\u201c\u201d\u2026\u00bf\u00a1"
 _MORE_STOP_WORDS = frozenset({"does", "did", "doing", "just", "really", "br"})
 
 
@@ -55,23 +58,42 @@ def _is_stop(word: str) -> bool:
 def phrases(text: str, ngram_range: tuple[int, int] = (1, 2)) -> Iterator[str]:
     """Candidate keywords of ``text``: runs of 1..n words with no stop word, within punctuation.
 
+    When that leaves nothing, the text's own words (split at spaces, outer punctuation removed)
+    are the candidates, and the text itself when it has no word at all.
+
     Examples
     --------
     >>> list(phrases("The green tea is great, cheap tea.", (1, 2)))
     ['green', 'tea', 'green tea', 'great', 'cheap', 'tea', 'cheap tea']
+    >>> list(phrases("Not at all", (1, 2))), list(phrases("N/A")), list(phrases("42"))
+    (['not', 'at', 'not at', 'all', 'at all'], ['n/a'], ['42'])
     """
+    text = _MARKUP.sub(" ", text).lower().replace("\u2019", "'")
+    found = False
+    for segment in _SEGMENT.split(text):
+        for run in _runs(_WORD.findall(segment), ngram_range, stop=True):
+            found = True
+            yield run
+    if not found:
+        words = [w for w in (w.strip(_PUNCTUATION) for w in text.split()) if w]
+        if words:
+            yield from _runs(words, ngram_range, stop=False)
+        elif text.strip():
+            yield text.strip()
+
+
+def _runs(words: list[str], ngram_range: tuple[int, int], *, stop: bool) -> Iterator[str]:
+    """Runs of ``low``..``high`` consecutive words, ending at each word in turn."""
     low, high = ngram_range
-    for segment in _SEGMENT.split(_MARKUP.sub(" ", text).lower().replace("\u2019", "'")):
-        words = _WORD.findall(segment)
-        for end in range(1, len(words) + 1):
-            for size in range(low, high + 1):
-                start = end - size
-                if start < 0:
-                    break
-                run = words[start:end]
-                if any(_is_stop(w) for w in run):
-                    break
-                yield " ".join(run)
+    for end in range(1, len(words) + 1):
+        for size in range(low, high + 1):
+            start = end - size
+            if start < 0:
+                break
+            run = words[start:end]
+            if stop and any(_is_stop(w) for w in run):
+                break
+            yield " ".join(run)
 
 
 @operation

@@ -13,6 +13,7 @@ k-means on normalised embeddings is deterministic with a seed and quick on a CPU
 from __future__ import annotations
 
 import html
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ import pandas as pd
 from llm_magics.engine import embed as embed_texts
 from llm_magics.engine import generate
 from llm_magics.engine.results import Provenance
-from llm_magics.errors import InvalidArgumentError
+from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.keywords import phrases
 from llm_magics.ops.prompts import render
@@ -144,13 +145,24 @@ def _choose_k(
     from sklearn.metrics import silhouette_score
 
     n = len(vectors)
+    # k-means cannot make more groups than there are distinct points: repeated answers ("No
+    # comment" x 3) are one point however many rows hold them.
+    distinct = len(np.unique(vectors, axis=0))
     if k is not None:
-        if not 1 <= k <= n:
-            msg = f"k must be between 1 and the number of texts ({n}), not {k}."
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            msg = f"k must be a whole number of topics, at least 1, not {k!r}."
             raise InvalidArgumentError(msg)
-        candidates = [k]
+        if k > distinct:
+            warnings.warn(
+                f"topics(): k={k} but the texts hold only {distinct} distinct text(s); "
+                f"found {distinct} topic(s) instead. Pass k={distinct} or fewer, or leave k out.",
+                LlmMagicsWarning,
+                stacklevel=4,
+            )
+            k = distinct
+        candidates = [int(k)]
     else:
-        candidates = list(range(2, min(MAX_AUTO_K, n - 1) + 1)) or [1]
+        candidates = list(range(2, min(MAX_AUTO_K, distinct, n - 1) + 1)) or [1]
     scores, fits = {}, {}
     for c in candidates:
         groups = KMeans(n_clusters=c, random_state=seed, n_init=10).fit_predict(vectors)
@@ -161,10 +173,9 @@ def _choose_k(
                     vectors, groups, sample_size=min(n, SILHOUETTE_SAMPLE), random_state=seed
                 )
             )
-    best = (
-        k if k is not None else (max(scores, key=scores.__getitem__) if scores else candidates[0])
-    )
-    return _by_size(fits[best]), best, scores
+    best = candidates[0] if k is not None or not scores else max(scores, key=scores.__getitem__)
+    groups = _by_size(fits[best])
+    return groups, int(groups.max()) + 1, scores
 
 
 def _by_size(groups: np.ndarray) -> np.ndarray:
@@ -212,7 +223,8 @@ def topics(
     texts
         The text column.
     k
-        The number of topics; ``None`` tries 2 to 12 and keeps the best silhouette score.
+        The number of topics; ``None`` tries 2 to 12 and keeps the best silhouette score. A ``k``
+        above the number of distinct texts finds one topic per distinct text, with a warning.
     seed
         The same seed gives the same topics.
     label

@@ -38,8 +38,9 @@ def _check_shape(step: Step, predicted: bool) -> None:
     if len(step.columns) > 1 and verb not in ("features", "predict", "finetune"):
         raise _fail(step, f"{verb} takes one column; write one line per column.", step.columns[1])
     if step.arguments and verb != "filter":
-        quote = min(i for i in (step.text.find('"'), step.text.find("'")) if i >= 0)
-        raise _fail(step, f"{verb} takes no quoted text; options are written key=value.", quote + 1)
+        quotes = [i for i in (step.text.find('"'), step.text.find("'")) if i >= 0]
+        at = min(quotes) + 1 if quotes else _column_of(step, step.arguments[0])
+        raise _fail(step, f"{verb} takes no quoted text; options are written key=value.", at)
     if verb == "filter" and len(step.arguments) != 1:
         raise _fail(
             step, 'filter needs one quoted condition: filter COLUMN "mentions delivery"', end

@@ -5,10 +5,22 @@
     VERB COLUMN[, COLUMN ...] ["positional text"] [-> OUTPUT[, OUTPUT ...]] [key=value ...]
 
 ``#`` starts a comment (outside quotes); strings are quoted with ``"`` or ``'``; ``[a, b]`` is a
-list; ``{name}`` is replaced by the value of ``name`` from the namespace given to ``parse_plan``
-(the notebook's variables). ``predict TARGET from COLUMN, ...`` names its target first. Values are
-read as Python literals where they are ones (``k=6``, ``calibrate=False``, ``labels=["a", "b"]``),
-else kept as text (``model=default-chat``).
+list. ``predict TARGET from COLUMN, ...`` names its target first. Values are read as Python
+literals where they are ones (``k=6``, ``calibrate=False``, ``labels=["a", "b"]``), else kept as
+text (``model=default-chat``).
+
+``{name}`` (or ``{name.attribute}``) takes the value of ``name`` from the namespace given to
+``parse_plan`` (the notebook's variables), as IPython expands ``{name}`` in a command line:
+
+- standing alone, as a column, a quoted text or an option (``filter {col} {condition}``,
+  ``top={n}``), it is the variable's value itself, whatever characters a text holds (quotes,
+  spaces, ``#``, braces) and whatever its type (a list stays a list);
+- inside a quoted string, like an f-string, its text is put in place (``"mentions {thing}"``);
+- inside a longer word, its text too (``{prefix}_summary``); inside a list, its value;
+- after ``#`` nothing is expanded: a comment is never read.
+
+``{{`` and ``}}`` are a literal ``{`` and ``}`` everywhere (``instruction="Answer {{yes}}"``);
+``plan_value`` writes any value so that it reads back the same.
 
 Parsing checks the shape of every line; ``check_plan`` then checks verbs, columns and keys against
 the operations and the frame, before any model is loaded. Every error names the line and column,
@@ -19,16 +31,20 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from llm_magics.errors import InvalidArgumentError
 
-__all__ = ["Plan", "PlanSyntaxError", "Step", "parse_plan"]
+__all__ = ["Plan", "PlanSyntaxError", "Step", "parse_plan", "plan_value"]
 
-_INTERPOLATION = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
+_VARIABLE = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"  # name or name.attribute
+_INTERPOLATION = re.compile(rf"\{{\{{|\}}\}}|\{{({_VARIABLE})\}}")  # {{, }} or {name}
+_ALONE = re.compile(rf"\{{({_VARIABLE})\}}")
 _NAME = re.compile(r"[A-Za-z_][\w.\-:]*")
+_PLAIN = re.compile(r"[A-Za-z_][\w.\-/]*")
+_PLAIN_KEYWORDS = {"True", "False", "None", "from"}
 
 
 class PlanSyntaxError(InvalidArgumentError):
@@ -42,10 +58,16 @@ class PlanSyntaxError(InvalidArgumentError):
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # "word", "string", "list", "arrow", "comma", "option"
+    kind: str  # "word", "string", "list", "arrow", "comma", "option", "value" (a lone {name})
     value: Any
     column: int
     raw: str
+    shown: str | None = None  # how the token reads with its {name}s expanded, if it has any
+
+    @property
+    def is_text(self) -> bool:
+        """Whether this is a name or a text: a word, or a lone ``{name}`` that holds a str."""
+        return self.kind == "word" or (self.kind == "value" and isinstance(self.value, str))
 
 
 @dataclass(frozen=True)
@@ -59,7 +81,7 @@ class Step:
     options: Mapping[str, Any] = field(default_factory=dict)
     target: str | None = None  # predict TARGET from ...
     line: int = 0
-    text: str = ""  # the whole line, as written
+    text: str = ""  # the whole line, as written but with each {name} replaced by its value
     code: str = ""  # the line without its comment and surrounding blanks
 
 
@@ -74,30 +96,78 @@ class Plan:
         return len(self.steps)
 
 
-def _interpolate(text: str, namespace: Mapping[str, Any] | None, line: int) -> str:
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
+def plan_value(value: Any, *, quoted: bool = False) -> str:
+    """``value`` as the plan language reads it back (a plain word where one is enough).
+
+    Braces are doubled, so a text holding ``{text}`` stays that text and is not expanded;
+    ``quoted`` writes a text in quotes even where a word would do (``filter``'s condition).
+
+    Examples
+    --------
+    >>> plan_value("default-chat"), plan_value("two words"), plan_value(["a", "b"]), plan_value(0.5)
+    ('default-chat', "'two words'", "['a', 'b']", '0.5')
+    >>> plan_value("Summarize {text}")
+    "'Summarize {{text}}'"
+    """
+    return _redouble(repr(value) if quoted and isinstance(value, str) else _written(value))
+
+
+def _written(value: Any) -> str:
+    """``value`` as a plan token, braces as they are (what a lone ``{name}`` stands for)."""
+    if isinstance(value, str):
+        plain = _PLAIN.fullmatch(value) and value not in _PLAIN_KEYWORDS and "->" not in value
+        return value if plain else repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(repr(v) for v in value) + "]"
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class _Expander:
+    """Expands ``{name}`` in one line from ``namespace``; errors point into the line as written."""
+
+    namespace: Mapping[str, Any] | None
+    line: int
+    text: str
+
+    def value(self, name: str, column: int) -> Any:
         head, *rest = name.split(".")
-        if namespace is None or head not in namespace:
+        if self.namespace is None or head not in self.namespace:
             raise PlanSyntaxError(
-                f"{{{name}}} names no variable; define {head!r} first or remove the braces.",
-                line=line,
-                column=match.start() + 1,
-                text=text,
+                f"{{{name}}} names no variable; define {head!r} first, or write {{{{{name}}}}} "
+                "for the braces themselves.",
+                line=self.line,
+                column=column,
+                text=self.text,
             )
-        found = namespace[head]
+        found = self.namespace[head]
         for attribute in rest:
             if not hasattr(found, attribute):
                 raise PlanSyntaxError(
                     f"{{{name}}}: {type(found).__name__} {head!r} has no attribute {attribute!r}.",
-                    line=line,
-                    column=match.start() + 1,
-                    text=text,
+                    line=self.line,
+                    column=column,
+                    text=self.text,
                 )
             found = getattr(found, attribute)
-        return repr(found) if not isinstance(found, str) else found
+        return found
 
-    return _INTERPOLATION.sub(value, text)
+    def alone(self, raw: str, column: int) -> tuple[bool, Any]:
+        """Whether ``raw`` is one ``{name}`` and nothing else, and then the value it names."""
+        match = _ALONE.fullmatch(raw)
+        return (True, self.value(match.group(1), column)) if match else (False, None)
+
+    def within(self, raw: str, column: int, write: Callable[[Any], str] = str) -> str:
+        """``raw`` with ``{{``, ``}}`` and each ``{name}`` replaced (by ``write(value)``)."""
+        if "{" not in raw and "}" not in raw:
+            return raw
+
+        def replace(match: re.Match[str]) -> str:
+            if match.group(1) is None:
+                return match.group(0)[0]
+            return write(self.value(match.group(1), column + match.start()))
+
+        return _INTERPOLATION.sub(replace, raw)
 
 
 def _literal(raw: str) -> Any:
@@ -107,8 +177,15 @@ def _literal(raw: str) -> Any:
         return raw
 
 
-def _tokens(text: str, line: int) -> list[Token]:
-    """Split one line into tokens, keeping quoted strings and bracketed lists whole."""
+def _redouble(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _tokens(text: str, line: int, expander: _Expander) -> tuple[list[Token], int]:
+    """Split one line into tokens, keeping quoted strings and bracketed lists whole.
+
+    Also returns where the comment starts (the line's length without one).
+    """
     tokens: list[Token] = []
     i, n = 0, len(text)
     while i < n:
@@ -116,7 +193,7 @@ def _tokens(text: str, line: int) -> list[Token]:
         if char.isspace():
             i += 1
         elif char == "#":
-            break
+            return tokens, i
         elif char == ",":
             tokens.append(Token("comma", ",", i + 1, ","))
             i += 1
@@ -126,7 +203,12 @@ def _tokens(text: str, line: int) -> list[Token]:
         elif char in "\"'":
             end = _closing_quote(text, i, line)
             raw = text[i : end + 1]
-            tokens.append(Token("string", _literal(raw), i + 1, raw))
+            value = _literal(raw)
+            shown = None
+            if isinstance(value, str) and ("{" in raw or "}" in raw):
+                value = expander.within(value, i + 2)
+                shown = _redouble(repr(value))
+            tokens.append(Token("string", value, i + 1, raw, shown))
             i = end + 1
         else:
             start = opened = i
@@ -152,29 +234,52 @@ def _tokens(text: str, line: int) -> list[Token]:
                 raise PlanSyntaxError(
                     "a '[' is never closed; add ']'.", line=line, column=opened + 1, text=text
                 )
-            raw = text[start:i]
-            if "=" in raw and not raw.startswith(("=", "[")):
-                key, _, value = raw.partition("=")
-                if not _NAME.fullmatch(key):
-                    raise PlanSyntaxError(
-                        f"{key!r} is not an option name; options are written key=value.",
-                        line=line,
-                        column=start + 1,
-                        text=text,
-                    )
-                if not value:
-                    raise PlanSyntaxError(
-                        f"option {key!r} has no value; write {key}=VALUE.",
-                        line=line,
-                        column=start + len(key) + 2,
-                        text=text,
-                    )
-                tokens.append(Token("option", (key, _literal(value)), start + 1, raw))
-            elif raw.startswith("["):
-                tokens.append(Token("list", _literal(raw), start + 1, raw))
-            else:
-                tokens.append(Token("word", raw, start + 1, raw))
-    return tokens
+            tokens.append(_word(text[start:i], start + 1, line, text, expander))
+    return tokens, n
+
+
+def _word(raw: str, column: int, line: int, text: str, expander: _Expander) -> Token:
+    """An unquoted token: an option, a list, a lone ``{name}`` or a word."""
+    braces = "{" in raw or "}" in raw
+    if "=" in raw and not raw.startswith(("=", "[")):
+        key, _, value = raw.partition("=")
+        if not _NAME.fullmatch(key):
+            raise PlanSyntaxError(
+                f"{key!r} is not an option name; options are written key=value.",
+                line=line,
+                column=column,
+                text=text,
+            )
+        if not value:
+            raise PlanSyntaxError(
+                f"option {key!r} has no value; write {key}=VALUE.",
+                line=line,
+                column=column + len(key) + 1,
+                text=text,
+            )
+        if not braces:
+            return Token("option", (key, _literal(value)), column, raw)
+        at = column + len(key) + 1
+        alone, found = expander.alone(value, at)
+        if alone:
+            return Token("option", (key, found), column, raw, f"{key}={plan_value(found)}")
+        write = _written if value.startswith("[") else str
+        expanded = expander.within(value, at, write)
+        return Token(
+            "option", (key, _literal(expanded)), column, raw, f"{key}={_redouble(expanded)}"
+        )
+    if raw.startswith("["):
+        expanded = expander.within(raw, column, _written) if braces else raw
+        return Token(
+            "list", _literal(expanded), column, raw, _redouble(expanded) if braces else None
+        )
+    if not braces:
+        return Token("word", raw, column, raw)
+    alone, found = expander.alone(raw, column)
+    if alone:
+        return Token("value", found, column, raw, plan_value(found))
+    expanded = expander.within(raw, column)
+    return Token("word", expanded, column, raw, _redouble(expanded))
 
 
 def _closing_quote(text: str, start: int, line: int) -> int:
@@ -200,7 +305,7 @@ def _names(tokens: list[Token], what: str, line: int, text: str) -> tuple[list[s
     expect_name = True
     while tokens:
         token = tokens[0]
-        if expect_name and token.kind == "word":
+        if expect_name and token.is_text:
             names.append(token.value)
             tokens = tokens[1:]
             expect_name = False
@@ -226,8 +331,8 @@ def _names(tokens: list[Token], what: str, line: int, text: str) -> tuple[list[s
     return names, tokens
 
 
-def _step(text: str, line: int) -> Step | None:
-    tokens = _tokens(text, line)
+def _step(text: str, line: int, expander: _Expander) -> Step | None:
+    tokens, comment = _tokens(text, line, expander)
     if not tokens:
         return None
     head = tokens[0]
@@ -241,7 +346,7 @@ def _step(text: str, line: int) -> Step | None:
     verb, rest = head.value, tokens[1:]
     target = None
     if verb == "predict":
-        if not rest or rest[0].kind != "word":
+        if not rest or not rest[0].is_text:
             raise PlanSyntaxError(
                 "expected the target column: predict TARGET from COLUMN, ...",
                 line=line,
@@ -252,9 +357,10 @@ def _step(text: str, line: int) -> Step | None:
         if rest and rest[0].kind == "word" and rest[0].value == "from":
             rest = rest[1:]
     columns, rest = _names(rest, "column", line, text)
-    arguments = []
-    while rest and rest[0].kind == "string":
+    arguments, quoted = [], set()
+    while rest and rest[0].kind in ("string", "value") and isinstance(rest[0].value, str):
         arguments.append(rest[0].value)
+        quoted.add(rest[0].column)  # a {name} read as a quoted text is written back quoted
         rest = rest[1:]
     outputs: list[str] = []
     if rest and rest[0].kind == "arrow":
@@ -289,10 +395,26 @@ def _step(text: str, line: int) -> Step | None:
                 f"option {key!r} is given twice.", line=line, column=token.column, text=text
             )
         options[key] = value
-    last = tokens[-1]
-    code = text[: last.column - 1 + len(last.raw)].strip()
+    code, at = "", 0
+    for token in tokens:  # the line as run: each {name} replaced by the value it stood for
+        start = token.column - 1
+        if token.kind == "value" and token.column in quoted:
+            shown = plan_value(token.value, quoted=True)
+        else:
+            shown = token.raw if token.shown is None else token.shown
+        code += text[at:start] + shown
+        at = start + len(token.raw)
+    code += text[at:comment]
     return Step(
-        verb, tuple(columns), tuple(outputs), tuple(arguments), options, target, line, text, code
+        verb,
+        tuple(columns),
+        tuple(outputs),
+        tuple(arguments),
+        options,
+        target,
+        line,
+        code + text[comment:],
+        code.strip(),
     )
 
 
@@ -309,9 +431,8 @@ def parse_plan(source: str, namespace: Mapping[str, Any] | None = None) -> Plan:
         msg = f"A plan is text, not {type(source).__name__}."
         raise InvalidArgumentError(msg)
     steps = []
-    for number, raw in enumerate(source.splitlines(), start=1):
-        text = _interpolate(raw, namespace, number) if "{" in raw else raw
-        step = _step(text, number)
+    for number, text in enumerate(source.splitlines(), start=1):
+        step = _step(text, number, _Expander(namespace, number, text))
         if step is not None:
             steps.append(step)
     return Plan(tuple(steps), source)

@@ -6,15 +6,14 @@ notebook that gives the same result when run.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from llm_magics.plan.parse import plan_value
 
 __all__ = ["call_code", "mine_cell", "plan_line", "plan_value"]
 
 LINE_LENGTH = 88
-_WORD = re.compile(r"[A-Za-z_][\w.\-/]*")
-_PLAN_KEYWORDS = {"True", "False", "None", "from"}
 
 
 def call_code(
@@ -35,22 +34,6 @@ def call_code(
     return head + "\n" + "".join(f"    {p},\n" for p in parts) + ")"
 
 
-def plan_value(value: Any) -> str:
-    """``value`` as the plan language reads it back (a plain word where one is enough).
-
-    Examples
-    --------
-    >>> plan_value("default-chat"), plan_value("two words"), plan_value(["a", "b"]), plan_value(0.5)
-    ('default-chat', "'two words'", "['a', 'b']", '0.5')
-    """
-    if isinstance(value, str):
-        plain = _WORD.fullmatch(value) and value not in _PLAN_KEYWORDS and "->" not in value
-        return value if plain else repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(repr(v) for v in value) + "]"
-    return repr(value)
-
-
 def plan_line(
     verb: str,
     column: str,
@@ -68,7 +51,7 @@ def plan_line(
     """
     line = f"{verb} {plan_value(column)}"
     if positional is not None:
-        line += f" {positional!r}"
+        line += f" {plan_value(positional, quoted=True)}"
     if outputs:
         line += " -> " + ", ".join(outputs)
     if options:

@@ -29,7 +29,7 @@ from llm_magics.errors import (
     InvalidArgumentError,
     did_you_mean,
 )
-from llm_magics.ops.base import resolve_column
+from llm_magics.ops.base import resolve_column, text_of
 from llm_magics.ops.prompts import get_prompt
 from llm_magics.runtime.manager import ModelManager, get_manager
 from llm_magics.widgets.code import call_code, mine_cell, plan_line
@@ -368,7 +368,7 @@ class TunePanel(BackgroundPanel):
         self.result: Any = None
         self.error: BaseException | None = None
         self._present = np.flatnonzero(
-            texts.map(lambda v: isinstance(v, str) and bool(v.strip())).to_numpy()
+            texts.map(lambda v: text_of(v) is not None).to_numpy(dtype=bool)
         )
         self._order = np.random.default_rng(SAMPLE_SEED).permutation(self._present)
         self._build(sample, initial)

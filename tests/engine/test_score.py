@@ -6,6 +6,7 @@ import torch
 
 from llm_magics.engine import score
 from llm_magics.engine.decoding import chat_token_ids
+from llm_magics.engine.score import answer_end
 from llm_magics.runtime.loading import LoadedModel
 
 pytestmark = pytest.mark.slow
@@ -15,7 +16,9 @@ QUESTION = "Is this review positive or negative? Answer with one word.\n\n"
 
 def _brute_force(chat: LoadedModel, prompt: str, candidate: str) -> float:
     prompt_ids = chat_token_ids(chat, [prompt], None)[0]
-    candidate_ids = chat.tokenizer(candidate, add_special_tokens=False)["input_ids"]
+    candidate_ids = chat.tokenizer(candidate + answer_end(chat), add_special_tokens=False)[
+        "input_ids"
+    ]
     with torch.inference_mode():
         logits = chat.model(torch.tensor([prompt_ids + candidate_ids])).logits[0].float()
     logprobs = torch.log_softmax(logits, dim=-1)
@@ -30,6 +33,16 @@ def test_multi_token_candidates_match_a_full_forward_pass(chat: LoadedModel) -> 
     expected = np.array([[_brute_force(chat, p, c) for c in candidates] for p in prompts])
     assert result.logprobs.shape == (2, 3)
     assert np.allclose(result.logprobs, expected, atol=2e-3)
+
+
+def test_a_candidate_is_scored_as_a_whole_answer(chat: LoadedModel) -> None:
+    assert answer_end(chat) == "<|im_end|>"  # SmolLM2's end of the assistant's turn
+    prompt = (
+        "How many stars does this review give? Answer with the number.\n\nI rate this 4.5 stars."
+    )
+    result = score([prompt], ["4", "4.5", "5"], cache=False, progress=False)
+    # Without the end of the turn, "4" (a prefix of "4.5") could never score below "4.5".
+    assert result.logprobs[0, 0] < result.logprobs[0, 1]
 
 
 def test_probabilities_are_valid_for_every_row(chat: LoadedModel) -> None:

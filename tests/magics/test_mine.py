@@ -159,6 +159,26 @@ def test_variables_are_interpolated(shell: InteractiveShell) -> None:
     assert small["coffee"].dtype == "boolean"
 
 
+def test_variables_expand_where_a_value_belongs_and_never_in_comments(
+    shell: InteractiveShell,
+) -> None:
+    magics = shell.magics_manager.registry["MineMagics"]
+    shell.user_ns.pop("other", None)
+    request = magics.compile_cell("reviews", "sentiment review  # try model={other}")
+    assert dict(request.plan.steps[0].options) == {}
+    shell.user_ns["condition"] = 'says "late" # or {late}, -> not'
+    try:
+        request = magics.compile_cell(
+            "reviews",
+            'filter review {condition} -> a\nfilter review "{{literal}} {condition}" -> b',
+        )
+    finally:
+        shell.user_ns.pop("condition")
+    first, second = request.plan.steps
+    assert first.arguments == ('says "late" # or {late}, -> not',)
+    assert second.arguments == ('{literal} says "late" # or {late}, -> not',)
+
+
 def test_dry_run_processes_no_rows(shell: InteractiveShell) -> None:
     shell.user_ns.pop("dry", None)
     entries = get_result_cache().size()["entries"]

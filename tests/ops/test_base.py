@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
+import llm_magics  # noqa: F401  (the .llm accessor)
 from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
 from llm_magics.ops import OPERATIONS, summarize
-from llm_magics.ops.base import TextColumn, resolve_column
+from llm_magics.ops.base import TextColumn, resolve_column, text_of
 
 
 def test_missing_and_blank_cells_are_not_texts() -> None:
@@ -25,6 +28,42 @@ def test_non_text_cells_are_converted_with_one_warning() -> None:
         column = TextColumn.of(pd.Series([12, "x", 3.5], name="c"), "test")
     assert len(caught) == 1
     assert column.texts == ["12", "x", "3.5"]
+
+
+@pytest.mark.parametrize(
+    "blank",
+    [
+        "\u200b",  # zero-width space
+        "\ufeff",  # byte-order mark
+        "\u00ad",  # soft hyphen
+        "\x00\x07\x1b",  # control characters
+        " \u2060\u200d\u200e\u202e ",  # word joiner, joiner, direction marks
+        "\u3000\u00a0\n\t",  # ideographic and no-break spaces, whitespace
+    ],
+)
+def test_cells_of_invisible_characters_are_blank(blank: str) -> None:
+    column = TextColumn.of(pd.Series(["tea", blank, "tea\u200b"]), "test")
+    assert column.texts == ["tea", "tea\u200b"]
+    assert column.present.tolist() == [True, False, True]
+    assert text_of(blank) is None
+
+
+def test_bytes_cells_are_decoded_as_text() -> None:
+    cells = pd.Series(
+        [b"caf\xc3\xa9", bytearray(b"green tea"), b"\xef\xbb\xbfbom", b"\xe2\x80\x8b"]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        column = TextColumn.of(cells, "test")
+    assert column.texts == ["café", "green tea", "bom"]
+    assert column.present.tolist() == [True, True, True, False]
+    frame = pd.DataFrame({"id": [1, 2], "raw": [b"Caf\xc3\xa9 <b>ok</b>", b"tea"]})
+    assert frame.llm.clean().tolist() == ["Café ok", "tea"]  # found as the text column
+    with pytest.warns(LlmMagicsWarning, match="1 bytes cell.*not UTF-8 and were read as cp1252"):
+        assert TextColumn.of(pd.Series([b"caf\xe9 cr\xe8me", b"ok"]), "t").texts == [
+            "café crème",
+            "ok",
+        ]
 
 
 def test_a_missing_column_suggests_the_closest() -> None:

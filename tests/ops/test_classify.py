@@ -64,6 +64,14 @@ def test_multi_label_gives_a_list_per_row() -> None:
     assert out[["p_shipping", "p_taste"]].stack().between(0, 1).all()
 
 
+def test_a_label_that_begins_another_is_not_favoured() -> None:
+    out = classify(
+        pd.Series(["I rate this 4.5 stars"]), ["4", "4.5", "5"], method="llm", calibrate=False
+    )
+    assert out["label"].tolist() == ["4.5"]
+    assert out["p_4.5"].iloc[0] > out["p_4"].iloc[0]
+
+
 def test_labels_are_checked() -> None:
     with pytest.raises(InvalidArgumentError, match="at least two distinct"):
         classify(pd.Series(["x"]), ["only"])

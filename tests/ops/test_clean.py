@@ -90,3 +90,20 @@ def test_a_luhn_valid_number_is_masked_as_a_card(digits: list[int], context: str
     masked = mask_pii(f"{context} card {grouped} thanks")
     assert "[CARD]" in masked
     assert grouped not in masked
+
+
+def test_invisible_characters_are_removed_and_cells_of_only_them_are_missing() -> None:
+    texts = pd.Series(
+        [
+            "\ufeffGreen\u200b tea, co\u00adop\x07 grown",
+            "\u200b",
+            "\ufeff\u00ad \u2060",
+            "\U0001f469\u200d\U0001f4bb coder",
+            b"Caf\xc3\xa9 <b>ok</b>",
+        ]
+    )
+    out = clean(texts)
+    assert out.tolist()[0] == "Green tea, coop grown"
+    assert out.isna().tolist() == [False, True, True, False, False]
+    assert out.tolist()[3] == "\U0001f469\u200d\U0001f4bb coder"  # an emoji keeps its joiner
+    assert out.tolist()[4] == "Café ok"

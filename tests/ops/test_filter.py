@@ -5,6 +5,7 @@ import pytest
 
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops import filter, query
+from llm_magics.ops.classify import CONTENT_FREE
 
 pytestmark = pytest.mark.slow
 
@@ -43,6 +44,22 @@ def test_the_llm_method_answers_every_row() -> None:
     out = filter(texts, "mentions shipping or delivery", method="llm", progress=False)
     assert out.isna().tolist() == [False, False, True]
     assert all(0 < p < 1 for p in out.attrs["llm_magics"]["probability"][:2])
+
+
+@pytest.mark.parametrize(
+    ("method", "others"),
+    [("embed", 2), ("llm", len(CONTENT_FREE))],  # the condition and baseline; calibration inputs
+)
+def test_cells_of_invisible_characters_are_never_sent_to_the_model(
+    method: str, others: int
+) -> None:
+    texts = pd.Series(
+        ["\u200b", "I drink green tea every morning.", "\ufeff", "\u00ad", "\x07\x00"]
+    )
+    out = filter(texts, "mentions tea", method=method, cache=False, progress=False)
+    assert out.tolist()[1] is True
+    assert out.isna().tolist() == [True, False, True, True, True]
+    assert out.attrs["llm_magics"]["rows_computed"] == 1 + others
 
 
 def test_a_condition_is_needed() -> None:

@@ -23,6 +23,32 @@ def test_phrases_never_cross_stop_words_or_punctuation() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Name", ["name"]),
+        ("Other", ["other"]),
+        ("None.", ["none"]),
+        ("n/a", ["n/a"]),
+        ("42", ["42"]),
+        ("Not at all!", ["not", "at", "not at", "all", "at all"]),
+        ("???", ["???"]),
+    ],
+)
+def test_a_text_of_stop_words_or_numbers_has_its_own_words_as_candidates(
+    text: str, found: list[str]
+) -> None:
+    assert list(phrases(text, (1, 2))) == found
+
+
+@pytest.mark.slow
+def test_one_word_survey_answers_get_that_word() -> None:
+    answers = pd.Series(["Name", "Other", "None", "n/a", "42", None], name="answer")
+    out = keywords(answers, top=3, progress=False)
+    assert out.tolist()[:5] == [["name"], ["other"], ["none"], ["n/a"], ["42"]]
+    assert pd.isna(out.iloc[5])
+
+
 @pytest.mark.slow
 def test_keywords_occur_in_their_text(reviews: pd.DataFrame) -> None:
     out = keywords(reviews["review"], top=4, progress=False)

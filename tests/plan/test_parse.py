@@ -66,12 +66,94 @@ def test_values_are_python_literals_where_they_can_be() -> None:
 def test_variables_are_interpolated() -> None:
     step = parse_plan("summarize {col} max_words={n}", {"col": "review", "n": 12}).steps[0]
     assert step.columns == ("review",) and step.options["max_words"] == 12
-    with pytest.raises(PlanSyntaxError, match=r"line 1, column 11: \{missing\} names no variable"):
+    with pytest.raises(
+        PlanSyntaxError,
+        match=r"line 1, column 11: \{missing\} names no variable; define 'missing' first, or "
+        r"write \{\{missing\}\} for the braces themselves",
+    ):
         parse_plan("summarize {missing}", {})
+    with pytest.raises(PlanSyntaxError, match=r"column 20: \{gone\} names no variable"):
+        parse_plan('filter review "has {gone}"', {})
     with pytest.raises(
         PlanSyntaxError, match=r"column 11: \{col.nope\}: str 'col' has no attribute"
     ):
         parse_plan("summarize {col.nope}", {"col": "review"})
+
+
+def test_comments_are_never_expanded() -> None:
+    step = parse_plan("sentiment review  # try model={other}", {}).steps[0]
+    assert (step.verb, step.columns, dict(step.options), step.code) == (
+        "sentiment",
+        ("review",),
+        {},
+        "sentiment review",
+    )
+    assert parse_plan("clean review  # {x} and {{ and }", None).steps[0].code == "clean review"
+
+
+def test_doubled_braces_are_literal_braces_everywhere() -> None:
+    step = parse_plan(
+        'classify review "Is it {{good}}?" instruction="Answer {{yes}} on {text}}}" '
+        "labels=[a, b] model=x{{y}}",
+        {"text": "T"},
+    ).steps[0]
+    assert step.arguments == ("Is it {good}?",)
+    assert step.options["instruction"] == "Answer {yes} on T}"
+    assert step.options["model"] == "x{y}"
+
+
+# Texts that break a line spliced in as written: quotes, '#', commas, arrows, brackets, braces.
+AWKWARD = 'it\'s "fine" # {not} a, b -> c [x] {{y}} \\ end'
+
+
+def test_a_variable_arrives_as_the_same_value_wherever_it_stands() -> None:
+    namespace = {
+        "col": "review",
+        "cond": AWKWARD,
+        "word": "tea",
+        "labels": ["a b", "c#d", AWKWARD],
+        "n": 3,
+        "off": False,
+        "nothing": None,
+    }
+    plan = parse_plan(
+        "filter {col} {cond} -> kept\n"
+        "filter {col} {word}\n"
+        'filter {col} "about {word}: {cond}"\n'
+        "classify {col} labels={labels} calibrate={off} model={nothing}\n"
+        "keywords {col} top={n}  # {n} keywords",
+        namespace,
+    )
+    first, second, third, fourth, fifth = plan.steps
+    assert first.columns == ("review",) and first.arguments == (AWKWARD,)
+    assert first.outputs == ("kept",)
+    assert second.arguments == ("tea",)
+    assert third.arguments == (f"about tea: {AWKWARD}",)
+    assert dict(fourth.options) == {
+        "labels": ["a b", "c#d", AWKWARD],
+        "calibrate": False,
+        "model": None,
+    }
+    assert dict(fifth.options) == {"top": 3}
+    # Each step as run reads back the same without the namespace.
+    for step in plan.steps:
+        again = parse_plan(step.code).steps[0]
+        assert (again.columns, again.arguments, dict(again.options), again.outputs) == (
+            step.columns,
+            step.arguments,
+            dict(step.options),
+            step.outputs,
+        )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60))
+def test_any_text_in_a_variable_arrives_unchanged(text: str) -> None:
+    namespace = {"v": text}
+    step = parse_plan("filter review {v} instruction={v}", namespace).steps[0]
+    assert step.arguments == (text,) and step.options["instruction"] == text
+    assert parse_plan('filter review "{v}"', namespace).steps[0].arguments == (text,)
+    assert parse_plan(step.code).steps[0].arguments == (text,)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,12 @@ import pytest
 from llm_magics import MineRun, PlanEstimate, get_manager, run_mine
 from llm_magics.datasets import amazon_reviews
 from llm_magics.engine import get_result_cache
-from llm_magics.errors import InvalidArgumentError, ModelLoadError, RunInterruptedError
+from llm_magics.errors import (
+    InvalidArgumentError,
+    LlmMagicsWarning,
+    ModelLoadError,
+    RunInterruptedError,
+)
 from llm_magics.plan import PlanSyntaxError, parse_plan
 from llm_magics.plan.run import mine_plan
 
@@ -59,6 +64,13 @@ def test_sample_draws_rows_in_their_order(reviews: pd.DataFrame) -> None:
     again = run_mine(reviews, "clean review", sample=12, progress=False)
     assert run.frame.index.equals(again.frame.index)
     assert "(sampled from 40)" in repr(run)
+
+
+def test_a_k_the_sample_cannot_support_is_lowered_with_a_warning(reviews: pd.DataFrame) -> None:
+    with pytest.warns(LlmMagicsWarning, match=r"k=6 but the texts hold only 4 distinct text"):
+        run = run_mine(reviews, "topics review  k=6", sample=4, progress=False)
+    assert run.completed and len(run.frame) == 4 and run.frame["review"].nunique() == 4
+    assert sorted(run.frame["topic"]) == [0, 1, 2, 3]
 
 
 def test_a_rerun_comes_from_the_cache(reviews: pd.DataFrame) -> None:

@@ -54,17 +54,29 @@ def test_plan_values_are_plain_words_only_where_that_reads_back_the_same(
     assert step.options["key"] == value
 
 
-# Braces are the plan's {variable} interpolation, so a panel never writes them (see TunePanel).
-_TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="{}\r"), max_size=40
-)
+# Braces included: a prompt's own {text} field is written {{text}}, so %%mine leaves it alone.
+_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 
 
 @given(_TEXT)
 def test_any_instruction_reads_back_from_a_plan_line(text: str) -> None:
     line = plan_line("summarize", "review", options={"instruction": text, "max_words": 9})
-    step = parse_plan(line).steps[0]
-    assert step.options == {"instruction": text, "max_words": 9}
+    for namespace in (None, {"text": "not this"}):
+        step = parse_plan(line, namespace).steps[0]
+        assert step.options == {"instruction": text, "max_words": 9}
+
+
+def test_a_copied_prompt_keeps_its_fields_in_a_mine_cell() -> None:
+    instruction = "Summarize in at most {max_words} words.\n\n{text}"
+    line = plan_line("summarize", "review", options={"instruction": instruction})
+    assert (
+        line
+        == "summarize review  instruction='Summarize in at most {{max_words}} words.\\n\\n{{text}}'"
+    )
+    step = parse_plan(line, {"text": "a notebook variable"}).steps[0]
+    assert step.options["instruction"] == instruction
+    condition = plan_line("filter", "review", positional="says {x} # or 'y'")
+    assert parse_plan(condition, {}).steps[0].arguments == ("says {x} # or 'y'",)
 
 
 def test_plan_lines_with_text_and_outputs() -> None:

@@ -202,10 +202,11 @@ def test_mine_tune_magic_copies_a_mine_cell(shell: InteractiveShell, reviews: pd
     assert isinstance(panel, TunePanel) and panel.style == "mine"
     assert panel.variable.value == "reviews_mined"
     panel.params["max_words"].value = 6
-    panel.prompt.value = "Say in {max_words} words what went wrong, if anything."
+    # {anything} is no field of the prompt: it stays as typed, and the copied cell keeps it so.
+    panel.prompt.value = "Say in {max_words} words what went wrong, {anything}."
     assert panel.code() == (
         "%%mine reviews --out reviews_mined\n"
-        "summarize review  max_words=6 instruction='Say in 6 words what went wrong, if anything.'"
+        "summarize review  max_words=6 instruction='Say in 6 words what went wrong, {{anything}}.'"
     )
     panel.apply(wait=True)
     assert panel.error is None, panel.status.value
