@@ -7,19 +7,35 @@ float32 bytes, never pickles, so a cache file cannot carry code.
 
 A key is the SHA-256 of (model fingerprint, primitive, parameters, input): changing any of them
 is a miss, and the same row asked for twice in one call is computed once.
+
+The cache is a convenience, so a damaged file (a disk that filled up, a killed process, a sync tool,
+a copy from another machine) never stops the work: when SQLite reports the file corrupt or not a
+database, it is moved aside as ``results.sqlite3.damaged-<time>`` (kept for inspection), a fresh
+cache is started, one ``LlmMagicsWarning`` says so, and the call goes on. Processes and threads
+that still hold the old file notice that the path now names another file and reopen it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from llm_magics.errors import LlmMagicsWarning
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; threads of one process are still serialised
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["ResultCache", "cache_key", "get_result_cache"]
 
@@ -42,6 +58,37 @@ def cache_key(fingerprint: str, primitive: str, params: dict[str, Any], item: An
 
 
 _TIMEOUT = 60.0
+_DAMAGE_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+T = TypeVar("T")
+
+
+def _is_damage(error: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite says the file itself is broken (not locked, full or read-only)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _DAMAGE_CODES
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file ``path`` names now (device, inode), or ``None`` when there is none."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+@contextlib.contextmanager
+def _exclusive(lock_file: Path) -> Iterator[None]:
+    """Hold an advisory lock on ``lock_file`` so that one process at a time moves the cache."""
+    if fcntl is None:
+        yield
+        return
+    with open(lock_file, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _setup(connection: sqlite3.Connection) -> None:
@@ -85,51 +132,108 @@ class ResultCache:
     def __init__(self, folder: str | Path) -> None:
         self.path = Path(folder).expanduser() / "results.sqlite3"
         self._local = threading.local()
+        self._moving = threading.Lock()
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection to the file that ``path`` names now."""
         connection = getattr(self._local, "connection", None)
-        if connection is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # One connection per thread; `timeout` makes a writer wait for another kernel's
-            # transaction instead of failing with "database is locked".
-            connection = sqlite3.connect(self.path, timeout=_TIMEOUT, isolation_level=None)
+        if connection is not None and self._local.identity == _identity(self.path):
+            return connection
+        if connection is not None:  # the file was moved aside (by us or another process)
+            connection.close()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection per thread; `timeout` makes a writer wait for another kernel's
+        # transaction instead of failing with "database is locked".
+        connection = sqlite3.connect(self.path, timeout=_TIMEOUT, isolation_level=None)
+        self._local.connection, self._local.identity = connection, _identity(self.path)
+        try:
             _setup(connection)
-            self._local.connection = connection
-        yield connection
+        except sqlite3.DatabaseError as error:
+            if not _is_damage(error):  # damage: _move_aside closes it and moves the file
+                connection.close()
+                self._local.connection = None
+            raise
+        return connection
+
+    def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(connection)``; on a damaged file, once more on a fresh one."""
+        try:
+            return work(self._connection())
+        except sqlite3.DatabaseError as error:
+            if not _is_damage(error):
+                raise
+            self._move_aside(error)
+            return work(self._connection())
+
+    def _move_aside(self, error: sqlite3.DatabaseError) -> None:
+        """Move the damaged file out of the way, unless another thread or process already has."""
+        damaged = self._local.identity
+        self._local.connection.close()
+        self._local.connection = None
+        with self._moving, _exclusive(self.path.with_name(f"{self.path.name}.lock")):
+            if _identity(self.path) != damaged:
+                return  # someone else moved it (and warned); the next connect opens the new one
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+            for n in itertools.count(2):
+                if not aside.exists():
+                    break
+                aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{n}")
+            os.replace(self.path, aside)
+            wal = self.path.with_name(f"{self.path.name}-wal")
+            if wal.exists():  # its pages belong to the damaged file: keep them together
+                os.replace(wal, aside.with_name(f"{aside.name}-wal"))
+            with contextlib.suppress(FileNotFoundError):
+                self.path.with_name(f"{self.path.name}-shm").unlink()
+        warnings.warn(
+            f"The result cache {self.path} was damaged ({error}). It was moved to {aside} and a "
+            "fresh cache started: earlier results are computed again when asked for. Delete the "
+            "old file once you no longer need it.",
+            LlmMagicsWarning,
+            stacklevel=4,
+        )
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Return the stored values of those ``keys`` that are in the cache."""
-        found: dict[str, bytes] = {}
-        with self._connect() as db:
+
+        def read(db: sqlite3.Connection) -> dict[str, bytes]:
+            found: dict[str, bytes] = {}
             for start in range(0, len(keys), _CHUNK):
                 chunk = list(keys[start : start + _CHUNK])
                 marks = ",".join("?" * len(chunk))
                 rows = db.execute(f"SELECT key, value FROM results WHERE key IN ({marks})", chunk)
                 found.update(rows)
-        return found
+            return found
+
+        return self._run(read)
 
     def put_many(self, primitive: str, model: str, values: dict[str, bytes]) -> None:
         """Store ``values`` (key → bytes) in one transaction."""
-        now = time.time()
-        rows: Iterable[tuple] = ((k, primitive, model, v, now) for k, v in values.items())
-        with self._connect() as db:
+
+        def write(db: sqlite3.Connection) -> None:
+            now = time.time()
+            rows: Iterable[tuple] = ((k, primitive, model, v, now) for k, v in values.items())
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)", rows)
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
+
+        self._run(write)
 
     def size(self) -> dict[str, Any]:
         """Entries and bytes on disk, in all and per (primitive, model fingerprint)."""
-        with self._connect() as db:
-            groups = db.execute(
+        groups = self._run(
+            lambda db: db.execute(
                 "SELECT primitive, model, COUNT(*), SUM(LENGTH(value)) FROM results "
                 "GROUP BY primitive, model ORDER BY primitive, model"
             ).fetchall()
-        on_disk = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*"))
+        )
+        files = [self.path.with_name(self.path.name + end) for end in ("", "-wal", "-shm")]
+        on_disk = sum(p.stat().st_size for p in files if p.exists())
         return {
             "path": str(self.path),
             "entries": sum(g[2] for g in groups),
@@ -148,11 +252,14 @@ class ResultCache:
                 where.append(f"{column} = ?")
                 args.append(value)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        with self._connect() as db:
+
+        def delete(db: sqlite3.Connection) -> int:
             deleted = db.execute(f"DELETE FROM results{clause}", args).rowcount
             if not where:
                 db.execute("VACUUM")
-        return deleted
+            return deleted
+
+        return self._run(delete)
 
 
 _caches: dict[str, ResultCache] = {}

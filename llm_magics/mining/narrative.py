@@ -4,12 +4,18 @@ The chat model writes a few sentences from the computed figures. A number in its
 only if it is one of the figures as written at that precision (``0.83``, ``83%``, ``83.4%``) or a
 count the figures hold (rows, folds, classes); a number written after a metric's name ("macro-F1
 of 0.62") must be that metric's figure, the test one unless the sentence names the baseline; and
-"perfect" is allowed only for a perfect score. One claim that fails sends the reader the
+"perfect" is allowed only for a perfect score; a sentence that says the model beats the baseline
+must name the metric it beats it on, and hold there. One claim that fails sends the reader the
 deterministic template instead, and ``Narrative.source`` says which they got.
+
+The template compares with the baseline on the chosen metric and on every other metric where the
+model ties or loses: "better" is said only where the test figure is better as printed (3
+decimals), and a tie or a loss is said as one.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -35,6 +41,15 @@ _MENTION = re.compile(
     re.IGNORECASE,
 )
 _PERFECT = re.compile(r"\b(?:perfect(?:ly)?|flawless(?:ly)?)\b", re.IGNORECASE)
+_BASELINE = re.compile(r"baseline|tf-idf", re.IGNORECASE)
+# Words that say the model does better; "above" or "higher" are left out: for an error metric
+# (rmse, mae) they say the opposite.
+_BEATS = re.compile(
+    r"\b(?:better|outperform\w*|beat(?:s|ing)?|exceed\w*|surpass\w*|improv\w*|superior|stronger)\b",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(r"\b(?:not|no|never|fails?|failed|n't)\b\W+(?:\w+\W+){0,2}$", re.IGNORECASE)
+_LOWER_IS_BETTER = ("rmse", "mae")
 
 
 @dataclass(frozen=True)
@@ -106,10 +121,17 @@ def claims_check(text: str, figures: Mapping[str, float]) -> str | None:
     >>> claims_check("The TF-IDF baseline reaches a macro-F1 of 0.625.", figures)
     >>> claims_check("A perfect classifier: macro-F1 0.556.", figures)
     "it says 'perfect' of scores below 1"
+    >>> claims_check("It does better than the TF-IDF baseline.", figures)
+    'it says the model beats the baseline without naming the metric it holds on'
+    >>> claims_check("Its macro-F1 beats the baseline.", figures)
+    'it says the model beats the baseline on f1_macro, where it scores 0.556 against 0.625'
     """
     wrong = numbers_check(text, figures.values())
     if wrong is not None:
         return f"it writes {wrong}, which is not in the figures"
+    wrong = _comparison_check(text, figures)
+    if wrong is not None:
+        return wrong
     scores = [v for k, v in figures.items() if k.startswith("test ") and "rows" not in k]
     perfect = _PERFECT.search(text)
     if perfect and not any(v == 1.0 for v in scores):
@@ -144,24 +166,77 @@ def claims_check(text: str, figures: Mapping[str, float]) -> str | None:
     return None
 
 
+def _comparison_check(text: str, figures: Mapping[str, float]) -> str | None:
+    """Why a sentence's "better than the baseline" does not hold, or None when every one does."""
+    start = 0
+    for end in [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text)]:
+        sentence, start = text[start:end], end
+        if not _BASELINE.search(sentence):
+            continue
+        claims = [
+            m for m in _BEATS.finditer(sentence) if not _NEGATION.search(sentence[: m.start()])
+        ]
+        if not claims:
+            continue
+        metrics = {k for m in _MENTION.finditer(sentence) for k, v in m.groupdict().items() if v}
+        if not metrics:
+            return "it says the model beats the baseline without naming the metric it holds on"
+        for metric in sorted(metrics):
+            test = next((k for k in figures if k.startswith(f"test {metric}")), None)
+            baseline = f"baseline {test}"
+            if test is None or baseline not in figures:
+                continue
+            if not _better(test.removeprefix("test "), figures[test], figures[baseline]):
+                return (
+                    f"it says the model beats the baseline on {test.removeprefix('test ')}, where "
+                    f"it scores {figures[test]:.3g} against {figures[baseline]:.3g}"
+                )
+    return None
+
+
 def template(
     *,
     target: str,
     task: str,
     best: str,
     metric: str,
-    test_value: float,
-    baseline_value: float,
+    metrics: Mapping[str, float],
+    baseline_metrics: Mapping[str, float],
     rows: int,
     drivers: list[tuple[str, float]],
 ) -> str:
-    """The deterministic narrative."""
+    """The deterministic narrative.
+
+    Examples
+    --------
+    >>> print(template(target="score", task="classification", best="logistic regression",
+    ...     metric="f1_macro", metrics={"f1_macro": 0.62, "accuracy": 0.7, "roc_auc": 0.41},
+    ...     baseline_metrics={"f1_macro": 0.6, "accuracy": 0.6, "roc_auc": 0.55}, rows=40,
+    ...     drivers=[]))
+    For classifying 'score', the best model was logistic regression, tested on 40 held-out rows. \
+On f1_macro it scores 0.620 against the TF-IDF baseline's 0.600: better. On roc_auc it scores \
+0.410 against the TF-IDF baseline's 0.550: not better.
+    """
     kind = "classifying" if task == "classification" else "predicting"
-    comparison = "better than" if _better(metric, test_value, baseline_value) else "not better than"
-    lines = [
-        f"For {kind} {target!r}, the best model was {best}: on {rows} held-out test rows its "
-        f"{metric} is {test_value:.3f}, {comparison} the TF-IDF baseline's {baseline_value:.3f}.",
+    shared = [
+        m
+        for m in metrics
+        if m in baseline_metrics
+        and math.isfinite(metrics[m])
+        and math.isfinite(baseline_metrics[m])
     ]
+    shared = [metric] + [m for m in shared if m != metric] if metric in shared else shared
+    lines = [f"For {kind} {target!r}, the best model was {best}, tested on {rows} held-out rows."]
+    # The chosen metric, then every other one where the model ties or loses, so that a win on
+    # one metric never hides a loss on another. One sentence each, the figure right after the
+    # metric's name, as the claims check reads it.
+    for m in shared:
+        better = _better(m, metrics[m], baseline_metrics[m])
+        if m == metric or not better:
+            lines.append(
+                f"On {m} it scores {metrics[m]:.3f} against the TF-IDF baseline's "
+                f"{baseline_metrics[m]:.3f}: {'better' if better else 'not better'}."
+            )
     if drivers:
         named = ", ".join(f"{column} ({value:.3f})" for column, value in drivers)
         lines.append(
@@ -172,4 +247,6 @@ def template(
 
 
 def _better(metric: str, value: float, baseline: float) -> bool:
-    return value < baseline if metric in ("rmse", "mae") else value > baseline
+    """Better as the reader sees it: figures equal at 3 decimals are a tie, not a win."""
+    value, baseline = round(value, 3), round(baseline, 3)
+    return value < baseline if metric in _LOWER_IS_BETTER else value > baseline

@@ -167,8 +167,8 @@ class MiningResult:
             task=self.task,
             best=self.best_name,
             metric=self.metric,
-            test_value=self.metrics[self.metric],
-            baseline_value=self.baseline_metrics[self.metric],
+            metrics=self.metrics,
+            baseline_metrics=self.baseline_metrics,
             rows=len(self.splits.test),
             drivers=[
                 (str(r["column"]), float(r["importance"]))

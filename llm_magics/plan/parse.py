@@ -174,6 +174,8 @@ def _literal(raw: str) -> Any:
     try:
         return ast.literal_eval(raw)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
+        if raw.startswith("[") and raw.endswith("]"):  # plain words: labels=[taste, price]
+            return [_literal(item.strip()) for item in raw[1:-1].split(",") if item.strip()]
         return raw
 
 

@@ -5,7 +5,9 @@
   reached at all, so an offline machine gets a ``ModelNotFoundError`` at once instead of a hang.
 - A ``.gguf`` file is dequantized by transformers (about 20 s for the default chat model) and the
   result is saved as safetensors under ``<cache_dir>/models/``, keyed by the file's SHA-256; later
-  loads read that folder (under a second).
+  loads read that folder (under a second). A folder found damaged (a truncated or overwritten file:
+  a full disk, a killed process, a sync tool) is deleted and converted again from the ``.gguf``,
+  with one warning: it is a copy, never the only one.
 - ``trust_remote_code`` is whatever ``LlmMagics.trust_remote_code`` says (off by default).
 """
 
@@ -21,6 +23,8 @@ import shutil
 import socket
 import tempfile
 import time
+import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +36,7 @@ import torch
 from llm_magics.config import LlmMagics
 from llm_magics.errors import (
     DeviceOutOfMemoryError,
+    LlmMagicsWarning,
     ModelLoadError,
     ModelNotFoundError,
     did_you_mean,
@@ -185,6 +190,58 @@ def _complete(folder: Path) -> bool:
     return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
 
 
+def _damage(folder: Path) -> str | None:
+    """What is wrong with a converted model folder, or ``None`` when it reads whole.
+
+    Cheap enough for every load (about 50 ms): the JSON files are parsed and each safetensors
+    header is read and checked against the file's size, which is what a truncated or overwritten
+    file fails; the tensors themselves are not read.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    if not _complete(folder):
+        return "config.json or the weights are missing"
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        file = folder / name
+        try:
+            if file.is_file():
+                json.loads(file.read_bytes())
+        except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            return f"{name}: {err}"
+    for weights in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(weights, framework="pt"):
+                pass
+        except (SafetensorError, OSError) as err:
+            return f"{weights.name}: {err}"
+    return None
+
+
+def _discard(folder: Path, problem: str, source: Path) -> None:
+    """Delete a damaged conversion, warning once; another kernel may be doing the same."""
+    found = folder.stat().st_ino
+    doomed = folder.with_name(f".{folder.name}-damaged-{uuid.uuid4().hex[:8]}")
+    try:
+        os.rename(folder, doomed)  # atomic: of two kernels finding the damage, one moves it
+    except FileNotFoundError:
+        return
+    if doomed.stat().st_ino != found:
+        # Another kernel removed the damaged folder and converted it again in between: put the
+        # new one back, unless a third has placed one there meanwhile.
+        try:
+            os.rename(doomed, folder)
+        except OSError:
+            shutil.rmtree(doomed, ignore_errors=True)
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
+    warnings.warn(
+        f"The converted model {folder} was damaged ({problem}). It was deleted and is being "
+        f"converted again from {source} (about 20 s).",
+        LlmMagicsWarning,
+        stacklevel=5,
+    )
+
+
 def locate(spec: ModelSpec, config: LlmMagics) -> ModelSource:
     """Find the weights of ``spec`` without loading them; never waits on the network for long.
 
@@ -197,8 +254,11 @@ def locate(spec: ModelSpec, config: LlmMagics) -> ModelSource:
         return ModelSource(spec.location, None, True, f"folder {spec.location}")
     if spec.kind == "gguf":
         converted = gguf_cache_dir(spec, config)
-        if _complete(converted):
-            return ModelSource(str(converted), None, True, f"converted GGUF {converted}")
+        if converted.exists():
+            problem = _damage(converted)
+            if problem is None:
+                return ModelSource(str(converted), None, True, f"converted GGUF {converted}")
+            _discard(converted, problem, Path(spec.key))
         return ModelSource(spec.location, spec.gguf_file, True, f"GGUF {spec.key}")
     if _hub_cached(spec.location):
         return ModelSource(spec.location, None, True, f"hub id {spec.location} (local cache)")

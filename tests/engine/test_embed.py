@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import threading
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -238,3 +240,22 @@ def test_a_progress_bar_only_when_there_is_something_to_compute(
     again = embed(texts, progress=True)
     assert again.provenance.cache_hits == 2
     assert "embed · default-embed" not in capfd.readouterr().err
+
+
+def test_a_damaged_result_cache_is_replaced_and_the_call_goes_on(
+    embedder: LoadedModel, manager: ModelManager, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    first = embed(MIXED, cache=False, progress=False, manager=manager)
+    # A kernel starting on a cache file that a sync tool replaced with something else.
+    cache_file = tmp_path / "results.sqlite3"
+    cache_file.write_bytes(b"not a database, a sync tool's placeholder " * 100)
+    monkeypatch.setattr(manager.config, "cache_dir", str(tmp_path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = embed(MIXED, progress=False, manager=manager)
+        once_more = embed(MIXED, progress=False, manager=manager)
+    (message,) = [str(w.message) for w in caught if issubclass(w.category, LlmMagicsWarning)]
+    assert f"result cache {cache_file} was damaged (file is not a database)" in message
+    assert np.allclose(again.vectors, first.vectors, atol=1e-6)
+    assert (again.provenance.computed, again.provenance.cache_hits) == (len(MIXED), 0)
+    assert (once_more.provenance.computed, once_more.provenance.cache_hits) == (0, len(MIXED))

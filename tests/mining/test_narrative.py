@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from llm_magics.mining.narrative import claims_check, numbers_check
+from llm_magics.mining.narrative import claims_check, numbers_check, template
 
 FIGURES = {
     "test accuracy": 0.8123,
@@ -48,3 +48,93 @@ def test_wrong_or_misattributed_numbers_fail(text: str, reason: str) -> None:
 def test_numbers_check_reads_percent_and_precision() -> None:
     assert numbers_check("81.2% and 0.8", [0.8123]) is None
     assert numbers_check("0.813", [0.8123]) == "0.813"
+
+
+def _template(metric: str, metrics: dict[str, float], baseline: dict[str, float]) -> str:
+    task = "regression" if metric in ("rmse", "mae", "r2") else "classification"
+    return template(
+        target="score",
+        task=task,
+        best="logistic regression",
+        metric=metric,
+        metrics=metrics,
+        baseline_metrics=baseline,
+        rows=40,
+        drivers=[("review", 0.05)],
+    )
+
+
+def test_the_template_never_says_better_where_the_test_metric_loses() -> None:
+    # The run of the issue: test ROC-AUC 0.41, below the baseline's.
+    text = _template("roc_auc", {"roc_auc": 0.41}, {"roc_auc": 0.52})
+    assert "On roc_auc it scores 0.410 against the TF-IDF baseline's 0.520: not better." in text
+    assert ": better" not in text
+
+
+def test_the_template_names_the_metric_each_comparison_holds_on() -> None:
+    text = _template(
+        "f1_macro",
+        {"f1_macro": 0.62, "accuracy": 0.7, "roc_auc": 0.41, "f1_weighted": 0.8},
+        {"f1_macro": 0.55, "accuracy": 0.7, "roc_auc": 0.52, "f1_weighted": 0.6},
+    )
+    assert text.split(". ")[1:4] == [
+        "On f1_macro it scores 0.620 against the TF-IDF baseline's 0.550: better",
+        "On accuracy it scores 0.700 against the TF-IDF baseline's 0.700: not better",
+        "On roc_auc it scores 0.410 against the TF-IDF baseline's 0.520: not better",
+    ]
+    assert "f1_weighted" not in text  # a further win is not needed to read the result
+
+
+@pytest.mark.parametrize(
+    ("metric", "test", "baseline", "better"),
+    [
+        ("accuracy", 0.8123, 0.8121, False),  # equal as printed: a tie
+        ("accuracy", 0.81, 0.76, True),
+        ("rmse", 0.9, 1.2, True),  # lower is better for an error
+        ("rmse", 1.2, 0.9, False),
+        ("r2", 0.3, 0.3, False),
+    ],
+)
+def test_ties_and_losses_are_never_called_better(
+    metric: str, test: float, baseline: float, better: bool
+) -> None:
+    text = _template(metric, {metric: test}, {metric: baseline})
+    assert text.split(". ")[1].endswith(": better" if better else ": not better")
+
+
+def test_the_template_passes_its_own_check() -> None:
+    metrics = {"roc_auc": 0.41, "accuracy": 0.62}
+    baseline = {"roc_auc": 0.52, "accuracy": 0.6}
+    figures = {f"test {k}": v for k, v in metrics.items()}
+    figures |= {f"baseline test {k}": v for k, v in baseline.items()}
+    figures |= {"importance of review": 0.05, "test rows": 40}
+    assert claims_check(_template("roc_auc", metrics, baseline), figures) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            "The model does better than the TF-IDF baseline.",
+            "beats the baseline without naming the metric",
+        ),
+        (
+            "It outperforms the baseline on accuracy (0.81) and macro-F1 (0.556).",
+            "beats the baseline on f1_macro, where it scores 0.556 against 0.625",
+        ),
+    ],
+)
+def test_a_model_text_claiming_a_win_it_does_not_have_fails(text: str, reason: str) -> None:
+    assert reason in (claims_check(text, FIGURES) or "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Its accuracy of 0.81 beats the TF-IDF baseline's 0.76.",
+        "On macro-F1 it scores 0.556 against the TF-IDF baseline's 0.625: not better.",
+        "Its macro-F1 does not improve on the baseline.",
+    ],
+)
+def test_true_comparisons_pass(text: str) -> None:
+    assert claims_check(text, FIGURES) is None

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import os
+import random
+import shutil
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import torch
 
 from llm_magics.config import LlmMagics
+from llm_magics.errors import LlmMagicsWarning
 from llm_magics.runtime.loading import (
     LoadedModel,
     estimate_bytes,
@@ -78,3 +85,79 @@ def test_role_is_read_from_the_config_for_paths(
     from llm_magics.runtime.loading import infer_role
 
     assert infer_role(read_config(spec, source, isolated_config)) == "embed"
+
+
+def _copy_of_converted(chat: LoadedModel, manager: ModelManager, cache: Path) -> Path:
+    """The session's converted chat model, copied into the cache folder ``cache``."""
+    config = LlmMagics(cache_dir=str(cache), device="cpu")
+    folder = gguf_cache_dir(chat.spec, config)
+    shutil.copytree(gguf_cache_dir(chat.spec, manager.config), folder)
+    return folder
+
+
+def _damage_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in caught if issubclass(w.category, LlmMagicsWarning)]
+
+
+def test_a_truncated_converted_model_is_converted_again(
+    chat: LoadedModel, manager: ModelManager, tmp_path: Path
+) -> None:
+    folder = _copy_of_converted(chat, manager, tmp_path)
+    weights = folder / "model.safetensors"
+    os.truncate(weights, weights.stat().st_size // 2)
+    fresh = ModelManager(LlmMagics(cache_dir=str(tmp_path), device="cpu"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        healed = fresh.load("default-chat")
+    (message,) = _damage_warnings(caught)
+    assert f"converted model {folder} was damaged (model.safetensors:" in message
+    assert "converted again from" in message and chat.spec.gguf_file in message
+    assert "converted now" in healed.source
+    assert weights.stat().st_size > 100_000_000
+    assert healed.fingerprint == chat.fingerprint
+    for (name, rebuilt), original in zip(
+        healed.model.state_dict().items(), chat.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(rebuilt, original), name
+    # Healed for good: the next kernel reads the new folder without a word.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        source = locate(chat.spec, LlmMagics(cache_dir=str(tmp_path), device="cpu"))
+    assert source.path == str(folder) and not _damage_warnings(caught)
+    assert not [p for p in folder.parent.iterdir() if p != folder]
+
+
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [
+        ("model.safetensors", lambda f: f.write_bytes(random.Random(1).randbytes(4096))),
+        ("config.json", lambda f: f.write_bytes(random.Random(2).randbytes(512))),
+        ("tokenizer.json", lambda f: os.truncate(f, f.stat().st_size // 3)),
+        ("model.safetensors", lambda f: f.unlink()),
+    ],
+    ids=["weights overwritten", "config overwritten", "tokenizer truncated", "weights deleted"],
+)
+def test_any_damaged_file_sends_the_load_back_to_the_gguf(
+    chat: LoadedModel,
+    manager: ModelManager,
+    tmp_path: Path,
+    name: str,
+    damage: Callable[[Path], None],
+) -> None:
+    folder = _copy_of_converted(chat, manager, tmp_path)
+    damage(folder / name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        source = locate(chat.spec, LlmMagics(cache_dir=str(tmp_path), device="cpu"))
+    assert (source.path, source.gguf_file) == (chat.spec.location, chat.spec.gguf_file)
+    assert not folder.exists() and not list(folder.parent.iterdir())
+    (message,) = _damage_warnings(caught)
+    assert "was damaged" in message
+
+
+def test_a_whole_converted_model_is_used_as_it_is(chat: LoadedModel, manager: ModelManager) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        source = locate(chat.spec, manager.config)
+    assert source.path == str(gguf_cache_dir(chat.spec, manager.config))
+    assert not _damage_warnings(caught)
