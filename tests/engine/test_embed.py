@@ -238,3 +238,21 @@ def test_a_progress_bar_only_when_there_is_something_to_compute(
     again = embed(texts, progress=True)
     assert again.provenance.cache_hits == 2
     assert "embed · default-embed" not in capfd.readouterr().err
+
+
+def test_a_call_served_wholly_from_the_cache_lists_no_job(
+    embedder: LoadedModel, manager: ModelManager
+) -> None:
+    texts = ["listed once, then cached", "a second cached row"]
+    heard: list[str] = []
+    remove = manager.add_job_listener(lambda job: heard.append(job.state))
+    try:
+        first = embed(texts, progress=False)
+        listed = {j["id"] for j in manager.status()["jobs"]}
+        again = embed(texts, progress=False)
+    finally:
+        remove()
+    assert first.provenance.job_id in listed
+    assert again.provenance.cache_hits == 2 and again.provenance.computed == 0
+    assert again.provenance.job_id not in {j["id"] for j in manager.status()["jobs"]}
+    assert heard[-1] == "done"  # its listeners still hear that it finished

@@ -205,3 +205,32 @@ def test_plan_errors_come_before_anything_runs(reviews: pd.DataFrame) -> None:
         run_mine(reviews["review"], "clean review")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="positive number"):
         run_mine(reviews, "clean review", sample=0)
+
+
+def test_a_plan_lists_one_job_per_step_and_a_rerun_computes_nothing(
+    reviews: pd.DataFrame,
+) -> None:
+    manager = get_manager()
+    plan = "sentiment review -> mood\npredict score from review"
+
+    def new_jobs(before: set[str]) -> list[dict]:
+        return [j for j in manager.status()["jobs"] if j["id"] not in before]
+
+    before = {j["id"] for j in manager.status()["jobs"]}
+    run = run_mine(reviews, plan, sample=30, progress=False)
+    first = new_jobs(before)
+    assert [j["primitive"] for j in first] == [
+        "sentiment review -> mood",
+        "predict score from review",
+    ]
+    assert [j["state"] for j in first] == ["done", "done"]
+    assert first[0]["model"] == "default-chat"
+    # A step counts the rows of its engine calls, as its report does.
+    for job, step in zip(first, run.steps, strict=True):
+        assert job["done"] == step.computed + step.cached and job["cached"] == step.cached
+
+    before |= {j["id"] for j in first}
+    run_mine(reviews, plan, sample=30, progress=False)
+    again = new_jobs(before)
+    assert len(again) == 2
+    assert all(j["cached"] == j["done"] > 0 and j["rows_per_second"] == 0 for j in again)
