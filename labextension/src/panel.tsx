@@ -13,6 +13,7 @@ import {
   ago,
   eta,
   formatBytes,
+  formatRate,
   formatSeconds,
   fraction,
   isPending,
@@ -250,7 +251,7 @@ function Job({ job, view, sidebar }: { job: IJobInfo; view: IView; sidebar: Side
           {job.done.toLocaleString()}/{job.total.toLocaleString()} rows
         </span>
         {job.cached > 0 && ` · ${job.cached.toLocaleString()} cached`}
-        {job.rows_per_second > 0 && ` · ${job.rows_per_second.toFixed(1)} rows/s`}
+        {job.rows_per_second > 0 && ` · ${formatRate(job.rows_per_second)}`}
         {left !== null && ` · ${formatSeconds(left)} left`}
         {job.error && ` · ${job.error}`}
       </div>

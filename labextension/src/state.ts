@@ -187,6 +187,13 @@ export function formatSeconds(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
+/** 2.5 → "2.5 rows/s", 0.02 → "50 s/row": a slow job's pace never reads "0.0 rows/s". */
+export function formatRate(rowsPerSecond: number): string {
+  return rowsPerSecond >= 1
+    ? `${rowsPerSecond.toFixed(1)} rows/s`
+    : `${formatSeconds(1 / rowsPerSecond)}/row`;
+}
+
 /** How long ago `then` was, on the kernel's clock `now`. */
 export function ago(then: number | undefined, now: number): string {
   if (then === undefined) {

@@ -2,6 +2,7 @@ import { IJobInfo, IStateMessage, PROTOCOL_VERSION } from '../src/protocol';
 import {
   eta,
   formatBytes,
+  formatRate,
   formatSeconds,
   fraction,
   initialView,
@@ -181,5 +182,15 @@ describe('the kernel clock', () => {
     expect(kernelNow(view, 1000)).toBe(100);
     expect(kernelNow(view, 1012)).toBe(112);
     expect(kernelNow(initialView, 5)).toBe(0);
+  });
+});
+
+describe('the pace', () => {
+  it.each([
+    [2.54, '2.5 rows/s'],
+    [0.5, '2 s/row'],
+    [0.0091, '2 min/row']
+  ])('%p rows/s reads "%s"', (rate, text) => {
+    expect(formatRate(rate)).toBe(text);
   });
 });

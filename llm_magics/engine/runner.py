@@ -67,6 +67,7 @@ def _batch_progress(job: Job, bar: Any, size: int, manager: ModelManager) -> Ite
         yield
     finally:
         _batch.hook = None
+        bar.set_postfix_str("", refresh=False)  # the batch is over: its share would mislead
 
 
 @dataclass(frozen=True)
