@@ -240,6 +240,8 @@ def step(label: str, manager: ModelManager, *, rows: int) -> Iterator[Job]:
         job.finish("failed", f"{type(err).__name__}: {err}")
         raise
     else:
+        if not job._parts:  # a step without engine calls (clean, explain) did all its rows
+            job.done = job.total
         job.finish("done")
     finally:
         stack.remove(job)
