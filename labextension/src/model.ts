@@ -8,8 +8,8 @@ import { ISessionContext } from '@jupyterlab/apputils';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { Action, PROTOCOL_VERSION, TARGET } from './protocol';
-import { Connection, IView, initialView, receive, request } from './state';
+import { Action, IJobInfo, PROTOCOL_VERSION, TARGET } from './protocol';
+import { Connection, IView, initialView, receive, request, stopAsked } from './state';
 
 export class SidebarModel {
   get view(): IView {
@@ -66,6 +66,26 @@ export class SidebarModel {
     this._comm.send({ ...sent });
   }
 
+  /**
+   * Stop `job` at the end of its running batch. A foreground job runs in a
+   * notebook cell and the kernel reads no comm message until the cell ends, so
+   * the kernel is interrupted, as the notebook's own button does (the engine
+   * turns the interrupt into a stop after the batch); a background job (a
+   * panel's) gets the protocol's `cancel`.
+   */
+  cancel(job: IJobInfo): void {
+    const kernel = this._session?.session?.kernel;
+    if (!kernel || job.state !== 'running') {
+      return;
+    }
+    this._set(stopAsked(this._view, job));
+    if (job.foreground) {
+      void kernel.interrupt().catch(err => this._set({ ...this._view, error: String(err) }));
+    } else {
+      this.send('cancel', { job_id: job.id });
+    }
+  }
+
   dispose(): void {
     this.setSession(null);
     Signal.clearData(this);
@@ -91,7 +111,8 @@ export class SidebarModel {
       connection: 'connecting',
       kernelName: session.kernelDisplayName,
       state: null,
-      pending: {}
+      pending: {},
+      stopping: []
     });
     comm.onMsg = (msg: KernelMessage.ICommMsgMsg) => {
       if (this._comm === comm) {
@@ -162,7 +183,7 @@ export class SidebarModel {
     }
     if (connection) {
       this._comm = null;
-      this._set({ ...this._view, connection, state: null, pending: {} });
+      this._set({ ...this._view, connection, state: null, pending: {}, stopping: [] });
     } else if (
       status === 'idle' &&
       (this._view.connection === 'restarting' || this._view.connection === 'dead')

@@ -4,7 +4,7 @@
  */
 
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
-import React from 'react';
+import React, { useEffect, useState } from 'react';
 
 import { SidebarModel } from './model';
 import { IJobInfo, IMemoryInfo, IModelInfo, IStateMessage, ITemplate } from './protocol';
@@ -13,9 +13,13 @@ import {
   ago,
   eta,
   formatBytes,
+  formatRate,
   formatSeconds,
   fraction,
   isPending,
+  isStopping,
+  jobFraction,
+  kernelNow,
   orderedJobs
 } from './state';
 
@@ -92,6 +96,7 @@ function Ready({
   model,
   insert
 }: ISidebarProps & { state: IStateMessage }): JSX.Element {
+  const now = useKernelClock(view);
   return (
     <>
       <section>
@@ -108,7 +113,7 @@ function Ready({
           <table className="jp-LlmMagics-models">
             <tbody>
               {state.models.map(m => (
-                <Model key={m.key} model={m} now={state.time} view={view} sidebar={model} />
+                <Model key={m.key} model={m} now={now} view={view} sidebar={model} />
               ))}
             </tbody>
           </table>
@@ -145,6 +150,16 @@ function Ready({
       </section>
     </>
   );
+}
+
+/** The kernel's clock, moving every second between two states ("used 12 s ago" keeps counting). */
+function useKernelClock(view: IView): number {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const timer = setInterval(() => setTick(tick => tick + 1), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  return kernelNow(view);
 }
 
 function Bar({ value, label }: { value: number; label: string }): JSX.Element {
@@ -209,17 +224,20 @@ function Model({
 function Job({ job, view, sidebar }: { job: IJobInfo; view: IView; sidebar: SidebarModel }): JSX.Element {
   const left = eta(job);
   const running = job.state === 'running';
+  const stopping = isStopping(view, job);
   return (
     <div className={`jp-LlmMagics-job jp-mod-${job.state}`} data-job={job.id}>
       <div className="jp-LlmMagics-row">
         <span>
           <b>{job.primitive}</b> · {job.model}
         </span>
-        {running ? (
+        {stopping ? (
+          <span className="jp-LlmMagics-state">cancelling…</span>
+        ) : running ? (
           <button
             className="jp-mod-styled jp-mod-warn"
-            disabled={isPending(view, 'cancel', job.id)}
-            onClick={() => sidebar.send('cancel', { job_id: job.id })}
+            title={job.foreground ? 'Interrupts the kernel: the cell stops after this batch' : ''}
+            onClick={() => sidebar.cancel(job)}
           >
             Cancel
           </button>
@@ -227,13 +245,13 @@ function Job({ job, view, sidebar }: { job: IJobInfo; view: IView; sidebar: Side
           <span className="jp-LlmMagics-state">{job.state}</span>
         )}
       </div>
-      <Bar value={fraction(job.done, job.total)} label={`${job.primitive} progress`} />
+      <Bar value={jobFraction(job)} label={`${job.primitive} progress`} />
       <div className="jp-LlmMagics-small">
         <span className="jp-LlmMagics-rows">
           {job.done.toLocaleString()}/{job.total.toLocaleString()} rows
         </span>
         {job.cached > 0 && ` · ${job.cached.toLocaleString()} cached`}
-        {job.rows_per_second > 0 && ` · ${job.rows_per_second.toFixed(1)} rows/s`}
+        {job.rows_per_second > 0 && ` · ${formatRate(job.rows_per_second)}`}
         {left !== null && ` · ${formatSeconds(left)} left`}
         {job.error && ` · ${job.error}`}
       </div>

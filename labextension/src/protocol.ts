@@ -4,7 +4,7 @@
  * both sides together.
  */
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const TARGET = 'llm_magics';
 export const ACTIONS = ['status', 'unload', 'cancel', 'clear_cache'] as const;
 
@@ -48,7 +48,13 @@ export interface IMemoryInfo {
 
 export type JobState = 'running' | 'done' | 'cancelled' | 'interrupted' | 'failed';
 
-/** One engine call; `done`, `total` and `cached` count input rows. */
+/**
+ * One engine call, or one step of a `%%mine` plan counting its calls' rows;
+ * `done`, `total` and `cached` count input rows, `batch` the rows' worth of the
+ * running batch done so far. A `foreground` job runs in a notebook cell, so the
+ * kernel reads no request until it ends: the sidebar interrupts the kernel to
+ * stop it. `stopping`: a stop was asked for and the job has not stopped yet.
+ */
 export interface IJobInfo {
   id: string;
   primitive: string;
@@ -61,6 +67,9 @@ export interface IJobInfo {
   finished: number | null;
   state: JobState;
   error: string | null;
+  batch: number;
+  foreground: boolean;
+  stopping: boolean;
 }
 
 /** The result cache on disk. */

@@ -29,6 +29,8 @@ export interface IView {
   state: IStateMessage | null;
   error: string | null; // the last refused request or protocol mismatch
   pending: Record<string, IRequest>;
+  stopping: string[]; // jobs the user asked to stop, until the kernel says they stopped
+  received: number; // the browser's clock (seconds) when `state` arrived
 }
 
 export const initialView: IView = {
@@ -36,7 +38,9 @@ export const initialView: IView = {
   kernelName: '',
   state: null,
   error: null,
-  pending: {}
+  pending: {},
+  stopping: [],
+  received: 0
 };
 
 /** The view after one message from the kernel. */
@@ -53,7 +57,14 @@ export function receive(view: IView, message: unknown): IView {
     };
   }
   if (message.type === 'state') {
-    return { ...view, connection: 'ready', state: message };
+    const running = new Set(message.jobs.filter(j => j.state === 'running').map(j => j.id));
+    return {
+      ...view,
+      connection: 'ready',
+      state: message,
+      stopping: view.stopping.filter(id => running.has(id)),
+      received: Date.now() / 1000
+    };
   }
   return replied(view, message);
 }
@@ -105,6 +116,27 @@ export function isPending(view: IView, action: Action, id: string): boolean {
   );
 }
 
+/** The view once the user asked to stop `job` (it shows "cancelling…" until the job ends). */
+export function stopAsked(view: IView, job: IJobInfo): IView {
+  return view.stopping.includes(job.id) ? view : { ...view, stopping: [...view.stopping, job.id] };
+}
+
+/** Whether `job` is running but asked to stop, by this sidebar or in the kernel (Ctrl-C). */
+export function isStopping(view: IView, job: IJobInfo): boolean {
+  return (
+    job.state === 'running' &&
+    (job.stopping || view.stopping.includes(job.id) || isPending(view, 'cancel', job.id))
+  );
+}
+
+/** The kernel's clock now: the last state's time plus what the browser's clock says since. */
+export function kernelNow(view: IView, browserNow: number = Date.now() / 1000): number {
+  if (!view.state) {
+    return 0;
+  }
+  return view.state.time + Math.max(0, browserNow - view.received);
+}
+
 /** Running jobs first (newest first), then the finished ones, newest first. */
 export function orderedJobs(jobs: IJobInfo[]): IJobInfo[] {
   const byStart = (a: IJobInfo, b: IJobInfo) => b.started - a.started;
@@ -118,7 +150,12 @@ export function eta(job: IJobInfo): number | null {
   if (job.state !== 'running' || job.rows_per_second <= 0) {
     return null;
   }
-  return Math.max(0, (job.total - job.done) / job.rows_per_second);
+  return Math.max(0, (job.total - job.done - job.batch) / job.rows_per_second);
+}
+
+/** Share of the job done, the running batch's progress included, in [0, 1]. */
+export function jobFraction(job: IJobInfo): number {
+  return fraction(job.done + (job.state === 'running' ? job.batch : 0), job.total);
 }
 
 /** Share of the job done, in [0, 1]. */
@@ -148,6 +185,13 @@ export function formatSeconds(seconds: number): string {
     return `${Math.round(seconds / 60)} min`;
   }
   return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** 2.5 → "2.5 rows/s", 0.02 → "50 s/row": a slow job's pace never reads "0.0 rows/s". */
+export function formatRate(rowsPerSecond: number): string {
+  return rowsPerSecond >= 1
+    ? `${rowsPerSecond.toFixed(1)} rows/s`
+    : `${formatSeconds(1 / rowsPerSecond)}/row`;
 }
 
 /** How long ago `then` was, on the kernel's clock `now`. */

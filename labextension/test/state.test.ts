@@ -2,13 +2,18 @@ import { IJobInfo, IStateMessage, PROTOCOL_VERSION } from '../src/protocol';
 import {
   eta,
   formatBytes,
+  formatRate,
   formatSeconds,
   fraction,
   initialView,
   isPending,
+  isStopping,
+  jobFraction,
+  kernelNow,
   orderedJobs,
   receive,
-  request
+  request,
+  stopAsked
 } from '../src/state';
 
 function job(fields: Partial<IJobInfo>): IJobInfo {
@@ -24,6 +29,9 @@ function job(fields: Partial<IJobInfo>): IJobInfo {
     finished: null,
     state: 'running',
     error: null,
+    batch: 0,
+    foreground: false,
+    stopping: false,
     ...fields
   };
 }
@@ -63,9 +71,9 @@ describe('receive', () => {
   });
 
   it('another protocol version is named, not misread', () => {
-    const view = receive(initialView, { ...state, version: 2 });
+    const view = receive(initialView, { ...state, version: PROTOCOL_VERSION + 1 });
     expect(view.state).toBeNull();
-    expect(view.error).toContain('protocol 2');
+    expect(view.error).toContain(`protocol ${PROTOCOL_VERSION + 1}`);
   });
 
   it.each([null, 'state', { type: 'state' }, { type: 'eval', code: '1' }, { type: 'reply' }])(
@@ -135,5 +143,54 @@ describe('formatting, as the kernel does', () => {
     [7200, '2.0 h']
   ])('%p seconds is %p', (seconds, text) => {
     expect(formatSeconds(seconds)).toBe(text);
+  });
+});
+
+describe('stopping a job', () => {
+  it('shows "cancelling" from the click until the kernel says the job stopped', () => {
+    const running = job({ id: 'a', foreground: true });
+    const ready = receive(initialView, { ...state, jobs: [running] });
+    expect(isStopping(ready, running)).toBe(false);
+    const asked = stopAsked(ready, running);
+    expect(isStopping(asked, running)).toBe(true);
+    const stillRunning = receive(asked, { ...state, jobs: [running] });
+    expect(isStopping(stillRunning, running)).toBe(true);
+    const stopped = job({ id: 'a', state: 'interrupted' });
+    const after = receive(stillRunning, { ...state, jobs: [stopped] });
+    expect(after.stopping).toEqual([]);
+    expect(isStopping(after, stopped)).toBe(false);
+  });
+
+  it('a stop asked in the kernel (Ctrl-C) shows too', () => {
+    expect(isStopping(initialView, job({ stopping: true }))).toBe(true);
+    expect(isStopping(initialView, job({ stopping: true, state: 'done' }))).toBe(false);
+  });
+});
+
+describe('progress within a batch', () => {
+  it('moves the bar and the time left while a batch runs', () => {
+    const moving = job({ done: 16, total: 40, batch: 4, rows_per_second: 2 });
+    expect(jobFraction(moving)).toBeCloseTo(0.5);
+    expect(eta(moving)).toBeCloseTo(10);
+    expect(jobFraction(job({ done: 40, total: 40, batch: 4, state: 'done' }))).toBe(1);
+  });
+});
+
+describe('the kernel clock', () => {
+  it('keeps counting after the last state', () => {
+    const view = { ...receive(initialView, state), received: 1000 };
+    expect(kernelNow(view, 1000)).toBe(100);
+    expect(kernelNow(view, 1012)).toBe(112);
+    expect(kernelNow(initialView, 5)).toBe(0);
+  });
+});
+
+describe('the pace', () => {
+  it.each([
+    [2.54, '2.5 rows/s'],
+    [0.5, '2 s/row'],
+    [0.0091, '2 min/row']
+  ])('%p rows/s reads "%s"', (rate, text) => {
+    expect(formatRate(rate)).toBe(text);
   });
 });

@@ -36,7 +36,7 @@ __all__ = [
     "Template",
 ]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: jobs say foreground, stopping, batch
 TARGET = "llm_magics"
 PUSH_INTERVAL = 0.5  # seconds between two pushes of job progress, at most
 ACTIONS = ("status", "unload", "cancel", "clear_cache")
@@ -84,7 +84,13 @@ class MemoryInfo(TypedDict):
 
 
 class JobInfo(TypedDict):
-    """One engine call; ``done``, ``total`` and ``cached`` count input rows."""
+    """One engine call, or one step of a ``%%mine`` plan counting its calls' rows.
+
+    ``done``, ``total`` and ``cached`` count input rows, ``batch`` the rows' worth of the running
+    batch done so far. A ``foreground`` job runs in a notebook cell, so the kernel reads no request
+    until it ends: the sidebar interrupts the kernel to stop it. ``stopping``: a stop was asked for
+    and the job has not stopped yet.
+    """
 
     id: str
     primitive: str
@@ -97,6 +103,9 @@ class JobInfo(TypedDict):
     finished: float | None
     state: Literal["running", "done", "cancelled", "interrupted", "failed"]
     error: str | None
+    batch: float
+    foreground: bool
+    stopping: bool
 
 
 class CacheInfo(TypedDict):

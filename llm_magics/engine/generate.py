@@ -25,7 +25,7 @@ from llm_magics.engine.decoding import (
 )
 from llm_magics.engine.models import batch_defaults, resolve_model
 from llm_magics.engine.results import GenerateResult
-from llm_magics.engine.runner import RowTask, run_rows
+from llm_magics.engine.runner import RowTask, report_batch_progress, run_rows
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.runtime.loading import LoadedModel
 from llm_magics.runtime.manager import ModelManager, get_manager
@@ -111,6 +111,8 @@ def _decode_batch(
                 break
             cache.batch_select_indices(keep)
             alive, chosen, mask, position = alive[keep], chosen[keep], mask[keep], position[keep]
+        # Finished rows, and the others by the share of the token budget they used (no GPU sync).
+        report_batch_progress(len(rows) - len(alive) * (1 - (step + 1) / max_new_tokens))
         mask = torch.cat([mask, mask.new_ones(len(alive), 1)], dim=1)
         out = loaded.model(
             input_ids=chosen[:, None],

@@ -1,5 +1,12 @@
 """A job is one engine call: what it runs, how far it is, and a way to stop it from another thread.
 
+The manager lists the jobs a user would call work: an engine call that computes something, or a
+``step`` (one line of a ``%%mine`` plan) whose engine calls report to it instead of being listed
+one by one. A call served wholly from the result cache is not listed (its listeners still hear
+that it finished). A job started on the main thread (a notebook cell) is ``foreground``: the
+kernel cannot read a request from the sidebar while the cell runs, so the sidebar interrupts the
+kernel (SIGINT), which the engine turns into a stop at the end of the running batch.
+
 A ``CancelScope`` stops a whole piece of work that may start several jobs one after another (an op
 with one engine call per field, ``mine`` with its features and tuning trials): code that runs the
 work in a thread enters the scope there, and ``scope.cancel()`` from any other thread cancels the
@@ -30,6 +37,7 @@ __all__ = [
     "current_scope",
     "raise_if_cancelled",
     "running",
+    "step",
 ]
 
 JobState = Literal["running", "done", "cancelled", "interrupted", "failed"]
@@ -50,12 +58,20 @@ class Job:
     finished: float | None = None
     error: str | None = None
     interrupted: bool = False  # stopped by Ctrl-C rather than cancel()
+    foreground: bool = field(
+        default_factory=lambda: threading.current_thread() is threading.main_thread()
+    )
+    batch: float = 0.0  # rows' worth of the running batch done so far (within-batch progress)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _computed: int = field(default=0, repr=False)
+    _scope: CancelScope | None = field(default=None, repr=False)  # a step's engine calls
+    _parts: list[Job] = field(default_factory=list, repr=False)  # a step's engine calls
 
     def cancel(self) -> None:
         """Ask the job to stop at its next batch boundary (safe from any thread)."""
         self._stop.set()
+        if self._scope is not None:
+            self._scope.cancel()
 
     @property
     def stop_requested(self) -> bool:
@@ -64,32 +80,39 @@ class Job:
     def advance(self, rows: int) -> None:
         self.done += rows
         self._computed += rows
+        self.batch = 0.0
 
     def finish(self, state: JobState, error: str | None = None) -> None:
         self.state = state
         self.error = error
         self.finished = time.time()
+        self.batch = 0.0
 
     @property
     def rows_per_second(self) -> float:
         """Rows computed (not served from the cache) per second of this job so far."""
         elapsed = (self.finished or time.time()) - self.started
-        return self._computed / elapsed if elapsed > 0 else 0.0
+        computed = self._computed + self.batch + sum(p._computed + p.batch for p in self._parts)
+        return computed / elapsed if elapsed > 0 else 0.0
 
     def snapshot(self) -> dict[str, Any]:
-        """JSON-serializable state for ``status()["jobs"]``."""
+        """JSON-serializable state for ``status()["jobs"]``; a step counts its calls' rows."""
+        parts = [self, *self._parts]
         return {
             "id": self.id,
             "primitive": self.primitive,
             "model": self.model,
-            "done": self.done,
-            "total": self.total,
-            "cached": self.cached,
+            "done": sum(p.done for p in parts),
+            "total": max(self.total, sum(p.total for p in self._parts)),
+            "cached": sum(p.cached for p in parts),
+            "batch": round(sum(p.batch for p in parts), 3),
             "rows_per_second": round(self.rows_per_second, 3),
             "started": self.started,
             "finished": self.finished,
             "state": self.state,
             "error": self.error,
+            "foreground": self.foreground,
+            "stopping": self.state == "running" and any(p.stop_requested for p in parts),
         }
 
 
@@ -156,6 +179,12 @@ def _scopes() -> list[CancelScope]:
     return _local.scopes
 
 
+def _steps() -> list[Job]:
+    if not hasattr(_local, "steps"):
+        _local.steps = []
+    return _local.steps
+
+
 def current_scope() -> CancelScope | None:
     """The innermost scope this thread is in, if any."""
     stack = _scopes()
@@ -175,13 +204,66 @@ class JobStopped(Exception):
 
 
 @contextlib.contextmanager
-def running(job: Job, manager: ModelManager, *, resume: str) -> Iterator[Job]:
-    """Run ``job`` in the block: listed and shown from its start, finished however it ends.
+def step(label: str, manager: ModelManager, *, rows: int) -> Iterator[Job]:
+    """Make the block one listed job, ``label``, that the engine calls inside report to.
 
-    Ctrl-C (``KeyboardInterrupt``) or ``JobStopped`` becomes a ``RunInterruptedError`` that says
-    how far the job got and ``resume`` (how to go on); any other error marks the job failed.
+    The calls' rows add up in the step's counts and cancelling the step stops the call running
+    now and every later one. Ctrl-C or a cancel ends the step ``interrupted``/``cancelled``.
+
+    Examples
+    --------
+    >>> from llm_magics import get_manager
+    >>> with step("summarize review", get_manager(), rows=3) as job:
+    ...     pass
+    >>> job.state, job.total
+    ('done', 3)
     """
+    job = Job(label, "", total=rows)
+    job._scope = CancelScope()
     manager.add_job(job)
+    outer = current_scope()
+    if outer is not None:
+        outer.adopt(job)
+    stack = _steps()
+    stack.append(job)
+    try:
+        with job._scope.active():
+            manager.notify(job)
+            yield job
+    except RunInterruptedError as err:
+        job.finish("interrupted" if err.reason == "interrupted" else "cancelled")
+        raise
+    except KeyboardInterrupt:
+        job.finish("interrupted")
+        raise
+    except BaseException as err:
+        job.finish("failed", f"{type(err).__name__}: {err}")
+        raise
+    else:
+        if not job._parts:  # a step without engine calls (clean, explain) did all its rows
+            job.done = job.total
+        job.finish("done")
+    finally:
+        stack.remove(job)
+        manager.notify(job)
+
+
+@contextlib.contextmanager
+def running(job: Job, manager: ModelManager, *, resume: str, listed: bool = True) -> Iterator[Job]:
+    """Run ``job`` in the block: shown from its start, finished however it ends.
+
+    The job is listed by the manager unless it runs in a ``step`` (the step is listed and counts
+    its rows) or ``listed`` is false (a call that computes nothing). Ctrl-C
+    (``KeyboardInterrupt``) or ``JobStopped`` becomes a ``RunInterruptedError`` that says how far
+    the job got and ``resume`` (how to go on); any other error marks the job failed.
+    """
+    steps = _steps()
+    if steps:
+        parent = steps[-1]
+        parent.model = job.model if parent.model in ("", job.model) else "several models"
+        parent._parts.append(job)
+    elif listed:
+        manager.add_job(job)
     scope = current_scope()
     if scope is not None:
         scope.adopt(job)

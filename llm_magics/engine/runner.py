@@ -3,6 +3,8 @@
 A primitive describes its rows (``RowTask``); ``run_rows`` decides what to compute and in which
 batches, and hands each batch to the primitive's ``compute``. Finished batches go to the result
 cache at once, so a run that stops for any reason keeps them and a re-run computes only the rest.
+A long batch reports how far it got from inside ``compute`` (``report_batch_progress``), so the
+job and its progress bar move during the batch, not only between batches.
 """
 
 from __future__ import annotations
@@ -29,7 +31,43 @@ from llm_magics.errors import DeviceOutOfMemoryError
 from llm_magics.runtime.loading import LoadedModel
 from llm_magics.runtime.manager import ModelManager
 
-__all__ = ["RowTask", "run_rows"]
+__all__ = ["RowTask", "report_batch_progress", "run_rows"]
+
+BATCH_PROGRESS_INTERVAL = 0.5  # seconds between two progress reports from inside one batch
+
+_batch = threading.local()
+
+
+def report_batch_progress(rows: float) -> None:
+    """Say, from a primitive's ``compute``, that ``rows`` rows' worth of the running batch is done.
+
+    Cheap enough to call at every decoding step: the job's listeners and the bar hear of it at
+    most every ``BATCH_PROGRESS_INTERVAL`` seconds. Outside ``run_rows`` it does nothing.
+    """
+    hook = getattr(_batch, "hook", None)
+    if hook is not None:
+        hook(rows)
+
+
+@contextlib.contextmanager
+def _batch_progress(job: Job, bar: Any, size: int, manager: ModelManager) -> Iterator[None]:
+    last = time.monotonic()
+
+    def hook(rows: float) -> None:
+        nonlocal last
+        job.batch = rows
+        now = time.monotonic()
+        if now - last >= BATCH_PROGRESS_INTERVAL:
+            last = now
+            bar.set_postfix_str(f"batch {rows / size:.0%}")
+            manager.notify(job)
+
+    _batch.hook = hook
+    try:
+        yield
+    finally:
+        _batch.hook = None
+        bar.set_postfix_str("", refresh=False)  # the batch is over: its share would mislead
 
 
 @dataclass(frozen=True)
@@ -132,7 +170,7 @@ def run_rows(
         else "the cache is off (cache=False), so a re-run starts over."
     )
     with (
-        running(job, manager, resume=resume),
+        running(job, manager, resume=resume, listed=len(todo) > 0),
         contextlib.closing(bar),
         _ctrl_c_stops_at_batch_end(job),
     ):
@@ -144,8 +182,10 @@ def run_rows(
                 plan.extendleft(reversed(np.array_split(batch, -(-len(batch) // row_cap))))
                 continue
             try:
-                results = task.compute(batch)
+                with _batch_progress(job, bar, len(batch), manager):
+                    results = task.compute(batch)
             except torch.OutOfMemoryError as err:
+                job.batch = 0.0
                 _release(loaded.device)
                 if len(batch) == 1:
                     msg = (

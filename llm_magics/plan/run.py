@@ -23,6 +23,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from llm_magics import ops
+from llm_magics.engine.jobs import step as step_job
 from llm_magics.errors import InvalidArgumentError, collected_warnings, warn
 from llm_magics.mining import MiningResult, mine
 from llm_magics.mining.columns import is_free_text
@@ -412,6 +413,11 @@ def _add_columns(run: MineRun, added: pd.DataFrame) -> None:
         run.frame = pd.concat([run.frame, added[new]], axis=1)
 
 
+def _shorten(code: str, width: int = 60) -> str:
+    """A plan line short enough to name its job in the sidebar."""
+    return code if len(code) <= width else code[: width - 1] + "…"
+
+
 def _sample(frame: pd.DataFrame, sample: int | None, seed: int) -> pd.DataFrame:
     if sample is None or sample >= len(frame):
         return frame
@@ -461,7 +467,12 @@ def mine_plan(
             bar.set_description(f"line {step.line}: {step.verb}")
             started, kept = time.perf_counter(), []
             try:
-                with _finished_jobs(manager) as jobs, _warnings_once(step, seen, kept, shown):
+                # One listed job per line of the plan; its engine calls report to it.
+                with (
+                    step_job(_shorten(step.code), manager, rows=len(run.frame)),
+                    _finished_jobs(manager) as jobs,
+                    _warnings_once(step, seen, kept, shown),
+                ):
                     added, note = runner.step(step)
             except BaseException as err:
                 run.error = f"line {step.line} ({step.verb}): {type(err).__name__}: {err}"

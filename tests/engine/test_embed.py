@@ -259,3 +259,21 @@ def test_a_damaged_result_cache_is_replaced_and_the_call_goes_on(
     assert np.allclose(again.vectors, first.vectors, atol=1e-6)
     assert (again.provenance.computed, again.provenance.cache_hits) == (len(MIXED), 0)
     assert (once_more.provenance.computed, once_more.provenance.cache_hits) == (0, len(MIXED))
+
+
+def test_a_call_served_wholly_from_the_cache_lists_no_job(
+    embedder: LoadedModel, manager: ModelManager
+) -> None:
+    texts = ["listed once, then cached", "a second cached row"]
+    heard: list[str] = []
+    remove = manager.add_job_listener(lambda job: heard.append(job.state))
+    try:
+        first = embed(texts, progress=False)
+        listed = {j["id"] for j in manager.status()["jobs"]}
+        again = embed(texts, progress=False)
+    finally:
+        remove()
+    assert first.provenance.job_id in listed
+    assert again.provenance.cache_hits == 2 and again.provenance.computed == 0
+    assert again.provenance.job_id not in {j["id"] for j in manager.status()["jobs"]}
+    assert heard[-1] == "done"  # its listeners still hear that it finished

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from llm_magics.engine import generate
+from llm_magics.engine import generate, runner
+from llm_magics.engine.jobs import Job
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.runtime.loading import LoadedModel
+from llm_magics.runtime.manager import ModelManager
 
 pytestmark = pytest.mark.slow
 
@@ -129,3 +131,25 @@ def test_allowed_tokens_restrict_every_generated_token(chat: LoadedModel) -> Non
 def test_a_pattern_no_token_matches_is_refused(chat: LoadedModel) -> None:
     with pytest.raises(InvalidArgumentError, match="No token of this model matches"):
         generate(["x"], max_new_tokens=2, allowed_tokens=r"\u2603{40}", progress=False)
+
+
+def test_a_long_batch_reports_progress_before_it_ends(
+    chat: LoadedModel, manager: ModelManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "BATCH_PROGRESS_INTERVAL", 0.0)
+    seen: list[tuple[int, float]] = []
+
+    def listen(job: Job) -> None:
+        if job.primitive == "generate" and job.state == "running":
+            seen.append((job.done, job.batch))
+
+    remove = manager.add_job_listener(listen)
+    try:
+        result = generate(PROMPTS, max_new_tokens=24, batch_tokens=4096, cache=False)
+    finally:
+        remove()
+    assert result.provenance.rows == 4
+    within = [batch for done, batch in seen if done == 0 and batch > 0]
+    assert len(within) >= 10  # one batch of 4 rows: it moved at (nearly) every decoding step
+    assert within == sorted(within) and within[-1] <= 4
+    assert seen[-1] == (4, 0.0)  # the batch's rows counted once, when it ended

@@ -2,13 +2,15 @@
 
 A notebook loads llm_magics from the sidebar's own button, summarizes real reviews with the
 default chat model, and the panel shows the job's progress and its end; Unload removes the model.
-The screenshot lands in ``test-artifacts/sidebar.png``.
+Another notebook's summarize is stopped from the panel's Cancel while its cell runs.
+The screenshots land in ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -42,6 +44,12 @@ from llm_magics.datasets import amazon_reviews
 reviews = amazon_reviews("test").iloc[60:84]
 summaries = reviews.llm.summarize("review", max_words=12, batch_tokens=1024)
 print("summarized", summaries.notna().sum())
+"""
+
+LONG_SUMMARIZE = """\
+from llm_magics.datasets import amazon_reviews
+reviews = amazon_reviews("test").iloc[200:240]
+summaries = reviews.llm.summarize("review", max_words=12, batch_tokens=512)
 """
 
 
@@ -86,6 +94,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     token = "llm-magics-test"
+    # The sidebar built next to the llm_magics under test, ahead of any installed copy.
+    extensions = root / "jupyter" / "labextensions"
+    shutil.copytree(Path(llm_magics.__file__).parent / "labextension", extensions / "llm-magics")
     env = {
         **os.environ,
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
@@ -104,6 +115,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
             f"--port={port}",
             f"--IdentityProvider.token={token}",
             "--LabApp.expose_app_in_browser=True",
+            f"--LabApp.extra_labextensions_path={extensions}",
             f"--ServerApp.root_dir={notebooks}",
         ],
         env=env,
@@ -185,3 +197,51 @@ def test_the_sidebar_follows_a_summarize_job_and_unloads_its_model(lab: tuple[st
             browser.close()
     for name in ("sidebar-running.png", "sidebar.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000
+
+
+def test_cancel_in_the_sidebar_stops_a_running_cell_after_its_batch(
+    lab: tuple[str, Path],
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, root = lab
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LONG_SUMMARIZE)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, root / "notebooks" / "cancel.ipynb")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            page.goto(url.replace("reviews.ipynb", "cancel.ipynb") + "&reset")
+            page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=60_000)
+            page.locator(".jp-Notebook").wait_for(timeout=60_000)
+            page.locator("li[data-id='llm-magics-sidebar']").click()
+            panel = page.locator("#llm-magics-sidebar")
+            panel.get_by_role("button", name="Run %load_ext llm_magics").click(timeout=120_000)
+            expect(panel.get_by_role("heading", name="Memory")).to_be_visible(timeout=60_000)
+
+            page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+            job = panel.locator(".jp-LlmMagics-job.jp-mod-running").first
+            rows = job.locator(".jp-LlmMagics-rows")
+            expect(rows).to_have_text(re.compile(r"^[1-9]\d*/40 rows$"), timeout=300_000)
+            # The kernel reads no comm message while the cell runs: Cancel interrupts it.
+            job.get_by_role("button", name="Cancel").click()
+            expect(job.get_by_text("cancelling…")).to_be_visible(timeout=5_000)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "sidebar-cancelling.png"))
+
+            stopped = panel.locator(".jp-LlmMagics-job.jp-mod-interrupted").first
+            expect(stopped).to_be_visible(timeout=120_000)
+            done, total = stopped.locator(".jp-LlmMagics-rows").inner_text().split()[0].split("/")
+            assert 0 < int(done) < int(total) == 40
+            output = page.locator(".jp-OutputArea-output")
+            expect(output.filter(has_text="Stopping after this batch")).to_be_visible()
+            expect(output.filter(has_text=f"{done} of 40 rows done")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "sidebar-cancelled.png"))
+        except Exception:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "sidebar-cancel-failure.png"))
+            shutil.copy(root / "server.log", ARTIFACTS / "server.log")
+            raise
+        finally:
+            browser.close()

@@ -217,3 +217,33 @@ def test_plan_errors_come_before_anything_runs(reviews: pd.DataFrame) -> None:
         run_mine(reviews["review"], "clean review")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="positive number"):
         run_mine(reviews, "clean review", sample=0)
+
+
+def test_a_plan_lists_one_job_per_step_and_a_rerun_computes_nothing(
+    reviews: pd.DataFrame,
+) -> None:
+    manager = get_manager()
+    predict = "predict score from review kinds=['embedding']"
+    plan = f"clean review\n{predict}"
+
+    def new_jobs(before: set[str]) -> list[dict]:
+        return [j for j in manager.status()["jobs"] if j["id"] not in before]
+
+    before = {j["id"] for j in manager.status()["jobs"]}
+    run = run_mine(reviews, plan, sample=30, progress=False)
+    first = new_jobs(before)
+    # Not one job per embedding call of each cross-validation fold: one per line.
+    assert [j["primitive"] for j in first] == ["clean review", predict]
+    assert [j["state"] for j in first] == ["done", "done"]
+    clean, mined = first
+    assert clean["done"] == clean["total"] == 30 and clean["model"] == ""
+    # A step counts the rows of its engine calls, as its report does.
+    assert mined["model"] == "default-embed"
+    assert mined["done"] == run.steps[1].computed + run.steps[1].cached >= 29
+    assert mined["cached"] == run.steps[1].cached
+
+    before |= {j["id"] for j in first}
+    run_mine(reviews, plan, sample=30, progress=False)
+    (_, again) = new_jobs(before)
+    assert again["cached"] == again["done"] == mined["done"]
+    assert again["rows_per_second"] == 0  # rows served from the cache are not computed
