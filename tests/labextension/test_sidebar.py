@@ -2,7 +2,8 @@
 
 A notebook loads llm_magics from the sidebar's own button, summarizes real reviews with the
 default chat model, and the panel shows the job's progress and its end; Unload removes the model.
-The screenshot lands in ``test-artifacts/sidebar.png``.
+The screenshot lands in ``test-artifacts/sidebar.png``. A topic map draws offline, with
+tooltips, and still draws when the saved notebook is reopened (``test-artifacts/charts.png``).
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
         "language": "python",
     }
     nbformat.write(notebook, notebooks / "reviews.ipynb")
+    # JupyterLab takes the extension built in this checkout, ahead of any copy installed earlier.
+    extensions = root / "labextensions"
+    extensions.mkdir()
+    (extensions / "llm-magics").symlink_to(Path(llm_magics.__file__).parent / "labextension")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -104,6 +109,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
             f"--port={port}",
             f"--IdentityProvider.token={token}",
             "--LabApp.expose_app_in_browser=True",
+            f"--LabApp.extra_labextensions_path={extensions}",
             f"--ServerApp.root_dir={notebooks}",
         ],
         env=env,
@@ -185,3 +191,69 @@ def test_the_sidebar_follows_a_summarize_job_and_unloads_its_model(lab: tuple[st
             browser.close()
     for name in ("sidebar-running.png", "sidebar.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000
+
+
+TOPIC_MAP = """\
+from llm_magics.datasets import amazon_reviews
+reviews = amazon_reviews("test").iloc[:40]
+topics = reviews.llm.topics("review", k=3, label=False, progress=False)
+topics.plot(texts=reviews["review"])
+"""
+
+
+def test_a_chart_draws_offline_with_tooltips_and_again_when_reopened(
+    lab: tuple[str, Path],
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, root = lab
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(TOPIC_MAP)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, root / "notebooks" / "charts.ipynb")
+    loopback = url.split("/lab/")[0]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        try:
+            page.goto(url.replace("reviews.ipynb", "charts.ipynb"))
+            page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=60_000)
+            page.wait_for_function(
+                "window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status"
+                " === 'idle'",
+                timeout=120_000,
+            )
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            # Drawn by our extension's bundled vega-embed (as SVG), not JupyterLab's HTML output.
+            chart = page.locator(".jp-LlmMagics-vega svg.marks")
+            expect(chart).to_be_visible(timeout=180_000)
+            points = chart.locator(".mark-symbol.role-mark path")
+            expect(points).to_have_count(40)
+            points.nth(5).hover()
+            tooltip = page.locator("#vg-tooltip-element")
+            expect(tooltip).to_be_visible(timeout=10_000)
+            expect(tooltip).to_contain_text("keywords")
+            expect(page.get_by_text("Error loading script")).to_have_count(0)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "charts.png"))
+
+            # The notebook as saved, reopened: the chart draws from the stored output alone.
+            page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+            saved = nbformat.read(root / "notebooks" / "charts.ipynb", as_version=4)
+            bundle = saved.cells[0].outputs[-1]["data"]
+            assert bundle["image/svg+xml"].lstrip().startswith("<svg")
+            assert bundle["application/vnd.vegalite.v6+json"]["mark"]["type"] == "circle"
+            page.reload()
+            expect(chart).to_be_visible(timeout=60_000)
+
+            expect(page.get_by_text("Error loading script")).to_have_count(0)
+            outside = [u for u in requests if not u.startswith((loopback, "data:", "blob:"))]
+            assert not outside, outside
+        except Exception:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "charts-failure.png"))
+            shutil.copy(root / "server.log", ARTIFACTS / "server.log")
+            raise
+        finally:
+            browser.close()
