@@ -16,18 +16,22 @@ from __future__ import annotations
 from typing import Any
 
 import altair as alt
-from altair.vegalite.v6.display import svg_renderer
+from altair.vegalite.v6.display import png_renderer, svg_renderer
 
 from llm_magics._optional import import_optional
 from llm_magics.errors import MissingDependencyError
 
-__all__ = ["RENDERER", "VEGALITE_MIME_TYPE", "chart_bundle", "use_renderer"]
+__all__ = ["MAX_SVG_CHARS", "RENDERER", "VEGALITE_MIME_TYPE", "chart_bundle", "use_renderer"]
 
 RENDERER = "llm_magics"
 
 VEGALITE_MIME_TYPE = "application/vnd.vegalite.v6+json"
 """Not Altair's own ``application/vnd.vegalite.v6.json``: nbformat admits a JSON value only under
 a ``+json`` type, so a notebook saved with Altair's fails validation (and nbconvert refuses it)."""
+
+MAX_SVG_CHARS = 500_000
+"""A larger SVG (a map of thousands of points: ~2 MB for 5,000) goes as a PNG, several times
+smaller."""
 
 _NO_PICTURE = (
     "<Vega-Lite 6 chart: drawn by the llm-magics JupyterLab extension. "
@@ -36,8 +40,9 @@ _NO_PICTURE = (
 
 
 def chart_bundle(spec: dict[str, Any], **metadata: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The display bundle of a Vega-Lite ``spec``: the spec, and an SVG of it when vl-convert is
-    installed (the picture shown where our JupyterLab extension is not).
+    """The display bundle of a Vega-Lite ``spec``: the spec, and an SVG of it (a PNG when the SVG
+    would be over ``MAX_SVG_CHARS``) when vl-convert is installed: the picture bundle_metadata where our
+    JupyterLab extension is not.
 
     ``metadata`` is what ``alt.renderers.enable(RENDERER, ...)`` was given, e.g. ``embed_options``.
 
@@ -50,17 +55,24 @@ def chart_bundle(spec: dict[str, Any], **metadata: Any) -> tuple[dict[str, Any],
     ['application/vnd.vegalite.v6+json', 'image/svg+xml', 'text/plain']
     """
     bundle: dict[str, Any] = {VEGALITE_MIME_TYPE: spec}
+    bundle_metadata: dict[str, Any] = {VEGALITE_MIME_TYPE: metadata} if metadata else {}
     try:
         import_optional(
             "vl_convert", package="vl-convert-python", purpose="Drawing charts", extra="report"
         )
     except MissingDependencyError:
         bundle["text/plain"] = _NO_PICTURE
-    else:
-        # Altair's own SVG renderer: it maps its Vega-Lite version onto one vl-convert ships.
-        bundle.update(svg_renderer(spec))
-        bundle["text/plain"] = "<Vega-Lite 6 chart>"
-    return bundle, ({VEGALITE_MIME_TYPE: metadata} if metadata else {})
+        return bundle, bundle_metadata
+    # Altair's own renderers: they map its Vega-Lite version onto one that vl-convert ships.
+    picture = svg_renderer(spec)
+    if len(picture["image/svg+xml"]) > MAX_SVG_CHARS:
+        png, size = png_renderer(
+            spec, ppi=144
+        )  # twice the pixels, bundle_metadata at the size of the SVG
+        picture, bundle_metadata = png, {**bundle_metadata, **size}
+    bundle.update(picture)
+    bundle["text/plain"] = "<Vega-Lite 6 chart>"
+    return bundle, bundle_metadata
 
 
 alt.renderers.register(RENDERER, chart_bundle)

@@ -4,16 +4,20 @@ notebook exported with nbconvert whose chart needs no CDN."""
 from __future__ import annotations
 
 import re
+import struct
 import sys
 from collections.abc import Iterator
 
 import altair as alt
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 from nbconvert import HTMLExporter
 
 from llm_magics.plots import RENDERER, sentiment_distribution, use_renderer
+from llm_magics.plots._data import MAX_POINTS
+from llm_magics.plots.render import MAX_SVG_CHARS
 from llm_magics.plots.render import VEGALITE_MIME_TYPE as V6
 
 
@@ -40,6 +44,18 @@ def test_importing_the_charts_enables_our_renderer_and_it_sends_the_spec_and_an_
     assert svg.startswith("<svg") and "Sentiment" in svg
     assert "text/html" not in bundle  # Altair's HTML loads Vega from a CDN
     assert metadata == {}
+
+
+def test_a_map_of_thousands_of_points_goes_as_a_png_a_fraction_of_the_svg() -> None:
+    rng = np.random.default_rng(0)
+    points = pd.DataFrame({"x": rng.normal(size=MAX_POINTS), "y": rng.normal(size=MAX_POINTS)})
+    chart = alt.Chart(points).mark_circle().encode(x="x:Q", y="y:Q")
+    bundle, metadata = chart._repr_mimebundle_()
+    assert "image/svg+xml" not in bundle
+    png = bundle["image/png"]
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) < MAX_SVG_CHARS
+    width, height = struct.unpack(">II", png[16:24])
+    assert metadata["image/png"] == {"width": width / 2, "height": height / 2}
 
 
 def test_embed_options_reach_the_extension(chart: alt.Chart, active_renderer: None) -> None:
