@@ -46,7 +46,15 @@ lock:
 demo: $(VENV)/.installed
 	$(VENV)/bin/llm-mine demo
 
-test: $(VENV)/.dev
+# The JupyterLab extension, rebuilt when its sources change: pip's editable build runs only at
+# install time, and the browser test loads the build in this checkout. Without Node.js it stays.
+llm_magics/labextension/package.json: $(wildcard labextension/src/*) labextension/package.json labextension/yarn.lock | $(VENV)/.dev
+	@if command -v node >/dev/null; then \
+		cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm install --immutable >/dev/null && \
+		PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm build:prod >/dev/null; \
+	else echo "Node.js is not on PATH: the JupyterLab extension was not rebuilt from labextension/src."; fi
+
+test: $(VENV)/.dev llm_magics/labextension/package.json
 	$(PY) -m pytest
 	@if command -v node >/dev/null; then \
 		cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm install --immutable >/dev/null && \

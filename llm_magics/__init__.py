@@ -65,9 +65,11 @@ __all__ = [
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext llm_magics``: the ``%%mine`` / ``%mine`` magics, the ``df.llm`` accessors, the
-    settings through ``%config LlmMagics``, and the JupyterLab sidebar's comm target."""
+    settings through ``%config LlmMagics``, the JupyterLab sidebar's comm target, and Altair
+    charts (ours and yours) that draw offline in JupyterLab (``llm_magics.plots.render``)."""
     from llm_magics.comm import register_comm_target
     from llm_magics.magics import MineMagics
+    from llm_magics.plots import use_renderer
 
     config = get_config()
     if config not in ipython.configurables:
@@ -75,3 +77,4 @@ def load_ipython_extension(ipython: Any) -> None:
         ipython.configurables.append(config)
     ipython.register_magics(MineMagics)
     register_comm_target()
+    use_renderer()

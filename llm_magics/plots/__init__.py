@@ -1,8 +1,9 @@
 """Altair charts that explain results. Each function returns a chart and never displays it.
 
 ``MiningResult.plot(kind)``, ``TopicModel.plot(kind)`` and ``df.llm.plot(kind, column)`` reach
-them; ``%%mine`` shows the relevant ones after a run. Importing this module registers the
-``llm_magics`` theme (see ``llm_magics.plots.theme``).
+them; ``%%mine`` shows the relevant ones after a run. Importing this module enables the
+``llm_magics`` theme and renderer unless you chose others (see ``llm_magics.plots.theme``, and
+``llm_magics.plots.render``: charts that draw offline in JupyterLab).
 """
 
 from llm_magics.plots.mining import (
@@ -16,6 +17,7 @@ from llm_magics.plots.mining import (
     predicted_actual_chart,
     roc_chart,
 )
+from llm_magics.plots.render import RENDERER, chart_bundle, use_renderer
 from llm_magics.plots.text import (
     TEXT_CHARTS,
     confidence_histogram,
@@ -29,11 +31,14 @@ from llm_magics.plots.text import (
 from llm_magics.plots.theme import THEME, use_theme
 
 use_theme()
+use_renderer()
 
 __all__ = [
     "MINING_CHARTS",
+    "RENDERER",
     "TEXT_CHARTS",
     "THEME",
+    "chart_bundle",
     "confidence_histogram",
     "confusion_chart",
     "contribution_chart",
@@ -49,5 +54,6 @@ __all__ = [
     "text_chart",
     "topic_map",
     "topic_sizes",
+    "use_renderer",
     "use_theme",
 ]

@@ -106,8 +106,31 @@ def keyword_frequency(keywords: pd.Series, *, top: int = 20) -> alt.Chart:
     )
 
 
+_MAX_GROUPS = 12
+"""The most bars ``sentiment_distribution`` draws for a numeric ``by`` (one per value)."""
+
+
 def sentiment_distribution(sentiment: pd.Series, by: pd.Series | None = None) -> alt.Chart:
-    """The share of each sentiment, overall or per category of ``by``."""
+    """The share of each sentiment, overall or per category of ``by``.
+
+    ``sentiment`` holds the labels (``positive``, ``negative``, ``neutral``: the ``sentiment``
+    column the op writes, not its numeric ``sentiment_score``); ``by`` holds categories, or numbers
+    with at most 12 distinct values (star ratings): bin a continuous column first (``pd.cut``).
+    """
+    if pd.api.types.is_numeric_dtype(sentiment):
+        msg = (
+            f"plot('sentiment', {sentiment.name!r}) needs the sentiment labels (positive, negative, "
+            f"neutral), and {sentiment.name!r} holds numbers: pass the label column the sentiment "
+            "op wrote, e.g. df.llm.plot('sentiment', 'sentiment', by=...)."
+        )
+        raise InvalidArgumentError(msg)
+    if by is not None and pd.api.types.is_numeric_dtype(by) and by.nunique() > _MAX_GROUPS:
+        msg = (
+            f"by={by.name!r} holds {by.nunique()} different numbers, which would be one bar each: "
+            f"pass a column of categories, or bin it first, e.g. "
+            f"df['{by.name}_bin'] = pd.cut(df[{by.name!r}], 4)."
+        )
+        raise InvalidArgumentError(msg)
     frame = pd.DataFrame({"sentiment": sentiment.astype("string")})
     frame["group"] = "all rows" if by is None else by.reindex(frame.index).astype("string")
     frame = frame.dropna()

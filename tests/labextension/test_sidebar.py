@@ -2,7 +2,8 @@
 
 A notebook loads llm_magics from the sidebar's own button, summarizes real reviews with the
 default chat model, and the panel shows the job's progress and its end; Unload removes the model.
-Another notebook's summarize is stopped from the panel's Cancel while its cell runs.
+Another notebook's summarize is stopped from the panel's Cancel while its cell runs. A topic map
+draws offline, with tooltips, and still draws when the saved notebook is reopened.
 The screenshots land in ``test-artifacts/``.
 """
 
@@ -241,6 +242,72 @@ def test_cancel_in_the_sidebar_stops_a_running_cell_after_its_batch(
         except Exception:
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "sidebar-cancel-failure.png"))
+            shutil.copy(root / "server.log", ARTIFACTS / "server.log")
+            raise
+        finally:
+            browser.close()
+
+
+TOPIC_MAP = """\
+from llm_magics.datasets import amazon_reviews
+reviews = amazon_reviews("test").iloc[:40]
+topics = reviews.llm.topics("review", k=3, label=False, progress=False)
+topics.plot(texts=reviews["review"])
+"""
+
+
+def test_a_chart_draws_offline_with_tooltips_and_again_when_reopened(
+    lab: tuple[str, Path],
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, root = lab
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(TOPIC_MAP)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, root / "notebooks" / "charts.ipynb")
+    loopback = url.split("/lab/")[0]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        try:
+            page.goto(url.replace("reviews.ipynb", "charts.ipynb"))
+            page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=60_000)
+            page.wait_for_function(
+                "window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status"
+                " === 'idle'",
+                timeout=120_000,
+            )
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            # Drawn by our extension's bundled vega-embed (as SVG), not JupyterLab's HTML output.
+            chart = page.locator(".jp-LlmMagics-vega svg.marks")
+            expect(chart).to_be_visible(timeout=180_000)
+            points = chart.locator(".mark-symbol.role-mark path")
+            expect(points).to_have_count(40)
+            points.nth(5).hover()
+            tooltip = page.locator("#vg-tooltip-element")
+            expect(tooltip).to_be_visible(timeout=10_000)
+            expect(tooltip).to_contain_text("keywords")
+            expect(page.get_by_text("Error loading script")).to_have_count(0)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "charts.png"))
+
+            # The notebook as saved, reopened: the chart draws from the stored output alone.
+            page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+            saved = nbformat.read(root / "notebooks" / "charts.ipynb", as_version=4)
+            bundle = saved.cells[0].outputs[-1]["data"]
+            assert bundle["image/svg+xml"].lstrip().startswith("<svg")
+            assert bundle["application/vnd.vegalite.v6+json"]["mark"]["type"] == "circle"
+            page.reload()
+            expect(chart).to_be_visible(timeout=60_000)
+
+            expect(page.get_by_text("Error loading script")).to_have_count(0)
+            outside = [u for u in requests if not u.startswith((loopback, "data:", "blob:"))]
+            assert not outside, outside
+        except Exception:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "charts-failure.png"))
             shutil.copy(root / "server.log", ARTIFACTS / "server.log")
             raise
         finally:

@@ -94,6 +94,19 @@ def test_sentiment_distribution_overall_and_by_category(enriched: pd.DataFrame) 
     assert by_score["encoding"]["color"]["scale"]["range"][0] in ("#e15759", "#bab0ac", "#59a14f")
 
 
+def test_sentiment_chart_names_the_columns_it_wants_for_numbers(enriched: pd.DataFrame) -> None:
+    # The README once drew the numeric score, one colour per float (~47 colours).
+    with pytest.raises(InvalidArgumentError, match=r"'sentiment_score' holds numbers.*'sentiment'"):
+        enriched.llm.plot("sentiment", "sentiment_score", by="score")
+    with pytest.raises(
+        InvalidArgumentError, match=r"by='length' holds \d+ different numbers.*pd\.cut"
+    ):
+        enriched.llm.plot("sentiment", "sentiment", by="length")
+    stars = enriched.assign(stars=np.arange(len(enriched)) % 5 + 1)
+    by_stars = _spec(stars.llm.plot("sentiment", "sentiment", by="stars"))
+    assert {v["group"] for v in _values(by_stars)} <= {"1", "2", "3", "4", "5"}
+
+
 def test_confidence_histogram_bins_probabilities_per_label(enriched: pd.DataFrame) -> None:
     spec = _spec(enriched.llm.plot("confidence", "probability", label="label"))
     assert spec["encoding"]["x"]["bin"]["maxbins"] == 20

@@ -7,6 +7,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from llm_magics import MiningResult, mine
 from llm_magics.datasets import loans
 from llm_magics.errors import InvalidArgumentError, RunInterruptedError
+from llm_magics.plots.render import VEGALITE_MIME_TYPE
 from llm_magics.widgets import MiningTunePanel
 
 
@@ -35,7 +36,7 @@ def first(shell: InteractiveShell, loan_rows: pd.DataFrame) -> MiningResult:
 def _charted_models(panel: MiningTunePanel) -> set[str]:
     """The models in the chart the panel shows (its one output is that chart)."""
     assert len(panel.chart.outputs) == 1
-    assert "vega" in panel.chart.outputs[0]["data"]["text/html"]
+    assert VEGALITE_MIME_TYPE in panel.chart.outputs[0]["data"]
     spec = panel.leaderboard_chart.to_dict()
     return {row["model"] for rows in spec["datasets"].values() for row in rows}
 
