@@ -36,9 +36,12 @@ _KEEP_TAIL = 16  # tokens kept at the end of a truncated prompt: the template's 
 
 
 def chat_token_ids(
-    loaded: LoadedModel, prompts: Sequence[str], system: str | None
+    loaded: LoadedModel, prompts: Sequence[str], system: str | None, answer_prefix: str = ""
 ) -> list[list[int]]:
-    """Token ids of each prompt wrapped in the model's chat template, ready for the answer."""
+    """Token ids of each prompt wrapped in the model's chat template, ready for the answer.
+
+    ``answer_prefix`` is put at the start of the answer turn: the model continues it.
+    """
     tokenizer = loaded.tokenizer
     if getattr(tokenizer, "chat_template", None):
         head = [{"role": "system", "content": system}] if system else []
@@ -48,18 +51,25 @@ def chat_token_ids(
                 tokenize=False,
                 add_generation_prompt=True,
             )
+            + answer_prefix
             for prompt in prompts
         ]
         return tokenizer(texts, add_special_tokens=False)["input_ids"]
     texts = [f"{system}\n\n{prompt}" if system else prompt for prompt in prompts]
-    return tokenizer(texts)["input_ids"]
+    return tokenizer([t + answer_prefix for t in texts])["input_ids"]
 
 
 def prompt_rows(
-    loaded: LoadedModel, prompts: Sequence[str], system: str | None, *, reserve: int, why: str
+    loaded: LoadedModel,
+    prompts: Sequence[str],
+    system: str | None,
+    *,
+    reserve: int,
+    why: str,
+    answer_prefix: str = "",
 ) -> list[list[int]]:
     """Chat-templated token ids of ``prompts``, cut to leave ``reserve`` tokens of the context."""
-    rows = chat_token_ids(loaded, prompts, system) if prompts else []
+    rows = chat_token_ids(loaded, prompts, system, answer_prefix) if prompts else []
     return truncate_rows(rows, context_length(loaded) - reserve, why=why)
 
 

@@ -19,14 +19,12 @@ REVIEWS = [
 PROMPTS = [f"Summarize this review in one sentence.\n\n{r}" for r in REVIEWS]
 
 
-def _reference(chat: LoadedModel, prompt: str, max_new_tokens: int) -> str:
+def _reference(chat: LoadedModel, prompt: str, max_new_tokens: int, answer: str = "") -> str:
     tokenizer = chat.tokenizer
-    inputs = tokenizer.apply_chat_template(
-        [{"role": "user", "content": prompt}],
-        add_generation_prompt=True,
-        return_tensors="pt",
-        return_dict=True,
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
     )
+    inputs = tokenizer(text + answer, add_special_tokens=False, return_tensors="pt")
     output = chat.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
     return tokenizer.decode(
         output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True
@@ -51,6 +49,16 @@ def test_answer_mentions_the_subject_of_the_prompt(chat: LoadedModel) -> None:
 def test_batched_engine_equals_transformers_generate_row_by_row(chat: LoadedModel) -> None:
     result = generate(PROMPTS, max_new_tokens=20, cache=False, progress=False)
     assert result.texts == [_reference(chat, p, 20) for p in PROMPTS]
+
+
+def test_an_answer_prefix_is_continued_as_transformers_continues_it(chat: LoadedModel) -> None:
+    result = generate(
+        PROMPTS, max_new_tokens=12, answer_prefix="In short,", cache=False, progress=False
+    )
+    assert result.texts == [_reference(chat, p, 12, answer="In short,") for p in PROMPTS]
+    assert result.texts != generate(PROMPTS, max_new_tokens=12, progress=False).texts
+    assert not any(t.startswith("In short") for t in result.texts)  # only the continuation
+    assert result.provenance.parameters["answer_prefix"] == "In short,"
 
 
 def test_shared_prefix_reuse_gives_identical_greedy_outputs(chat: LoadedModel) -> None:
