@@ -4,13 +4,18 @@ Prompts are written for small models too: short, one instruction, and the row's 
 every row of a call starts with the same tokens and the engine computes them once. ``{text}``
 marks where the row goes; other fields are filled from the operation's arguments.
 
+A template ending in ``_answer`` is not a question but the first words of the model's answer,
+which the model continues (``generate(answer_prefix=...)``): a small model asked to summarize
+often answers the writer ("I'm glad to hear that you ...") or describes the text ("The review
+is ..."); made to continue "In short," it states what the text says (``bench/prompts.py``).
+
 Change a prompt for the whole kernel with ``set_prompt`` (``reset_prompts`` undoes it), or pass
 ``instruction=`` to the operations that take one.
 
 Examples
 --------
 >>> render("summarize", text="Great tea.", max_words=10)
-'Summarize this review in at most 10 words.\\n\\nGreat tea.'
+'Summarize this text in at most 10 words.\\n\\nGreat tea.'
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from llm_magics.errors import InvalidArgumentError, did_you_mean
 __all__ = ["DEFAULT_PROMPTS", "get_prompt", "render", "reset_prompts", "set_prompt"]
 
 DEFAULT_PROMPTS: dict[str, str] = {
-    "summarize": "Summarize this review in at most {max_words} words.\n\n{text}",
+    "summarize": "Summarize this text in at most {max_words} words.\n\n{text}",
+    "summarize_answer": "In short,",
     "classify": "{question}\n\n{text}",
     "classify_question": "Which of these best describes the text: {labels}? Answer with one of them.",
     "sentiment": "Answer with one word: positive, negative or neutral. What is the sentiment of "
-    "this review?\n\n{text}",
+    "this text?\n\n{text}",
     "filter": "Answer yes or no. Does this text match: {condition}?\n\n{text}",
     "extract_text": "What is the {field} in this text? Answer with a few words only.\n\n{text}",
     "extract_number": "What is the {field} in this text? Answer with a number only.\n\n{text}",

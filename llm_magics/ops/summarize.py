@@ -1,4 +1,10 @@
-"""``summarize``: one short summary per row from the chat model."""
+"""``summarize``: one short summary per row from the chat model.
+
+The model reads each text as plain text (HTML tags and entities as ``clean`` turns them into
+text, whitespace runs as one space), so markup such as ``<br />`` is never copied into a summary.
+With the shipped prompt the answer starts with the ``summarize_answer`` words (see
+``llm_magics.ops.prompts``), which the summary does not repeat.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,8 @@ import pandas as pd
 from llm_magics.engine import generate
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
-from llm_magics.ops.prompts import render
+from llm_magics.ops.clean import strip_html
+from llm_magics.ops.prompts import get_prompt, render
 from llm_magics.runtime.manager import ModelManager
 
 if TYPE_CHECKING:
@@ -28,6 +35,11 @@ def _at_most(text: str, words: int) -> str:
     cut = " ".join(parts[:words])
     end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
     return cut[: end + 1] if end > len(cut) // 2 else cut
+
+
+def _sentence(text: str) -> str:
+    """``text`` with a capital first letter: continuing "In short," the model starts in lower case."""
+    return text[:1].upper() + text[1:]
 
 
 @operation
@@ -56,7 +68,8 @@ def summarize(
     max_words
         The longest summary, in words; longer answers are cut at the last sentence end within it.
     instruction
-        Your own instruction instead of the shipped prompt (the text follows it).
+        Your own instruction instead of the shipped prompt (the text follows it, and the answer
+        is the model's own from its first word).
     max_new_tokens
         The generation budget in tokens (default: enough for ``max_words`` words).
     temperature, top_p, seed
@@ -83,10 +96,12 @@ def summarize(
         msg = f"max_words must be at least 1, not {max_words}."
         raise InvalidArgumentError(msg)
     column = TextColumn.of(texts, "summarize")
+    plain = [" ".join(strip_html(t).split()) for t in column.texts]
     if instruction:
-        prompts = [f"{instruction}\n\n{t}" for t in column.texts]
+        prompts, lead = [f"{instruction}\n\n{t}" for t in plain], ""
     else:
-        prompts = [render("summarize", text=t, max_words=max_words) for t in column.texts]
+        prompts = [render("summarize", text=t, max_words=max_words) for t in plain]
+        lead = get_prompt("summarize_answer")
     out = generate(
         prompts,
         model=model,
@@ -94,12 +109,13 @@ def summarize(
         temperature=temperature,
         top_p=top_p,
         seed=seed,
+        answer_prefix=lead,
         progress=progress,
         cache=cache,
         batch_tokens=batch_tokens,
         manager=manager,
     )
-    summaries = [_at_most(t, max_words) or float("nan") for t in out.texts]
+    summaries = [_at_most(_sentence(t), max_words) or float("nan") for t in out.texts]
     result = column.series(summaries, name=f"{column.name}_summary")
     record_provenance(
         result,

@@ -30,3 +30,12 @@ def test_a_replacement_must_keep_the_fields() -> None:
 
 def test_braces_in_the_text_are_kept() -> None:
     assert render("sentiment", text="{not a field}").endswith("{not a field}")
+
+
+def test_the_shipped_prompts_fit_any_text() -> None:
+    for name, template in DEFAULT_PROMPTS.items():
+        assert "review" not in template.lower(), name
+    assert (
+        render("summarize", text="x", max_words=3) == "Summarize this text in at most 3 words.\n\nx"
+    )
+    assert get_prompt("summarize_answer") == "In short,"

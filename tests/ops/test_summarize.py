@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -26,6 +28,21 @@ def test_summaries_are_short_non_empty_and_aligned(reviews: pd.DataFrame) -> Non
     again = summarize(reviews["review"], max_words=15, progress=False)
     assert again.equals(out)
     assert again.attrs["llm_magics"]["rows_from_cache"] == present.sum()
+
+
+def test_summaries_say_what_the_text_says(reviews: pd.DataFrame) -> None:
+    # The review-specific prompt made 63% of 200 summaries reply to the writer or describe the
+    # review (bench/results/prompts.md); these rows did, among them "The review is spot on".
+    out = summarize(reviews["review"], max_words=15, progress=False).dropna()
+    talk = re.compile(r"^\W*I'?m (?:glad|sorry)|\b(?:the|this|your) review\b|\breviewer", re.I)
+    assert not out.str.contains(talk).any(), out[out.str.contains(talk)].tolist()
+    assert out.map(lambda s: s[0].isupper()).all()
+
+
+def test_markup_is_read_as_text() -> None:
+    texts = pd.Series(["Great tea.<br /><br />Fast shipping &amp; a fair price.<br />Buy it."])
+    out = summarize(texts, max_words=12, progress=False)
+    assert out[0] and "<" not in out[0] and "&amp;" not in out[0]
 
 
 def test_sampling_settings_and_a_token_budget(reviews: pd.DataFrame) -> None:
