@@ -41,7 +41,7 @@ _NO_PICTURE = (
 
 def chart_bundle(spec: dict[str, Any], **metadata: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The display bundle of a Vega-Lite ``spec``: the spec, and an SVG of it (a PNG when the SVG
-    would be over ``MAX_SVG_CHARS``) when vl-convert is installed: the picture bundle_metadata where our
+    would be over ``MAX_SVG_CHARS``) when vl-convert is installed: the picture shown where our
     JupyterLab extension is not.
 
     ``metadata`` is what ``alt.renderers.enable(RENDERER, ...)`` was given, e.g. ``embed_options``.
@@ -66,9 +66,8 @@ def chart_bundle(spec: dict[str, Any], **metadata: Any) -> tuple[dict[str, Any],
     # Altair's own renderers: they map its Vega-Lite version onto one that vl-convert ships.
     picture = svg_renderer(spec)
     if len(picture["image/svg+xml"]) > MAX_SVG_CHARS:
-        png, size = png_renderer(
-            spec, ppi=144
-        )  # twice the pixels, bundle_metadata at the size of the SVG
+        # Twice the pixels, shown at the size of the SVG.
+        png, size = png_renderer(spec, ppi=144)
         picture, bundle_metadata = png, {**bundle_metadata, **size}
     bundle.update(picture)
     bundle["text/plain"] = "<Vega-Lite 6 chart>"
