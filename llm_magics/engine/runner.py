@@ -62,11 +62,12 @@ def _batch_progress(job: Job, bar: Any, size: int, manager: ModelManager) -> Ite
             bar.set_postfix_str(f"batch {rows / size:.0%}")
             manager.notify(job)
 
+    outer = getattr(_batch, "hook", None)
     _batch.hook = hook
     try:
         yield
     finally:
-        _batch.hook = None
+        _batch.hook = outer
         bar.set_postfix_str("", refresh=False)  # the batch is over: its share would mislead
 
 
