@@ -6,7 +6,7 @@ import torch
 
 from llm_magics.engine import score
 from llm_magics.engine.decoding import chat_token_ids
-from llm_magics.engine.score import answer_end
+from llm_magics.engine.score import continuations
 from llm_magics.runtime.loading import LoadedModel
 
 pytestmark = pytest.mark.slow
@@ -16,9 +16,7 @@ QUESTION = "Is this review positive or negative? Answer with one word.\n\n"
 
 def _brute_force(chat: LoadedModel, prompt: str, candidate: str) -> float:
     prompt_ids = chat_token_ids(chat, [prompt], None)[0]
-    candidate_ids = chat.tokenizer(candidate + answer_end(chat), add_special_tokens=False)[
-        "input_ids"
-    ]
+    candidate_ids = chat.tokenizer(candidate, add_special_tokens=False)["input_ids"]
     with torch.inference_mode():
         logits = chat.model(torch.tensor([prompt_ids + candidate_ids])).logits[0].float()
     logprobs = torch.log_softmax(logits, dim=-1)
@@ -36,13 +34,17 @@ def test_multi_token_candidates_match_a_full_forward_pass(chat: LoadedModel) -> 
 
 
 def test_a_candidate_is_scored_as_a_whole_answer(chat: LoadedModel) -> None:
-    assert answer_end(chat) == "<|im_end|>"  # SmolLM2's end of the assistant's turn
     prompt = (
         "How many stars does this review give? Answer with the number.\n\nI rate this 4.5 stars."
     )
-    result = score([prompt], ["4", "4.5", "5"], cache=False, progress=False)
-    # Without the end of the turn, "4" (a prefix of "4.5") could never score below "4.5".
-    assert result.logprobs[0, 0] < result.logprobs[0, 1]
+    ids = [chat.tokenizer(c, add_special_tokens=False)["input_ids"] for c in ("4", "4.5", "5")]
+    assert continuations(ids) == [[ids[1][1]], [], []]  # "4.5" goes on from "4"
+    scored = score([prompt], ["4", "4.5", "5"], cache=False, progress=False).logprobs[0]
+    alone = score([prompt], ["4", "5"], cache=False, progress=False).logprobs[0]
+    # Summing tokens alone, "4" (a prefix of "4.5") could never score below "4.5".
+    assert scored[0] < scored[1] and scored[2] == pytest.approx(alone[1], abs=1e-4)
+    # "4" and "4.5" share what "4" alone had: stopping there, or going on to ".5".
+    assert np.exp(scored[0]) + np.exp(scored[1]) <= np.exp(alone[0]) + 1e-6
 
 
 def test_probabilities_are_valid_for_every_row(chat: LoadedModel) -> None:
