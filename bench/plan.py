@@ -37,7 +37,7 @@ summarize review -> summary  max_words=15
 sentiment review
 keywords review  top=5
 topics review  k=6
-extract review -> product, price:float, problem:[shipping, quality, price, none]
+extract review -> item, price:float, problem:[shipping, quality, price, none]
 filter review "mentions delivery" -> about_delivery
 predict score from review, product
 explain

@@ -5,6 +5,11 @@ state lives in the model manager. Each method calls the op of the same name in `
 (same arguments, same documentation): on a Series, the Series is the text; on a DataFrame, the
 first argument names the text column (``None``: the one text column, if there is one).
 
+A method returns new objects aligned to the input's index and never adds columns to the caller's
+frame, so a name clash is settled the pandas way: ``df.join(df.llm.sentiment("review"))`` refuses
+columns that overlap (pandas' ``ValueError`` names them; pass ``rsuffix=`` or rename), while
+``df.assign(...)`` or ``df[columns] = ...`` replace them on purpose.
+
 Examples
 --------
 >>> import llm_magics, pandas as pd

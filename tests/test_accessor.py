@@ -60,3 +60,17 @@ def test_empty_frames_give_empty_results_of_the_right_shape() -> None:
     assert frame.llm.topics("review", progress=False).k == 0
     assert frame.llm.extract("review", {"n": int}, progress=False).shape == (0, 1)
     assert frame.llm.query("is short", "review", progress=False).empty
+
+
+def test_a_name_clash_is_settled_the_pandas_way() -> None:
+    frame = pd.DataFrame(
+        {"review": ["Lovely tea, fresh taste.", "The box came late."], "label": ["mine", "mine"]}
+    )
+    labelled = frame.llm.classify("review", ["taste", "delivery"], progress=False)
+    assert frame.columns.tolist() == ["review", "label"]  # the accessor added nothing
+    with pytest.raises(ValueError, match="columns overlap"):
+        frame.join(labelled)
+    joined = frame.join(labelled, rsuffix="_model")
+    assert joined["label"].tolist() == ["mine", "mine"]
+    assert joined["label_model"].tolist() == ["taste", "delivery"]
+    assert frame.assign(label=labelled["label"])["label"].tolist() == ["taste", "delivery"]

@@ -32,12 +32,14 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     reviews.to_json(root / "reviews.jsonl", orient="records", lines=True)
     (root / "plan.mine").write_text(PLAN)
     (root / "bad.mine").write_text("clean review\nsentiment reveiw\n")
+    (root / "replaces.mine").write_text("summarize review -> score\n")
     return {
         "root": root,
         "csv": root / "reviews.csv",
         "jsonl": root / "reviews.jsonl",
         "plan": root / "plan.mine",
         "bad": root / "bad.mine",
+        "replaces": root / "replaces.mine",
     }
 
 
@@ -116,6 +118,11 @@ def test_an_interrupted_run_resumes_from_the_cache(
     ("arguments", "message"),
     [
         (["{bad}", "{csv}", "-o", "x.csv"], "bad.mine, line 2, column 11: "),
+        (
+            ["{replaces}", "{csv}", "-o", "x.csv"],
+            "replaces.mine, line 1, column 21: summarize would replace the column 'score' of the "
+            "frame. Name the output otherwise (-> NEW_NAME), or add overwrite=True",
+        ),
         (["{plan}", "{root}/missing.csv", "-o", "x.csv"], "missing.csv: no such file"),
         (["{plan}", "{plan}", "-o", "x.csv"], "cannot read .mine"),
         (["{plan}", "{csv}", "-o", "x.xlsx"], "cannot write .xlsx"),

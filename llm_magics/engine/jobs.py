@@ -66,6 +66,7 @@ class Job:
     _computed: int = field(default=0, repr=False)
     _scope: CancelScope | None = field(default=None, repr=False)  # a step's engine calls
     _parts: list[Job] = field(default_factory=list, repr=False)  # a step's engine calls
+    _settled: tuple[int, int] | None = field(default=None, repr=False)  # a step's (rows, cached)
 
     def cancel(self) -> None:
         """Ask the job to stop at its next batch boundary (safe from any thread)."""
@@ -88,23 +89,38 @@ class Job:
         self.finished = time.time()
         self.batch = 0.0
 
+    def settle(self, rows: int, cached: int) -> None:
+        """Count a finished step in the user's rows with text, ``cached`` of them from the cache.
+
+        A step's engine calls count their own items (``keywords``' candidate phrases,
+        ``predict``'s folds), which are not the rows the user gave.
+        """
+        self._settled = (rows, cached)
+
     @property
     def rows_per_second(self) -> float:
         """Rows computed (not served from the cache) per second of this job so far."""
         elapsed = (self.finished or time.time()) - self.started
         computed = self._computed + self.batch + sum(p._computed + p.batch for p in self._parts)
+        if self._settled is not None:
+            computed = self._settled[0] - self._settled[1]
         return computed / elapsed if elapsed > 0 else 0.0
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-serializable state for ``status()["jobs"]``; a step counts its calls' rows."""
         parts = [self, *self._parts]
+        done, total = sum(p.done for p in parts), max(self.total, sum(p.total for p in self._parts))
+        cached = sum(p.cached for p in parts)
+        if self._settled is not None:
+            done, cached = self._settled
+            total = done
         return {
             "id": self.id,
             "primitive": self.primitive,
             "model": self.model,
-            "done": sum(p.done for p in parts),
-            "total": max(self.total, sum(p.total for p in self._parts)),
-            "cached": sum(p.cached for p in parts),
+            "done": done,
+            "total": total,
+            "cached": cached,
             "batch": round(sum(p.batch for p in parts), 3),
             "rows_per_second": round(self.rows_per_second, 3),
             "started": self.started,

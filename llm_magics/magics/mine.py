@@ -337,9 +337,9 @@ class MineMagics(Magics):
                 raise UsageError(
                     f"%mine use: {pair!r} is not chat=SPEC or embed=SPEC.{did_you_mean(role, ('chat', 'embed'))}"
                 )
-            from llm_magics.runtime.specs import resolve_spec
-
-            resolve_spec(spec, manager.config, role=role)  # type: ignore[arg-type]
+            # Checked now, not at the next operation: an id that is neither cached nor reachable
+            # is refused here with the ways out.
+            manager.find(spec, role=role)  # type: ignore[arg-type]
             chosen[role] = spec
         for role, spec in chosen.items():
             setattr(manager.config, f"default_{role}_model", spec)

@@ -107,23 +107,19 @@ def _embed_labels(
     cache: bool,
     batch_tokens: int | None,
     manager: ModelManager | None,
-) -> tuple[np.ndarray, Provenance]:
+) -> tuple[np.ndarray, list[Provenance]]:
     """Calibrated similarity logits (rows × labels) of texts to label descriptions."""
     free = [t for t in CONTENT_FREE if t] if calibrate else []
-    result = embed(
-        list(texts) + list(descriptions) + free,
-        model=model,
-        progress=progress,
-        cache=cache,
-        batch_tokens=batch_tokens,
-        manager=manager,
-    )
-    n, k = len(texts), len(descriptions)
-    vectors, labels = result.vectors[:n], result.vectors[n : n + k]
-    similarity = vectors @ labels.T
+    engine = {"model": model, "cache": cache, "batch_tokens": batch_tokens, "manager": manager}
+    # The rows in one call, the labels in another: what the user reads (progress, "N of M rows
+    # were cut", rows computed) counts their rows only.
+    rows = embed(list(texts), progress=progress, **engine)
+    anchors = embed(list(descriptions) + free, progress=False, **engine)
+    labels = anchors.vectors[: len(descriptions)]
+    similarity = rows.vectors @ labels.T
     if calibrate:
-        similarity = similarity - (result.vectors[n + k :] @ labels.T).mean(axis=0)
-    return similarity / EMBED_TEMPERATURE, result.provenance
+        similarity = similarity - (anchors.vectors[len(descriptions) :] @ labels.T).mean(axis=0)
+    return similarity / EMBED_TEMPERATURE, [rows.provenance, anchors.provenance]
 
 
 def _label_frame(
@@ -226,10 +222,9 @@ def classify(
     column = TextColumn.of(texts, "classify")
     engine = {"model": model, "progress": progress, "cache": cache, "batch_tokens": batch_tokens}
     if method == "embed":
-        logits, provenance = _embed_labels(
+        logits, steps = _embed_labels(
             column.texts, descriptions, calibrate=calibrate, manager=manager, **engine
         )
-        steps = [provenance]
         probs = 1 / (1 + np.exp(-logits)) if multi_label else _softmax(logits)
     elif multi_label:
         probs, steps = np.zeros((len(column.texts), len(names))), []

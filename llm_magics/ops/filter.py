@@ -85,10 +85,12 @@ def filter(
     column = TextColumn.of(texts, "filter")
     engine = {"model": model, "progress": progress, "cache": cache, "batch_tokens": batch_tokens}
     if method == "embed":
-        out = embed([*column.texts, condition, baseline], manager=manager, **engine)
-        vectors, anchors = out.vectors[: len(column.texts)], out.vectors[len(column.texts) :]
-        margin = vectors @ anchors[0] - vectors @ anchors[1]
-        yes, steps = 1 / (1 + np.exp(-margin / EMBED_TEMPERATURE)), [out.provenance]
+        # The rows in one call, the condition in another: progress and counts are the user's rows.
+        out = embed(column.texts, manager=manager, **engine)
+        anchors = embed([condition, baseline], manager=manager, **(engine | {"progress": False}))
+        margin = out.vectors @ anchors.vectors[0] - out.vectors @ anchors.vectors[1]
+        yes = 1 / (1 + np.exp(-margin / EMBED_TEMPERATURE))
+        steps = [out.provenance, anchors.provenance]
     else:
         scored = score_labels(
             column.texts,

@@ -4,6 +4,11 @@ Every verb must be an operation or a mining step, every column must exist in the
 by an earlier step, every key must be an argument of the verb's function, and each verb gets the
 pieces it needs (``filter``'s condition, ``extract``'s outputs, ``classify``'s labels ...). Errors
 name the line and column and suggest the closest valid name.
+
+A step never replaces a column silently: an output named like a column of the frame or of an
+earlier step is an error, unless the step says ``overwrite=True`` (``clean COLUMN`` rewrites its
+own column by design). Names that only the run knows (``p_LABEL``, ``vec_0`` ...) are checked
+again when the step's columns are added (``check_replaced``).
 """
 
 from __future__ import annotations
@@ -12,9 +17,9 @@ from collections.abc import Iterable
 
 from llm_magics.errors import InvalidArgumentError, did_you_mean
 from llm_magics.plan.parse import Plan, PlanSyntaxError, Step
-from llm_magics.plan.verbs import VERBS, default_outputs, options_of, output_schema
+from llm_magics.plan.verbs import OVERWRITE, VERBS, default_outputs, options_of, output_schema
 
-__all__ = ["check_plan"]
+__all__ = ["check_plan", "check_replaced"]
 
 _NO_COLUMN = ("explain", "features", "predict")
 _NO_OUTPUTS = ("explain", "features")
@@ -67,9 +72,31 @@ def _check_shape(step: Step, predicted: bool) -> None:
         raise _fail(step, f"{verb} makes one column; name one output.", step.outputs[1])
 
 
+def check_replaced(step: Step, made: Iterable[str], existing: Iterable[str], origin: str) -> None:
+    """Raise ``PlanSyntaxError`` when ``step`` would replace one of the ``existing`` columns.
+
+    ``origin`` says where those columns come from (for the message): the frame or a line.
+    """
+    if step.options.get(OVERWRITE, False):
+        return
+    own = step.columns[0] if step.verb == "clean" and step.columns else None
+    existing = set(existing)
+    for name in made:
+        if name in existing and name != own:
+            message = (
+                f"{step.verb} would replace the column {name!r} {origin}. Name the output "
+                f"otherwise (-> NEW_NAME), or add {OVERWRITE}=True to replace it on purpose."
+            )
+            # Point at the output that names it, or at the verb whose default name it is.
+            arrow = step.text.find("->")
+            at = step.text.find(name, arrow) if arrow >= 0 else -1
+            raise _fail(step, message, at + 1 if at >= 0 else 1)
+
+
 def check_plan(plan: Plan, columns: Iterable[str]) -> None:
     """Raise ``PlanSyntaxError`` for the first step that cannot run on a frame with ``columns``."""
     available = [str(c) for c in columns]
+    makers: dict[str, int] = {}  # column → the line that makes it
     predicted = False
     for step in plan.steps:
         if step.verb not in VERBS:
@@ -97,4 +124,11 @@ def check_plan(plan: Plan, columns: Iterable[str]) -> None:
                 )
         predicted = predicted or step.verb == "predict"
         made = [o.split(":")[0] for o in step.outputs] or default_outputs(step)
+        if step.verb == "embed":  # -> vec makes vec_0, vec_1 ...: known when it runs
+            made = []
+        for name in made:
+            where = makers.get(name)
+            origin = "of the frame" if where is None else f"made by line {where}"
+            check_replaced(step, [name], available, origin)
+        makers.update(dict.fromkeys(made, step.line))
         available += [m for m in made if m not in available]

@@ -28,9 +28,16 @@ from llm_magics.errors import InvalidArgumentError, collected_warnings, warn
 from llm_magics.mining import MiningResult, mine
 from llm_magics.mining.columns import is_free_text
 from llm_magics.mining.narrative import Narrative
-from llm_magics.plan.check import check_plan
+from llm_magics.ops.base import text_of
+from llm_magics.plan.check import check_plan, check_replaced
 from llm_magics.plan.parse import Plan, Step, parse_plan
-from llm_magics.plan.verbs import default_outputs, function_of, models_for, output_schema
+from llm_magics.plan.verbs import (
+    OVERWRITE,
+    default_outputs,
+    function_of,
+    models_for,
+    output_schema,
+)
 from llm_magics.runtime.manager import ModelManager, get_manager
 from llm_magics.units import format_seconds
 
@@ -340,7 +347,7 @@ class _Runner:
     def step(self, step: Step) -> tuple[pd.DataFrame, str]:
         """The columns ``step`` adds (replaced ones included) and a note."""
         frame = self.run.frame
-        options = dict(step.options) | _engine_options(
+        options = {k: v for k, v in step.options.items() if k != OVERWRITE} | _engine_options(
             step.verb, cache=self.cache, progress=self.progress, engine=self.engine
         )
         if step.verb == "predict":
@@ -404,8 +411,15 @@ class _Runner:
         return predicted.to_frame(), note
 
 
-def _add_columns(run: MineRun, added: pd.DataFrame) -> None:
-    """Put a step's columns into the frame: replaced ones in place, new ones at the end."""
+def _add_columns(run: MineRun, added: pd.DataFrame, step: Step) -> None:
+    """Put a step's columns into the frame: replaced ones in place, new ones at the end.
+
+    ``check_plan`` refused the names it could foresee; the ones only the run knows (``p_LABEL``,
+    ``vec_0`` ...) are refused here, before the frame changes.
+    """
+    for report in run.steps:
+        check_replaced(step, added.columns, report.outputs, f"made by line {report.line}")
+    check_replaced(step, added.columns, run.frame.columns, "of the frame")
     new = [c for c in added.columns if c not in run.frame.columns]
     for name in added.columns.difference(new, sort=False):
         run.frame[name] = added[name]
@@ -416,6 +430,38 @@ def _add_columns(run: MineRun, added: pd.DataFrame) -> None:
 def _shorten(code: str, width: int = 60) -> str:
     """A plan line short enough to name its job in the sidebar."""
     return code if len(code) <= width else code[: width - 1] + "…"
+
+
+def _rows_with_text(step: Step, frame: pd.DataFrame) -> int:
+    """The rows a step reads text from: those with text in its (first) text column."""
+    if step.verb == "predict":
+        named = [c for c in step.columns if c in frame and is_free_text(frame[c])]
+        columns = named or [c for c in frame.columns if c != step.target and is_free_text(frame[c])]
+    else:
+        columns = [c for c in step.columns[:1] if c in frame]
+    return max((sum(text_of(v) is not None for v in frame[c]) for c in columns), default=0)
+
+
+def _row_counts(step: Step, frame: pd.DataFrame, jobs: list[dict[str, Any]]) -> tuple[int, int]:
+    """Of the step's rows with text, how many were computed and how many came from the cache.
+
+    The engine counts its own items, which are not the user's rows: the candidate phrases of
+    ``keywords``, the label texts of ``classify``, the folds ``predict`` embeds again. A row is
+    computed when the step computed it in one of the engine calls over its rows (those with one
+    item per row), else it came from the cache; a step that called no model counts neither.
+    ``predict`` computes its training rows and its test rows in separate calls, and only then the
+    whole column (from the cache by then), so its computed rows are what its calls computed.
+    """
+    if not jobs:
+        return 0, 0
+    rows = _rows_with_text(step, frame)
+    over_rows = [j for j in jobs if j["total"] == rows]
+    if step.verb == "predict" or not over_rows:
+        computed = sum(j["done"] - j["cached"] for j in jobs)
+    else:
+        computed = max(j["done"] - j["cached"] for j in over_rows)
+    computed = min(rows, computed)
+    return computed, rows - computed
 
 
 def _sample(frame: pd.DataFrame, sample: int | None, seed: int) -> pd.DataFrame:
@@ -465,22 +511,26 @@ def mine_plan(
     with _chat_model(manager, model), contextlib.closing(bar):
         for step in bar:
             bar.set_description(f"line {step.line}: {step.verb}")
-            started, kept = time.perf_counter(), []
+            started, kept, frame_before = time.perf_counter(), [], run.frame
             try:
                 # One listed job per line of the plan; its engine calls report to it.
                 with (
-                    step_job(_shorten(step.code), manager, rows=len(run.frame)),
+                    step_job(_shorten(step.code), manager, rows=len(run.frame)) as listed,
                     _finished_jobs(manager) as jobs,
                     _warnings_once(step, seen, kept, shown),
                 ):
                     added, note = runner.step(step)
+                _add_columns(run, added, step)
             except BaseException as err:
                 run.error = f"line {step.line} ({step.verb}): {type(err).__name__}: {err}"
                 raise
-            _add_columns(run, added)
             outputs = [str(c) for c in added.columns]
             runner.made += [c for c in outputs if c not in runner.made and c not in step.columns]
             snapshots = [job.snapshot() for job in jobs.values()]
+            computed, cached = _row_counts(step, frame_before, snapshots)
+            if snapshots:
+                listed.settle(computed + cached, cached)
+                manager.notify(listed)
             run.steps.append(
                 StepReport(
                     line=step.line,
@@ -488,8 +538,8 @@ def mine_plan(
                     outputs=outputs,
                     seconds=time.perf_counter() - started,
                     rows=len(run.frame),
-                    computed=sum(s["done"] - s["cached"] for s in snapshots),
-                    cached=sum(s["cached"] for s in snapshots),
+                    computed=computed,
+                    cached=cached,
                     models=sorted({s["model"] for s in snapshots}),
                     note=note,
                     warnings=kept,
@@ -575,7 +625,7 @@ def estimate_plan(
                 factor = 1
                 added, _ = runner.step(step)
             seconds = time.perf_counter() - started
-            _add_columns(run, added)
+            _add_columns(run, added, step)
             runner.made += [c for c in added.columns if c not in runner.made]
             estimates.append(
                 {

@@ -18,6 +18,7 @@ from llm_magics.plan.parse import Step
 
 __all__ = [
     "EXAMPLES",
+    "OVERWRITE",
     "VERBS",
     "default_outputs",
     "describe",
@@ -54,7 +55,7 @@ EXAMPLES = {
     "summarize": "summarize review -> summary  max_words=15",
     "classify": "classify review -> aspect  labels=[taste, price, shipping]",
     "sentiment": "sentiment review                  # adds sentiment, sentiment_score",
-    "extract": "extract review -> product, price:float, problem:[shipping, quality, none]",
+    "extract": "extract review -> item, price:float, problem:[shipping, quality, none]",
     "filter": 'filter review "mentions delivery" -> about_delivery',
     "embed": "embed review -> vec  dims=8",
     "keywords": "keywords review  top=5",
@@ -68,6 +69,11 @@ EXAMPLES = {
 
 VERBS = tuple(EXAMPLES)
 """Every verb of the plan language: the operations, then the mining steps."""
+
+OVERWRITE = "overwrite"
+"""The plan key that lets a step replace a column that exists already (``overwrite=True``)."""
+
+_MAKE_NO_COLUMNS = ("explain", "finetune")
 
 _TYPES = ("str", "float", "int", "bool")
 
@@ -85,6 +91,8 @@ def options_of(verb: str) -> list[str]:
     names = [n for n in parameters if n not in _NOT_OPTIONS]
     if verb == "classify":
         names.append("labels")
+    if verb not in _MAKE_NO_COLUMNS:
+        names.append(OVERWRITE)
     return names
 
 
@@ -109,8 +117,8 @@ def output_schema(step: Step) -> dict[str, Any]:
     Examples
     --------
     >>> from llm_magics.plan import parse_plan
-    >>> output_schema(parse_plan("extract review -> product, price:float, problem:[late, none]").steps[0])
-    {'product': 'str', 'price': 'float', 'problem': ['late', 'none']}
+    >>> output_schema(parse_plan("extract review -> item, price:float, problem:[late, none]").steps[0])
+    {'item': 'str', 'price': 'float', 'problem': ['late', 'none']}
     """
     schema: dict[str, Any] = {}
     for output in step.outputs:
@@ -177,6 +185,8 @@ def describe(verb: str) -> str:
         }
         if verb == "classify":
             keys["labels"] = "(required)"
+        if verb not in _MAKE_NO_COLUMNS:
+            keys[OVERWRITE] = False
     made = default_outputs(Step(verb, ("COLUMN",), target="TARGET"))
     lines = [f"{verb}: {summary}", "", f"  {EXAMPLES[verb]}", "", "Keys:"]
     lines += [f"  {name}={value!r}" for name, value in keys.items()]

@@ -120,6 +120,18 @@ class ModelManager:
                     return self._touch(key)
         return self._load_new(spec, target, precision)
 
+    def find(self, name: str, *, role: Role | None = None) -> str:
+        """Say where the weights of ``name`` are, without loading them; check a name before use.
+
+        As quick as ``load`` to refuse: a hub id that is neither in the local Hugging Face cache
+        nor reachable within ``LlmMagics.hub_timeout`` raises at once.
+
+        Raises
+        ------
+        ModelNotFoundError, InvalidArgumentError, MissingDependencyError
+        """
+        return locate(self._spec(name, role), self.config).description
+
     def get(self, name: str, *, role: Role | None = None) -> LoadedModel:
         """Return a model that is already loaded (most recently used first), without loading.
 

@@ -19,7 +19,7 @@ from llm_magics import MineRun, PlanEstimate, get_manager
 from llm_magics.datasets import amazon_reviews
 from llm_magics.distributed import RayEngine
 from llm_magics.engine import get_result_cache
-from llm_magics.errors import LlmMagicsWarning, RunInterruptedError
+from llm_magics.errors import LlmMagicsWarning, ModelNotFoundError, RunInterruptedError
 from llm_magics.magics.mine import CellRequest, MineMagics
 from llm_magics.reports import CacheReport, ModelsReport, StatusReport
 
@@ -29,7 +29,7 @@ summarize review -> summary  max_words=15
 sentiment review
 keywords review  top=5
 topics review  k=6
-extract review -> product, price:float, problem:[shipping, quality, price, none]
+extract review -> item, price:float, problem:[shipping, quality, price, none]
 filter review "mentions delivery" -> about_delivery
 predict score from review, product  budget=2 folds=3  # runs mine(target=...) on the features so far
 explain
@@ -72,7 +72,7 @@ def test_the_issue_example_makes_every_column_with_its_dtype(shell: InteractiveS
         "review_keywords": lambda s: s.dropna().map(lambda v: isinstance(v, list)).all(),
         "topic": lambda s: str(s.dtype) == "Int64",
         "topic_label": _text,
-        "product": _text,
+        "item": _text,
         "price": pd.api.types.is_float_dtype,
         "problem": lambda s: isinstance(s.dtype, pd.CategoricalDtype),
         "about_delivery": pd.api.types.is_bool_dtype,
@@ -81,6 +81,9 @@ def test_the_issue_example_makes_every_column_with_its_dtype(shell: InteractiveS
     for column, check in checks.items():
         assert check(mined[column]), (column, mined[column].dtype)
     assert [s.line for s in run.steps] == list(range(2, 11))
+    # The input's product ids are kept: the model's text went to its own column.
+    reviews = shell.user_ns["reviews"]
+    assert mined["product"].equals(reviews.loc[mined.index, "product"])
     assert run.result is not None and run.narrative is not None
     assert run.steps[7].step == "predict score from review, product  budget=2 folds=3"
 
@@ -128,6 +131,13 @@ def test_the_run_charts_its_topics_and_result(shell: InteractiveShell) -> None:
         ("reviews --engine rya", "clean review", "--engine", "invalid choice"),
         ("reviews --actors 2", "clean review", "--actors", "add --engine ray"),
         ("reviews", "summarize {missing}", "line 1, column 11", "names no variable"),
+        (
+            "reviews",
+            "extract review -> product, price:float",
+            "line 1, column 19",
+            "extract would replace the column 'product' of the frame. Name the output otherwise "
+            "(-> NEW_NAME), or add overwrite=True",
+        ),
     ],
 )
 def test_mistakes_are_usage_errors_before_any_model_loads(
@@ -259,6 +269,20 @@ def test_use_sets_the_default_models(shell: InteractiveShell, tiny_models: list[
     assert config.default_embed_model == "default-embed"
     with pytest.raises(UsageError, match="not chat=SPEC or embed=SPEC"):
         shell.run_line_magic("mine", "use chta=default-chat")
+
+
+@pytest.mark.timeout(60)
+def test_use_refuses_a_hub_id_that_is_neither_cached_nor_reachable(
+    shell: InteractiveShell,
+) -> None:
+    config = get_manager().config
+    before = (config.default_chat_model, config.default_embed_model)
+    with pytest.raises(ModelNotFoundError, match="not in the local Hugging Face cache") as caught:
+        shell.run_line_magic(
+            "mine", "use embed=default-embed chat=nobody-here/definitely-not-a-model-7f3a"
+        )
+    assert "default-chat" in str(caught.value)  # the way out
+    assert (config.default_chat_model, config.default_embed_model) == before  # nothing changed
     with pytest.raises(UsageError, match="not a model alias"):
         shell.run_line_magic("mine", "use chat=no-such-alias!")
     assert config.default_chat_model == "default-chat"
@@ -350,7 +374,7 @@ def test_question_mark_help_has_the_options_the_language_and_an_example(
 ) -> None:
     cell = shell.find_cell_magic("mine").__doc__
     assert "%%mine [--out NAME]" in cell and "--dry-run" in cell
-    assert "VERB COLUMN" in cell and "extract review -> product, price:float" in cell
+    assert "VERB COLUMN" in cell and "extract review -> item, price:float" in cell
     line = shell.find_line_magic("mine").__doc__
     for command in (
         "status",

@@ -47,6 +47,21 @@ def test_the_issue_example_checks_against_the_reviews_columns() -> None:
         ("features review -> f", 1, 17, "features names its own columns"),
         ("summarize review -> a, b", 1, 24, "summarize makes one column"),
         ("clean review\nexplain", 2, 1, "explain needs a predict step before it"),
+        (
+            "extract review -> product, price:float",
+            1,
+            19,
+            r"extract would replace the column 'product' of the frame\. Name the output otherwise "
+            r"\(-> NEW_NAME\), or add overwrite=True to replace it on purpose\.",
+        ),
+        (
+            "sentiment review\nsentiment product",
+            2,
+            1,
+            "sentiment would replace the column 'sentiment' made by line 1",
+        ),
+        ("predict score from review -> score", 1, 30, "predict would replace the column 'score'"),
+        ("clean review -> product", 1, 17, "clean would replace the column 'product'"),
     ],
 )
 def test_errors_come_before_any_model_is_loaded(
@@ -70,3 +85,16 @@ def test_outputs_of_earlier_steps_can_be_used() -> None:
 
 def test_classify_with_a_finetuned_model_needs_no_labels() -> None:
     check_plan(parse_plan("classify review method=finetuned model=mine"), COLUMNS)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "extract review -> product, price:float  overwrite=True",
+        "clean review\nclean review",  # clean rewrites its own column by design
+        "sentiment review\nsentiment product -> product_sentiment",
+        "summarize review -> summary\nsummarize summary -> summary  overwrite=True",
+    ],
+)
+def test_a_replaced_column_is_allowed_only_when_asked_for(text: str) -> None:
+    check_plan(parse_plan(text), COLUMNS)

@@ -14,7 +14,7 @@ summarize review -> summary  max_words=15
 sentiment review
 keywords review  top=5
 topics review  k=6
-extract review -> product, price:float, problem:[shipping, quality, price, none]
+extract review -> item, price:float, problem:[shipping, quality, price, none]
 filter review "mentions delivery" -> about_delivery
 predict score from review, product      # runs mine(target=...) on the features so far
 explain
@@ -42,7 +42,7 @@ def test_the_issue_example_parses_step_by_step() -> None:
     )
     assert summarize.columns == ("review",) and summarize.outputs == ("summary",)
     assert dict(summarize.options) == {"max_words": 15}
-    assert extract.outputs == ("product", "price:float", "problem:[shipping, quality, price, none]")
+    assert extract.outputs == ("item", "price:float", "problem:[shipping, quality, price, none]")
     assert filter_.arguments == ("mentions delivery",) and filter_.outputs == ("about_delivery",)
     assert predict.target == "score" and predict.columns == ("review", "product")
     assert plan.steps[8].columns == () and plan.steps[2].line == 4
@@ -200,3 +200,14 @@ def test_any_text_parses_or_raises_a_plan_error(text: str) -> None:
 def test_plan_shaped_noise_parses_or_raises_a_plan_error(parts: list[str]) -> None:
     with contextlib.suppress(PlanSyntaxError):
         parse_plan(" ".join(parts), {"v": "review"})
+
+
+def test_a_list_of_plain_words_is_a_list_of_strings() -> None:
+    # As the README writes it: labels=[taste, price, shipping]
+    step = parse_plan("classify review -> aspect  labels=[taste, price, shipping]").steps[0]
+    assert step.options["labels"] == ["taste", "price", "shipping"]
+    assert parse_plan("classify review  labels=[4, 4.5, five]").steps[0].options["labels"] == [
+        4,
+        4.5,
+        "five",
+    ]

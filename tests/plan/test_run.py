@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,7 +95,7 @@ def test_the_issue_example_produces_every_column_with_its_dtype(reviews: pd.Data
         sentiment review
         keywords review  top=5
         topics review  k=3
-        extract review -> product, price:float, problem:[shipping, quality, price, none]
+        extract review -> item, price:float, problem:[shipping, quality, price, none]
         filter review "mentions delivery" -> about_delivery
         predict score from review, product  budget=2 folds=3
         explain use_model=False
@@ -111,7 +114,7 @@ def test_the_issue_example_produces_every_column_with_its_dtype(reviews: pd.Data
         "review_keywords": pd.api.types.is_object_dtype,
         "topic": lambda s: str(s.dtype) == "Int64",
         "topic_label": text,
-        "product": text,
+        "item": text,
         "price": pd.api.types.is_float_dtype,
         "problem": lambda s: isinstance(s.dtype, pd.CategoricalDtype),
         "about_delivery": pd.api.types.is_bool_dtype,
@@ -126,7 +129,8 @@ def test_the_issue_example_produces_every_column_with_its_dtype(reviews: pd.Data
     result = run.result
     assert result is not None and result.target == "score"
     # predict learns from the named columns and the columns the plan made (lists left out)
-    assert {"review", "product", "sentiment_score", "price", "problem"} <= set(
+    assert frame["product"].equals(reviews.loc[frame.index, "product"])  # the input, kept
+    assert {"review", "product", "item", "sentiment_score", "price", "problem"} <= set(
         result.columns.features
     )
     assert "review_keywords" not in result.columns.features
@@ -247,3 +251,63 @@ def test_a_plan_lists_one_job_per_step_and_a_rerun_computes_nothing(
     (_, again) = new_jobs(before)
     assert again["cached"] == again["done"] == mined["done"]
     assert again["rows_per_second"] == 0  # rows served from the cache are not computed
+
+
+def test_a_column_only_the_run_names_is_not_replaced_silently(reviews: pd.DataFrame) -> None:
+    # classify's p_LABEL columns are known when it runs; the frame already has one of them.
+    frame = reviews.head(6).assign(p_taste=1.0)
+    plan = "classify review  labels=['taste', 'price']"
+    run = MineRun(plan=parse_plan(plan), frame=frame)
+    with pytest.raises(PlanSyntaxError, match="would replace the column 'p_taste' of the frame"):
+        mine_plan(frame, parse_plan(plan), progress=False, run=run)
+    assert run.error is not None and "p_taste" in run.error and not run.steps
+    replaced = run_mine(frame, f"{plan}  overwrite=True", progress=False).frame
+    assert replaced["p_taste"].dropna().between(0, 1).all()
+    assert not (replaced["p_taste"] == 1.0).any()
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty result cache for this test (the models stay loaded)."""
+    monkeypatch.setattr(get_manager().config, "cache_dir", str(tmp_path))
+    return tmp_path
+
+
+def test_step_counters_count_the_rows_the_user_gave(
+    reviews: pd.DataFrame, fresh_cache: Path
+) -> None:
+    frame = reviews.head(20).copy()
+    frame.loc[frame.index[0], "review"] = "tea " * 700  # longer than the encoder reads
+    with_text = int(frame["review"].notna().sum())
+    plan = 'keywords review  top=3\nclassify review  labels=["taste", "price"]\nclean review'
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = run_mine(frame, plan, progress=False).table()
+    # keywords embeds hundreds of candidate phrases and classify its labels: not the user's rows
+    assert first[["computed", "from cache"]].values.tolist() == [
+        [with_text, 0],
+        [0, with_text],  # the same texts, embedded by the keywords step just before
+        [0, 0],  # clean calls no model
+    ]
+    cut = [str(w.message) for w in caught if "longer than" in str(w.message)]
+    assert cut == [
+        f"line 1 (keywords): 1 of {with_text} rows were longer than 512 tokens (the most the "
+        "encoder reads) and were cut in the middle."
+    ]
+    again = run_mine(frame, plan, progress=False).table()
+    assert again[["computed", "from cache"]].values.tolist() == [
+        [0, with_text],
+        [0, with_text],
+        [0, 0],
+    ]
+
+
+def test_predict_on_a_fresh_cache_counts_its_rows_as_computed(
+    reviews: pd.DataFrame, fresh_cache: Path
+) -> None:
+    plan = "predict score from review  budget=2 folds=3"
+    first = run_mine(reviews, plan, progress=False).steps[0]
+    with_text = int(reviews["review"].notna().sum())
+    assert (first.computed, first.cached) == (with_text, 0)
+    again = run_mine(reviews, plan, progress=False).steps[0]
+    assert (again.computed, again.cached) == (0, with_text)
