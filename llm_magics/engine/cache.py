@@ -25,12 +25,11 @@ import os
 import sqlite3
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from llm_magics.errors import LlmMagicsWarning
+from llm_magics.errors import warn
 
 try:
     import fcntl
@@ -185,12 +184,10 @@ class ResultCache:
                 os.replace(wal, aside.with_name(f"{aside.name}-wal"))
             with contextlib.suppress(FileNotFoundError):
                 self.path.with_name(f"{self.path.name}-shm").unlink()
-        warnings.warn(
+        warn(
             f"The result cache {self.path} was damaged ({error}). It was moved to {aside} and a "
             "fresh cache started: earlier results are computed again when asked for. Delete the "
-            "old file once you no longer need it.",
-            LlmMagicsWarning,
-            stacklevel=4,
+            "old file once you no longer need it."
         )
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:

@@ -13,7 +13,6 @@ k-means on normalised embeddings is deterministic with a seed and quick on a CPU
 from __future__ import annotations
 
 import html
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ import pandas as pd
 from llm_magics.engine import embed as embed_texts
 from llm_magics.engine import generate
 from llm_magics.engine.results import Provenance
-from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
+from llm_magics.errors import InvalidArgumentError, warn
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.keywords import phrases
 from llm_magics.ops.prompts import render
@@ -153,11 +152,9 @@ def _choose_k(
             msg = f"k must be a whole number of topics, at least 1, not {k!r}."
             raise InvalidArgumentError(msg)
         if k > distinct:
-            warnings.warn(
+            warn(
                 f"topics(): k={k} but the texts hold only {distinct} distinct text(s); "
-                f"found {distinct} topic(s) instead. Pass k={distinct} or fewer, or leave k out.",
-                LlmMagicsWarning,
-                stacklevel=4,
+                f"found {distinct} topic(s) instead. Pass k={distinct} or fewer, or leave k out."
             )
             k = distinct
         candidates = [int(k)]

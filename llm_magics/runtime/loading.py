@@ -24,7 +24,6 @@ import socket
 import tempfile
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,10 +35,10 @@ import torch
 from llm_magics.config import LlmMagics
 from llm_magics.errors import (
     DeviceOutOfMemoryError,
-    LlmMagicsWarning,
     ModelLoadError,
     ModelNotFoundError,
     did_you_mean,
+    warn,
 )
 from llm_magics.runtime.specs import BUILTIN_ALIASES, ModelSpec, Role
 
@@ -234,11 +233,9 @@ def _discard(folder: Path, problem: str, source: Path) -> None:
             shutil.rmtree(doomed, ignore_errors=True)
         return
     shutil.rmtree(doomed, ignore_errors=True)
-    warnings.warn(
+    warn(
         f"The converted model {folder} was damaged ({problem}). It was deleted and is being "
-        f"converted again from {source} (about 20 s).",
-        LlmMagicsWarning,
-        stacklevel=5,
+        f"converted again from {source} (about 20 s)."
     )
 
 
