@@ -112,9 +112,12 @@ _READERS = {
 def _to_parquet(frame: pd.DataFrame, path: Path) -> None:
     # A text column whose missing cells are NaN beside lists (keywords) is not one Arrow type;
     # None is a missing value in any type.
+    # Text is object dtype in pandas 2 and str in pandas 3 (select_dtypes("object") finds both
+    # there only until pandas 4).
     frame = frame.copy()
-    for column in frame.select_dtypes(include="object").columns:
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    for column, dtype in frame.dtypes.items():
+        if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     frame.to_parquet(path, index=False)
 
 

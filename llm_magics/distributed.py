@@ -212,10 +212,12 @@ class _OpWorker:
             drop=True
         )
         frame.attrs = {}
-        for name in frame.select_dtypes(include="object").columns:
+        for name, dtype in frame.dtypes.items():
             # None, not NaN, for a missing text: Ray stores an object column holding NaN as
-            # pickled Python objects, which Parquet writers and other readers cannot use.
-            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+            # pickled Python objects, which Parquet writers and other readers cannot use. (Text
+            # is object dtype in pandas 2, str in pandas 3.)
+            if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype):
+                frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
         rest = batch.reset_index(drop=True).drop(columns=frame.columns, errors="ignore")
         return pd.concat([rest, frame], axis=1)
 
