@@ -216,6 +216,11 @@ def template(
     For classifying 'score', the best model was logistic regression, tested on 40 held-out rows. \
 On f1_macro it scores 0.620 against the TF-IDF baseline's 0.600: better. On roc_auc it scores \
 0.410 against the TF-IDF baseline's 0.550: not better.
+    >>> print(template(target="score", task="classification", best="tfidf + linear (baseline)",
+    ...     metric="f1_macro", metrics={"f1_macro": 0.62, "accuracy": 0.7},
+    ...     baseline_metrics={"f1_macro": 0.62, "accuracy": 0.7}, rows=12, drivers=[]))
+    For classifying 'score', the best model was tfidf + linear (baseline), tested on 12 held-out \
+rows. No candidate beat the TF-IDF baseline; on f1_macro it scores 0.620.
     """
     kind = "classifying" if task == "classification" else "predicting"
     shared = [
@@ -227,6 +232,16 @@ On f1_macro it scores 0.620 against the TF-IDF baseline's 0.600: better. On roc_
     ]
     shared = [metric] + [m for m in shared if m != metric] if metric in shared else shared
     lines = [f"For {kind} {target!r}, the best model was {best}, tested on {rows} held-out rows."]
+    if "baseline" in best and all(
+        round(metrics[m], 3) == round(baseline_metrics[m], 3) for m in shared
+    ):
+        # The baseline itself won: comparing it with itself, metric by metric, says nothing.
+        if metric in shared:
+            lines.append(
+                f"No candidate beat the TF-IDF baseline; on {metric} it scores "
+                f"{metrics[metric]:.3f}."
+            )
+        shared = []
     # The chosen metric, then every other one where the model ties or loses, so that a win on
     # one metric never hides a loss on another. One sentence each, the figure right after the
     # metric's name, as the claims check reads it.
