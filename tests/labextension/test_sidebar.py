@@ -9,6 +9,7 @@ The screenshots land in ``test-artifacts/``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -20,6 +21,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -142,60 +144,75 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
         server.wait(timeout=30)
 
 
-def test_the_sidebar_follows_a_summarize_job_and_unloads_its_model(lab: tuple[str, Path]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+@contextlib.contextmanager
+def _browser_page(root: Path, failure: str, width: int = 1400, height: int = 900) -> Iterator[Any]:
+    """A Chromium page; on a failure, its screenshot ``failure`` and the server's log are kept."""
+    from playwright.sync_api import sync_playwright
 
-    url, root = lab
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page = browser.new_page(viewport={"width": width, "height": height})
         try:
-            page.goto(url)
-            page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=60_000)
-            page.locator(".jp-Notebook").wait_for(timeout=60_000)
-            page.locator("li[data-id='llm-magics-sidebar']").click()
-            panel = page.locator("#llm-magics-sidebar")
-
-            # A fresh kernel has no llm_magics: the panel says so, and its button loads it.
-            load = panel.get_by_role("button", name="Run %load_ext llm_magics")
-            expect(load).to_be_visible(timeout=120_000)
-            load.click()
-            expect(panel.get_by_role("heading", name="Memory")).to_be_visible(timeout=60_000)
-            expect(panel.locator(".jp-LlmMagics-device[data-device='cpu']")).to_be_visible()
-
-            # Not awaited: the command's promise resolves only when the cell has run.
-            page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-            running = panel.locator(".jp-LlmMagics-job.jp-mod-running")
-            expect(running.first).to_be_visible(timeout=180_000)
-            seen = running.first.locator(".jp-LlmMagics-rows").inner_text()
-            assert seen.endswith("/24 rows"), seen
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "sidebar-running.png"))
-            finished = panel.locator(".jp-LlmMagics-job.jp-mod-done")
-            expect(finished.first).to_be_visible(timeout=300_000)
-            expect(finished.first.locator(".jp-LlmMagics-rows")).to_have_text("24/24 rows")
-            expect(
-                page.locator(".jp-OutputArea-output").filter(has_text="summarized 24")
-            ).to_be_visible(timeout=60_000)
-
-            chat = panel.locator(".jp-LlmMagics-model[data-name='default-chat']")
-            expect(chat).to_be_visible()
-            page.screenshot(path=str(ARTIFACTS / "sidebar.png"))
-            chat.get_by_role("button", name="Unload").click()
-            expect(chat).to_have_count(0, timeout=30_000)
-
-            # A restarted kernel has lost llm_magics: the panel follows it back to that state.
-            page.evaluate(
-                "() => { window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart(); }"
-            )
-            expect(load).to_be_visible(timeout=120_000)
+            yield page
         except Exception:
             ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "sidebar-failure.png"))
+            page.screenshot(path=str(ARTIFACTS / failure))
             shutil.copy(root / "server.log", ARTIFACTS / "server.log")
             raise
         finally:
             browser.close()
+
+
+def _write_notebook(root: Path, name: str, code: str) -> None:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, root / "notebooks" / name)
+
+
+def test_the_sidebar_follows_a_summarize_job_and_unloads_its_model(lab: tuple[str, Path]) -> None:
+    from playwright.sync_api import expect
+
+    url, root = lab
+    with _browser_page(root, "sidebar-failure.png") as page:
+        page.goto(url)
+        page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=60_000)
+        page.locator(".jp-Notebook").wait_for(timeout=60_000)
+        page.locator("li[data-id='llm-magics-sidebar']").click()
+        panel = page.locator("#llm-magics-sidebar")
+
+        # A fresh kernel has no llm_magics: the panel says so, and its button loads it.
+        load = panel.get_by_role("button", name="Run %load_ext llm_magics")
+        expect(load).to_be_visible(timeout=120_000)
+        load.click()
+        expect(panel.get_by_role("heading", name="Memory")).to_be_visible(timeout=60_000)
+        expect(panel.locator(".jp-LlmMagics-device[data-device='cpu']")).to_be_visible()
+
+        # Not awaited: the command's promise resolves only when the cell has run.
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        running = panel.locator(".jp-LlmMagics-job.jp-mod-running")
+        expect(running.first).to_be_visible(timeout=180_000)
+        seen = running.first.locator(".jp-LlmMagics-rows").inner_text()
+        assert seen.endswith("/24 rows"), seen
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "sidebar-running.png"))
+        finished = panel.locator(".jp-LlmMagics-job.jp-mod-done")
+        expect(finished.first).to_be_visible(timeout=300_000)
+        expect(finished.first.locator(".jp-LlmMagics-rows")).to_have_text("24/24 rows")
+        expect(
+            page.locator(".jp-OutputArea-output").filter(has_text="summarized 24")
+        ).to_be_visible(timeout=60_000)
+
+        chat = panel.locator(".jp-LlmMagics-model[data-name='default-chat']")
+        expect(chat).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "sidebar.png"))
+        chat.get_by_role("button", name="Unload").click()
+        expect(chat).to_have_count(0, timeout=30_000)
+
+        # A restarted kernel has lost llm_magics: the panel follows it back to that state.
+        page.evaluate(
+            "() => { window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart(); }"
+        )
+        expect(load).to_be_visible(timeout=120_000)
     for name in ("sidebar-running.png", "sidebar.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000
 
@@ -203,49 +220,37 @@ def test_the_sidebar_follows_a_summarize_job_and_unloads_its_model(lab: tuple[st
 def test_cancel_in_the_sidebar_stops_a_running_cell_after_its_batch(
     lab: tuple[str, Path],
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, root = lab
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LONG_SUMMARIZE)])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    nbformat.write(notebook, root / "notebooks" / "cancel.ipynb")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        try:
-            page.goto(url.replace("reviews.ipynb", "cancel.ipynb") + "&reset")
-            page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=60_000)
-            page.locator(".jp-Notebook").wait_for(timeout=60_000)
-            page.locator("li[data-id='llm-magics-sidebar']").click()
-            panel = page.locator("#llm-magics-sidebar")
-            panel.get_by_role("button", name="Run %load_ext llm_magics").click(timeout=120_000)
-            expect(panel.get_by_role("heading", name="Memory")).to_be_visible(timeout=60_000)
+    _write_notebook(root, "cancel.ipynb", LONG_SUMMARIZE)
+    with _browser_page(root, "sidebar-cancel-failure.png") as page:
+        page.goto(url.replace("reviews.ipynb", "cancel.ipynb") + "&reset")
+        page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=60_000)
+        page.locator(".jp-Notebook").wait_for(timeout=60_000)
+        page.locator("li[data-id='llm-magics-sidebar']").click()
+        panel = page.locator("#llm-magics-sidebar")
+        panel.get_by_role("button", name="Run %load_ext llm_magics").click(timeout=120_000)
+        expect(panel.get_by_role("heading", name="Memory")).to_be_visible(timeout=60_000)
 
-            page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-            job = panel.locator(".jp-LlmMagics-job.jp-mod-running").first
-            rows = job.locator(".jp-LlmMagics-rows")
-            expect(rows).to_have_text(re.compile(r"^[1-9]\d*/40 rows$"), timeout=300_000)
-            # The kernel reads no comm message while the cell runs: Cancel interrupts it.
-            job.get_by_role("button", name="Cancel").click()
-            expect(job.get_by_text("cancelling…")).to_be_visible(timeout=5_000)
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "sidebar-cancelling.png"))
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        job = panel.locator(".jp-LlmMagics-job.jp-mod-running").first
+        rows = job.locator(".jp-LlmMagics-rows")
+        expect(rows).to_have_text(re.compile(r"^[1-9]\d*/40 rows$"), timeout=300_000)
+        # The kernel reads no comm message while the cell runs: Cancel interrupts it.
+        job.get_by_role("button", name="Cancel").click()
+        expect(job.get_by_text("cancelling…")).to_be_visible(timeout=5_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "sidebar-cancelling.png"))
 
-            stopped = panel.locator(".jp-LlmMagics-job.jp-mod-interrupted").first
-            expect(stopped).to_be_visible(timeout=120_000)
-            done, total = stopped.locator(".jp-LlmMagics-rows").inner_text().split()[0].split("/")
-            assert 0 < int(done) < int(total) == 40
-            output = page.locator(".jp-OutputArea-output")
-            expect(output.filter(has_text="Stopping after this batch")).to_be_visible()
-            expect(output.filter(has_text=f"{done} of 40 rows done")).to_be_visible()
-            page.screenshot(path=str(ARTIFACTS / "sidebar-cancelled.png"))
-        except Exception:
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "sidebar-cancel-failure.png"))
-            shutil.copy(root / "server.log", ARTIFACTS / "server.log")
-            raise
-        finally:
-            browser.close()
+        stopped = panel.locator(".jp-LlmMagics-job.jp-mod-interrupted").first
+        expect(stopped).to_be_visible(timeout=120_000)
+        done, total = stopped.locator(".jp-LlmMagics-rows").inner_text().split()[0].split("/")
+        assert 0 < int(done) < int(total) == 40
+        output = page.locator(".jp-OutputArea-output")
+        expect(output.filter(has_text="Stopping after this batch")).to_be_visible()
+        expect(output.filter(has_text=f"{done} of 40 rows done")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "sidebar-cancelled.png"))
 
 
 TOPIC_MAP = """\
@@ -259,56 +264,44 @@ topics.plot(texts=reviews["review"])
 def test_a_chart_draws_offline_with_tooltips_and_again_when_reopened(
     lab: tuple[str, Path],
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, root = lab
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(TOPIC_MAP)])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    nbformat.write(notebook, root / "notebooks" / "charts.ipynb")
+    _write_notebook(root, "charts.ipynb", TOPIC_MAP)
     loopback = url.split("/lab/")[0]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 800})
+    with _browser_page(root, "charts-failure.png", width=1200, height=800) as page:
         requests: list[str] = []
         page.on("request", lambda request: requests.append(request.url))
-        try:
-            page.goto(url.replace("reviews.ipynb", "charts.ipynb"))
-            page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=60_000)
-            page.wait_for_function(
-                "window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status"
-                " === 'idle'",
-                timeout=120_000,
-            )
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            # Drawn by our extension's bundled vega-embed (as SVG), not JupyterLab's HTML output.
-            chart = page.locator(".jp-LlmMagics-vega svg.marks")
-            expect(chart).to_be_visible(timeout=180_000)
-            points = chart.locator(".mark-symbol.role-mark path")
-            expect(points).to_have_count(40)
-            points.nth(5).hover()
-            tooltip = page.locator("#vg-tooltip-element")
-            expect(tooltip).to_be_visible(timeout=10_000)
-            expect(tooltip).to_contain_text("keywords")
-            expect(page.get_by_text("Error loading script")).to_have_count(0)
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "charts.png"))
+        page.goto(url.replace("reviews.ipynb", "charts.ipynb"))
+        page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=60_000)
+        page.wait_for_function(
+            "window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status"
+            " === 'idle'",
+            timeout=120_000,
+        )
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        # Drawn by our extension's bundled vega-embed (as SVG), not JupyterLab's HTML output.
+        chart = page.locator(".jp-LlmMagics-vega svg.marks")
+        expect(chart).to_be_visible(timeout=180_000)
+        points = chart.locator(".mark-symbol.role-mark path")
+        expect(points).to_have_count(40)
+        points.nth(5).hover()
+        tooltip = page.locator("#vg-tooltip-element")
+        expect(tooltip).to_be_visible(timeout=10_000)
+        expect(tooltip).to_contain_text("keywords")
+        expect(page.get_by_text("Error loading script")).to_have_count(0)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "charts.png"))
 
-            # The notebook as saved, reopened: the chart draws from the stored output alone.
-            page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-            saved = nbformat.read(root / "notebooks" / "charts.ipynb", as_version=4)
-            bundle = saved.cells[0].outputs[-1]["data"]
-            assert bundle["image/svg+xml"].lstrip().startswith("<svg")
-            assert bundle["application/vnd.vegalite.v6+json"]["mark"]["type"] == "circle"
-            page.reload()
-            expect(chart).to_be_visible(timeout=60_000)
+        # The notebook as saved, reopened: the chart draws from the stored output alone.
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        saved = nbformat.read(root / "notebooks" / "charts.ipynb", as_version=4)
+        bundle = saved.cells[0].outputs[-1]["data"]
+        assert bundle["image/svg+xml"].lstrip().startswith("<svg")
+        assert bundle["application/vnd.vegalite.v6+json"]["mark"]["type"] == "circle"
+        page.reload()
+        expect(chart).to_be_visible(timeout=60_000)
 
-            expect(page.get_by_text("Error loading script")).to_have_count(0)
-            outside = [u for u in requests if not u.startswith((loopback, "data:", "blob:"))]
-            assert not outside, outside
-        except Exception:
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "charts-failure.png"))
-            shutil.copy(root / "server.log", ARTIFACTS / "server.log")
-            raise
-        finally:
-            browser.close()
+        expect(page.get_by_text("Error loading script")).to_have_count(0)
+        outside = [u for u in requests if not u.startswith((loopback, "data:", "blob:"))]
+        assert not outside, outside
