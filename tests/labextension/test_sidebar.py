@@ -251,6 +251,7 @@ def test_cancel_in_the_sidebar_stops_a_running_cell_after_its_batch(
         expect(output.filter(has_text="Stopping after this batch")).to_be_visible()
         expect(output.filter(has_text=f"{done} of 40 rows done")).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "sidebar-cancelled.png"))
+        page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
 
 
 TOPIC_MAP = """\
@@ -272,7 +273,8 @@ def test_a_chart_draws_offline_with_tooltips_and_again_when_reopened(
     with _browser_page(root, "charts-failure.png", width=1200, height=800) as page:
         requests: list[str] = []
         page.on("request", lambda request: requests.append(request.url))
-        page.goto(url.replace("reviews.ipynb", "charts.ipynb"))
+        # A reset workspace, so that the notebook this test runs is the only one open.
+        page.goto(url.replace("reviews.ipynb", "charts.ipynb") + "&reset")
         page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=60_000)
         page.wait_for_function(
             "window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status"
