@@ -41,7 +41,7 @@ def sentiment(
     calibrate
         Contextual calibration against content-free inputs (see ``classify``). Off by default:
         on 1,000 real reviews (positive taken as "great") it lowered the default model's accuracy
-        from 0.706 to 0.376 (``bench/quality.py``).
+        from 0.707 to 0.359 (``bench/quality.py``).
     instruction
         Your own question instead of the shipped one (the text follows it); the answer is still
         scored as positive, negative or neutral.
