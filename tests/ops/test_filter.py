@@ -57,8 +57,13 @@ def test_cells_of_invisible_characters_are_never_sent_to_the_model(
         ["\u200b", "I drink green tea every morning.", "\ufeff", "\u00ad", "\x07\x00"]
     )
     out = filter(texts, "mentions tea", method=method, cache=False, progress=False)
-    assert out.tolist()[1] is True
+    if method == "embed":
+        assert out.tolist()[1] is True
+    # The 135M chat model's yes/no on this one text is its own (0.38 calibrated): the point here
+    # is that only the text with words is answered.
     assert out.isna().tolist() == [True, False, True, True, True]
+    probability = out.attrs["llm_magics"]["probability"]
+    assert 0 < probability[1] < 1 and pd.isna([probability[i] for i in (0, 2, 3, 4)]).all()
     assert out.attrs["llm_magics"]["rows_computed"] == 1 + others
 
 
