@@ -201,15 +201,17 @@ class TextColumn:
             msg = f"{op}() needs a pandas Series of text, not {type(series).__name__}."
             raise InvalidArgumentError(msg)
         values = series.tolist()
-        raw = (bytes, bytearray, memoryview)
-        converted = sum(not isinstance(v, (str, *raw)) and text_of(v) is not None for v in values)
-        not_utf8 = sum(isinstance(v, raw) and not _decoded(v)[1] for v in values)
         texts, present = [], np.zeros(len(values), dtype=bool)
+        converted = not_utf8 = 0
         for i, value in enumerate(values):
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                value, utf8 = _decoded(value)  # decoded once: the text and how it was read
+                not_utf8 += not utf8
             text = text_of(value)
             if text is not None:
                 texts.append(text)
                 present[i] = True
+                converted += not isinstance(value, str)
         if converted:
             warn(
                 f"{op}(): {converted} non-text cell(s) of {series.name!r} were converted with str(); "

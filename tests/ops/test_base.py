@@ -66,6 +66,13 @@ def test_bytes_cells_are_decoded_as_text() -> None:
         ]
 
 
+def test_non_text_cells_are_converted_with_str_and_counted_once() -> None:
+    cells = pd.Series(["tea", 3, None, 4.5, b"ok"], name="notes")
+    with pytest.warns(LlmMagicsWarning, match=r"test\(\): 2 non-text cell\(s\) of 'notes' were"):
+        column = TextColumn.of(cells, "test")
+    assert column.texts == ["tea", "3", "4.5", "ok"]
+
+
 def test_a_missing_column_suggests_the_closest() -> None:
     frame = pd.DataFrame({"review": ["a"], "score": [1]})
     with pytest.raises(InvalidArgumentError, match=r"No column 'reveiw'\. Did you mean 'review'\?"):
