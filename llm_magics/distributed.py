@@ -117,6 +117,10 @@ class RayEngine:
                 )
                 raise InvalidArgumentError(msg)
 
+    def run_series(self, op: str, texts: pd.Series, **kwargs: Any) -> pd.Series | pd.DataFrame:
+        """``op(texts, **kwargs)`` on this Ray pool (the backend protocol, ``llm_magics.ops.backend``)."""
+        return run_series(op, texts, engine=self, **kwargs)
+
     @classmethod
     def of(cls, engine: Any) -> RayEngine:
         """``engine`` as a ``RayEngine`` (``"ray"`` gives the defaults)."""

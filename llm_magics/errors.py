@@ -147,8 +147,8 @@ def _library_folders() -> tuple[str, ...]:
 _LIBRARY_FOLDERS = _library_folders()
 
 
-def warn(message: str) -> None:
-    """Issue ``message`` as an ``LlmMagicsWarning`` at the user's line.
+def warn(message: str, category: type[Warning] | None = None) -> None:
+    """Issue ``message`` as an ``LlmMagicsWarning`` (or ``category``) at the user's line.
 
     The line is the innermost one outside our package and outside installed libraries: the
     user's call of an op in a script or a cell, or the cell that holds a ``%%mine`` plan (IPython
@@ -166,7 +166,7 @@ def warn(message: str) -> None:
     frame, level = sys._getframe(1), 2  # level 2: warn's caller
     while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_FOLDERS):
         frame, level = frame.f_back, level + 1
-    warnings.warn(message, LlmMagicsWarning, stacklevel=level)
+    warnings.warn(message, category or LlmMagicsWarning, stacklevel=level)
 
 
 @contextlib.contextmanager

@@ -4,15 +4,16 @@ An operation takes a ``pandas.Series`` of text and returns a new Series or DataF
 index. Missing cells (NaN, None, and strings with nothing visible: empty, whitespace, zero-width
 spaces, byte-order marks, soft hyphens, control characters) give missing results and are never
 sent to a model or cached; ``bytes`` are decoded as UTF-8 (cp1252 where that fails, with one
-warning); other non-string cells are converted with ``str`` and one warning. ``@operation``
-registers the function (the accessors, ``%%mine`` and the CLI find it by name) and turns an unknown
-keyword argument into an ``InvalidArgumentError`` that lists the valid ones.
+warning); other non-string cells are converted with ``str`` and one warning.
+``@operation(OpSpec(...))`` registers the function with its spec (``llm_magics.ops.spec``): the
+accessors, the plan language, the tuning panel and the backends find it there by name.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import textwrap
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,18 +24,23 @@ import pandas as pd
 
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError, collected_warnings, did_you_mean, warn
+from llm_magics.ops.backend import LOCAL, resolve_backend
+from llm_magics.ops.spec import BACKEND_DOC, ENGINE_ARGUMENTS, EngineArgument, OpSpec
 
 __all__ = [
     "OPERATIONS",
+    "SPECS",
     "TextColumn",
     "accepted_arguments",
     "check_arguments",
+    "defaults_of",
     "is_blank",
     "looks_like_text",
     "operation",
     "record_provenance",
     "resolve_column",
     "row_ops",
+    "spec_of",
     "text_of",
 ]
 
@@ -43,38 +49,121 @@ F = TypeVar("F", bound=Callable[..., Any])
 OPERATIONS: dict[str, Callable[..., Any]] = {}
 """Every operation by name, in the order they were defined."""
 
+SPECS: dict[str, OpSpec] = {}
+"""Every operation's spec by name (``llm_magics.ops.spec``), in the same order."""
 
-def operation(fn: F) -> F:
-    """Register ``fn`` as an operation and check its keyword arguments by name.
+_DEPRECATED_ENGINE = (
+    "{op}(engine=...) is now {op}(backend=...): 'engine' names the inference layer. "
+    "engine= still works for now and will be removed in a later release."
+)
 
-    An operation with an ``engine`` parameter is row-wise: ``engine="ray"`` (or a
-    ``llm_magics.distributed.RayEngine``) runs it on a Ray cluster instead of in this process.
-    Each of its warnings is said once per call, at the caller's line, however many inner calls
+
+def operation(spec: OpSpec) -> Callable[[F], F]:
+    """Register the decorated function as the operation ``spec`` describes.
+
+    The function takes the text (or frame) and its own arguments, plus ``**engine`` when the op
+    calls models: the decorator adds the shared engine arguments of ``spec.engine_arguments``
+    (declared once, in ``llm_magics.ops.spec.ENGINE_ARGUMENTS``) to its signature and
+    documentation and passes them in ``engine``, defaults filled in. A row-wise op also gets
+    ``backend=``: any backend but ``"local"`` receives the call instead
+    (``llm_magics.ops.backend``); the op itself never sees it.
+
+    An unknown keyword argument raises ``InvalidArgumentError`` listing the valid ones. Each of
+    the op's warnings is said once per call, at the caller's line, however many inner calls
     (batches, primitives) repeat it.
     """
-    accepted = accepted_arguments(fn)
 
-    @functools.wraps(fn)
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        with collected_warnings() as notes:
-            result = _call(*args, **kwargs)
-        for note in notes:
-            warn(note)
-        return result
+    def register(fn: F) -> F:
+        own, shared = _arguments(fn, spec)
+        public = inspect.signature(fn).replace(parameters=[*own, *_public(shared, spec)])
+        accepted = [p.name for p in public.parameters.values()]
 
-    def _call(*args: Any, **kwargs: Any) -> Any:
-        check_arguments(fn.__name__, accepted, kwargs)
-        engine = kwargs.get("engine", "local")
-        if "engine" in accepted and not (isinstance(engine, str) and engine == "local"):
-            from llm_magics.distributed import run_series
+        @functools.wraps(fn)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            with collected_warnings() as notes:
+                result = _call(args, kwargs)
+            for note in notes:
+                warn(note)
+            return result
 
-            bound = inspect.signature(fn).bind(*args, **kwargs)
-            texts = bound.arguments.pop("texts")
-            return run_series(fn.__name__, texts, **bound.arguments)
-        return fn(*args, **kwargs)
+        def _call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if spec.row_wise and "engine" in kwargs and "backend" not in kwargs:
+                warn(_DEPRECATED_ENGINE.format(op=spec.name), FutureWarning)
+                kwargs["backend"] = kwargs.pop("engine")
+            check_arguments(spec.name, accepted, kwargs)
+            backend = resolve_backend(kwargs.pop("backend", LOCAL)) if spec.row_wise else None
+            if backend is not None:
+                bound = public.bind(*args, **kwargs)
+                texts = bound.arguments.pop(own[0].name)
+                return backend.run_series(spec.name, texts, **bound.arguments)
+            engine = {a.name: kwargs.pop(a.name, a.default) for a in shared}
+            return fn(*args, **kwargs, **engine)
 
-    OPERATIONS[fn.__name__] = checked
-    return checked  # type: ignore[return-value]
+        checked.__signature__ = public  # type: ignore[attr-defined]
+        checked.__doc__ = _documented(fn.__doc__ or "", shared, spec)
+        checked.spec = spec  # type: ignore[attr-defined]
+        OPERATIONS[spec.name] = checked
+        SPECS[spec.name] = spec
+        return checked  # type: ignore[return-value]
+
+    return register
+
+
+def _arguments(
+    fn: Callable[..., Any], spec: OpSpec
+) -> tuple[list[inspect.Parameter], list[EngineArgument]]:
+    """The function's own parameters, and the shared engine arguments it receives in ``**engine``."""
+    parameters = list(inspect.signature(fn).parameters.values())
+    # TRANSITIONAL (issue 20, removed once every op takes **engine): an op that still declares
+    # the engine arguments itself, and its old ``engine`` (backend) parameter, is registered as is.
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return [p for p in parameters if p.name != "engine"], []
+    own = [p for p in parameters if p.kind is not p.VAR_KEYWORD]
+    takes_engine = len(own) < len(parameters)
+    if fn.__name__ != spec.name or takes_engine != bool(spec.engine_arguments):
+        msg = (
+            f"@operation: {fn.__name__}() must be named as its spec ({spec.name!r}) and take "
+            "**engine exactly when spec.engine_arguments names some."
+        )
+        raise TypeError(msg)
+    by_name = {a.name: a for a in ENGINE_ARGUMENTS}
+    return own, [by_name[name] for name in spec.engine_arguments]
+
+
+def _public(shared: list[EngineArgument], spec: OpSpec) -> list[inspect.Parameter]:
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    public = [
+        inspect.Parameter(a.name, keyword, default=a.default, annotation=a.annotation)
+        for a in shared
+    ]
+    if spec.row_wise:
+        public.append(
+            inspect.Parameter("backend", keyword, default=LOCAL, annotation="str | Backend")
+        )
+    return public
+
+
+def _documented(doc: str, shared: list[EngineArgument], spec: OpSpec) -> str:
+    """``doc`` with the shared arguments described at the end of its Parameters section."""
+    described = [(a.name, a.doc) for a in shared] + (
+        [("backend", BACKEND_DOC)] if spec.row_wise else []
+    )
+    lines = [
+        f"    {name}\n" + textwrap.fill(text, 96, initial_indent=" " * 8, subsequent_indent=" " * 8)
+        for name, text in described
+    ]
+    if not lines:
+        return doc
+    head, found, tail = doc.partition("\n\n    Returns\n")
+    return f"{head}\n" + "\n".join(lines) + (f"\n\n    Returns\n{tail}" if found else "\n")
+
+
+def spec_of(name: str) -> OpSpec:
+    """The spec of the operation ``name``, or an error listing the operations."""
+    if name not in SPECS:
+        msg = f"No operation {name!r}.{did_you_mean(name, list(SPECS))} Operations: {', '.join(SPECS)}."
+        raise InvalidArgumentError(msg)
+    return SPECS[name]
 
 
 def accepted_arguments(fn: Callable[..., Any]) -> list[str]:
@@ -86,9 +175,18 @@ def accepted_arguments(fn: Callable[..., Any]) -> list[str]:
     ]
 
 
+def defaults_of(name: str) -> dict[str, Any]:
+    """The keyword defaults of operation ``name`` (its signature's, engine arguments included)."""
+    return {
+        n: p.default
+        for n, p in inspect.signature(OPERATIONS[name]).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
 def row_ops() -> list[str]:
-    """The operations that can run on Ray (those that compute each row on its own)."""
-    return [name for name, fn in OPERATIONS.items() if "engine" in accepted_arguments(fn)]
+    """The operations a backend may run (those that compute each row on its own)."""
+    return [name for name, spec in SPECS.items() if spec.row_wise]
 
 
 def check_arguments(op: str, accepted: Sequence[str], kwargs: dict[str, Any]) -> None:
@@ -101,10 +199,10 @@ def check_arguments(op: str, accepted: Sequence[str], kwargs: dict[str, Any]) ->
         f"{op}() takes no argument {unknown[0]!r}.{did_you_mean(unknown[0], valid)} "
         f"Valid arguments: {', '.join(valid)}."
     )
-    if unknown[0] == "engine":
+    if unknown[0] in ("engine", "backend"):
         msg = (
-            f"{op}() runs in this process only: it needs every row at once, so it has no engine "
-            "argument. engine='ray' is for the row-wise operations "
+            f"{op}() runs in this process only: it needs every row at once, so it has no "
+            f"{unknown[0]} argument. backend='ray' is for the row-wise operations "
             f"({', '.join(row_ops())})."
         )
     raise InvalidArgumentError(msg)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,12 +26,13 @@ from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.prompts import render
+from llm_magics.ops.spec import OpSpec, Setting, Uses
 from llm_magics.runtime.manager import ModelManager
 
 if TYPE_CHECKING:
     from llm_magics.distributed import RayEngine
 
-__all__ = ["LabelScores", "classify", "score_labels"]
+__all__ = ["SPEC", "LabelScores", "classify", "score_labels"]
 
 CONTENT_FREE = ("N/A", "[MASK]", "")
 EMBED_TEMPERATURE = 0.05  # cosine similarities differ by a few hundredths between labels
@@ -154,7 +155,53 @@ def _check_labels(labels: Sequence[str] | Mapping[str, str]) -> tuple[list[str],
     return names, [f"This text is about {n}." for n in names]
 
 
-@operation
+def parse_labels(value: str) -> list[str]:
+    """``"taste, price, shipping"`` → ``["taste", "price", "shipping"]`` (a panel's text box)."""
+    labels = [part.strip() for part in value.split(",") if part.strip()]
+    if not labels:
+        msg = "Type the labels, separated by commas: taste, price, shipping."
+        raise InvalidArgumentError(msg)
+    return labels
+
+
+def labels_text(labels: Any) -> str:
+    """The labels as a panel shows them: ``"taste, price, shipping"``."""
+    return labels if isinstance(labels, str) else ", ".join(map(str, labels or []))
+
+
+SPEC = OpSpec(
+    name="classify",
+    uses=(Uses("embed", "embed"),),
+    by_method={
+        "embed": (Uses("embed", "embed"),),
+        "llm": (Uses("chat", "score"),),
+        "finetuned": (Uses("classifier", "predict"),),
+    },
+    outputs=("label", "probability"),
+    prompts=("classify", "classify_question", "filter"),
+    argument="labels",
+    plan_argument="option",
+    example="classify review -> aspect  labels=[taste, price, shipping]",
+    tunable=(
+        Setting(
+            "labels",
+            "text",
+            "labels",
+            placeholder="taste, price, shipping",
+            parse=parse_labels,
+            show=labels_text,
+            required=True,
+        ),
+        Setting("method", "choice", "method", choices=("embed", "llm")),
+        Setting("multi_label", "bool", "several labels per row"),
+    ),
+    tune_prompt="classify_question",
+    result_name="labels",
+    chart="confidence",
+)
+
+
+@operation(SPEC)
 def classify(
     texts: pd.Series,
     labels: Sequence[str] | Mapping[str, str] | None = None,

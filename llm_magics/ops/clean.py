@@ -22,11 +22,12 @@ import ftfy
 import pandas as pd
 
 from llm_magics.ops.base import TextColumn, is_blank, operation, record_provenance
+from llm_magics.ops.spec import OpSpec
 
 if TYPE_CHECKING:
     from llm_magics.distributed import RayEngine
 
-__all__ = ["PII_KINDS", "clean", "luhn_valid", "mask_pii", "strip_html"]
+__all__ = ["PII_KINDS", "SPEC", "clean", "luhn_valid", "mask_pii", "strip_html"]
 
 PII_KINDS = ("URL", "EMAIL", "IP", "CARD", "PHONE")
 
@@ -145,7 +146,17 @@ def mask_pii(text: str, counts: Counter[str] | None = None) -> str:
     return _PHONE.sub(_masker("PHONE", counts, _is_phone), text)
 
 
-@operation
+SPEC = OpSpec(
+    name="clean",
+    outputs=("{column}",),
+    output_kind="replace",
+    engine_arguments=(),
+    example="clean review                      # strip HTML, fix unicode, mask emails/phones/cards",
+    result_name="cleaned",
+)
+
+
+@operation(SPEC)
 def clean(
     texts: pd.Series,
     *,

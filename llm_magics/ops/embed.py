@@ -10,12 +10,13 @@ import pandas as pd
 from llm_magics.engine import embed as embed_texts
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
+from llm_magics.ops.spec import OpSpec, Uses
 from llm_magics.runtime.manager import ModelManager
 
 if TYPE_CHECKING:
     from llm_magics.distributed import RayEngine
 
-__all__ = ["embed", "reduce_dims", "vectors_frame"]
+__all__ = ["SPEC", "embed", "reduce_dims", "vectors_frame"]
 
 
 def reduce_dims(vectors: np.ndarray, dims: int, seed: int = 0) -> np.ndarray:
@@ -42,7 +43,17 @@ def vectors_frame(
     )
 
 
-@operation
+SPEC = OpSpec(
+    name="embed",
+    uses=(Uses("embed", "embed"),),
+    outputs=("{column}_emb",),
+    output_kind="prefix",
+    example="embed review -> vec  dims=8",
+    result_name="vectors",
+)
+
+
+@operation(SPEC)
 def embed(
     texts: pd.Series,
     *,

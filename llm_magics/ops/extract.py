@@ -26,16 +26,17 @@ import pandas as pd
 
 from llm_magics.engine import generate
 from llm_magics.engine.results import Provenance
-from llm_magics.errors import InvalidArgumentError, warn
+from llm_magics.errors import InvalidArgumentError, did_you_mean, warn
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.classify import score_labels
 from llm_magics.ops.prompts import render
+from llm_magics.ops.spec import OpSpec, Setting, Uses
 from llm_magics.runtime.manager import ModelManager
 
 if TYPE_CHECKING:
     from llm_magics.distributed import RayEngine
 
-__all__ = ["extract", "parse_schema"]
+__all__ = ["SPEC", "extract", "parse_schema", "schema_of_text", "schema_text", "split_fields"]
 
 NUMBER_TOKENS = r" ?[0-9.,-]+"
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -98,7 +99,98 @@ def _number(answer: str, kind: type) -> float | int | None:
     return round(value) if kind is int else value
 
 
-@operation
+def split_fields(text: str) -> list[str]:
+    """``"a, b:[x, y], c"`` → ``["a", "b:[x, y]", "c"]`` (commas inside brackets stay).
+
+    Examples
+    --------
+    >>> split_fields("item, price:float, problem:[late, none]")
+    ['item', 'price:float', 'problem:[late, none]']
+    """
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += char == "["
+        depth -= char == "]"
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def schema_of_text(fields: str | Sequence[str]) -> dict[str, Any]:
+    """A schema from the plan's output syntax: ``price:float`` → float, ``problem:[a, b]`` → choices.
+
+    ``fields`` is the text after ``->`` (``"item, price:float"``) or its parts.
+
+    Examples
+    --------
+    >>> schema_of_text("item, price:float, problem:[late, none]")
+    {'item': 'str', 'price': 'float', 'problem': ['late', 'none']}
+    """
+    if isinstance(fields, str):
+        if not fields.strip():
+            msg = "Name the fields to extract, e.g. product, price:float, problem:[late, damaged, none]."
+            raise InvalidArgumentError(msg)
+        fields = split_fields(fields)
+    schema: dict[str, Any] = {}
+    for field in fields:
+        name, _, kind = field.partition(":")
+        name, kind = name.strip(), kind.strip() or "str"
+        if kind.startswith("["):
+            schema[name] = [c.strip().strip("'\"") for c in kind[1:-1].split(",") if c.strip()]
+        elif kind in _TYPE_NAMES:
+            schema[name] = kind
+        else:
+            types = ", ".join(_TYPE_NAMES)
+            msg = (
+                f"unknown type {kind!r} for {name!r}.{did_you_mean(kind, list(_TYPE_NAMES))} "
+                f"Types: {types} or [choice, ...]."
+            )
+            raise InvalidArgumentError(msg)
+    return schema
+
+
+def schema_text(schema: Any) -> str:
+    """A schema as the plan's output syntax: ``{"price": float}`` → ``"price:float"``."""
+    if isinstance(schema, str):
+        return schema
+    parts = []
+    for name, kind in (schema or {}).items():
+        if isinstance(kind, (list, tuple)):
+            parts.append(f"{name}:[{', '.join(map(str, kind))}]")
+        else:
+            kind = getattr(kind, "__name__", kind)
+            parts.append(name if kind == "str" else f"{name}:{kind}")
+    return ", ".join(parts)
+
+
+SPEC = OpSpec(
+    name="extract",
+    uses=(Uses("chat", "generate"),),
+    output_kind="schema",
+    prompts=("extract_choice", "extract_text", "extract_number"),
+    argument="schema",
+    plan_argument="outputs",
+    example="extract review -> item, price:float, problem:[shipping, quality, none]",
+    tunable=(
+        Setting(
+            "schema",
+            "text",
+            "fields",
+            placeholder="product, price:float, problem:[late, damaged, none]",
+            parse=schema_of_text,
+            show=schema_text,
+            required=True,
+        ),
+        Setting("max_words", "int", "max words", low=1, high=30, step=1),
+        Setting("calibrate", "bool", "calibrate"),
+    ),
+    result_name="fields",
+)
+
+
+@operation(SPEC)
 def extract(
     texts: pd.Series,
     schema: Mapping[str, Any],

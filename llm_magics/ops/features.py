@@ -33,8 +33,9 @@ from llm_magics.ops.base import (
     record_provenance,
     resolve_column,
 )
+from llm_magics.ops.spec import OpSpec, Uses
 
-__all__ = ["FEATURE_KINDS", "TextFeatures", "features"]
+__all__ = ["FEATURE_KINDS", "SPEC", "TextFeatures", "features"]
 
 FEATURE_KINDS = ("stats", "sentiment", "topics", "keywords", "embedding")
 _PUNCTUATION = set(string.punctuation)
@@ -239,7 +240,27 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         return pd.DataFrame(full, index=column.source.index, columns=self.feature_names_)
 
 
-@operation
+SPEC = OpSpec(
+    name="features",
+    uses=(
+        Uses("embed", "embed"),
+        Uses(
+            "chat",
+            "score",
+            argument="chat_model",
+            when=lambda options: "sentiment" in options.get("kinds", FEATURE_KINDS),
+        ),
+    ),
+    prompts=("sentiment", "topic_label"),
+    row_wise=False,
+    input="frame",
+    engine_arguments=(),
+    example="features review                   # numeric text features, prefixed review_",
+    result_name="features",
+)
+
+
+@operation(SPEC)
 def features(
     frame: pd.DataFrame,
     cols: str | Sequence[str] | None = None,

@@ -20,15 +20,55 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.classify import EMBED_TEMPERATURE, score_labels
 from llm_magics.ops.prompts import render
+from llm_magics.ops.spec import OpSpec, Setting, Uses
 from llm_magics.runtime.manager import ModelManager
 
 if TYPE_CHECKING:
     from llm_magics.distributed import RayEngine
 
-__all__ = ["filter", "query"]
+__all__ = ["SPEC", "filter", "query"]
 
 
-@operation
+def parse_condition(value: str) -> str:
+    """A panel's condition text, stripped; an empty one is an error that says what to type."""
+    if not value.strip():
+        msg = "Describe the rows to keep: mentions late delivery, is a complaint ..."
+        raise InvalidArgumentError(msg)
+    return value.strip()
+
+
+def _share(result: pd.Series) -> str:
+    share = float(result.mean()) if result.notna().any() else 0.0
+    return f"{share:.0%} of rows match"
+
+
+SPEC = OpSpec(
+    name="filter",
+    uses=(Uses("embed", "embed"),),
+    by_method={"embed": (Uses("embed", "embed"),), "llm": (Uses("chat", "score"),)},
+    outputs=("{column}_match",),
+    prompts=("filter",),
+    argument="condition",
+    plan_argument="quoted",
+    example='filter review "mentions delivery" -> about_delivery',
+    tunable=(
+        Setting(
+            "condition",
+            "text",
+            "condition",
+            placeholder="mentions late delivery",
+            parse=parse_condition,
+            required=True,
+        ),
+        Setting("method", "choice", "method", choices=("embed", "llm")),
+        Setting("threshold", "float", "threshold", low=0.0, high=1.0, step=0.05),
+    ),
+    result_name="match",
+    note=_share,
+)
+
+
+@operation(SPEC)
 def filter(
     texts: pd.Series,
     condition: str,

@@ -24,12 +24,13 @@ from llm_magics.engine import embed as embed_texts
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
+from llm_magics.ops.spec import OpSpec, Setting, Uses
 from llm_magics.runtime.manager import ModelManager
 
 if TYPE_CHECKING:
     from llm_magics.distributed import RayEngine
 
-__all__ = ["keywords", "phrases"]
+__all__ = ["SPEC", "keywords", "phrases"]
 
 _SEGMENT = re.compile(r"[^\w\s'-]+")
 _WORD = re.compile(r"\w(?:[\w'-]*\w)?")
@@ -96,7 +97,21 @@ def _runs(words: list[str], ngram_range: tuple[int, int], *, stop: bool) -> Iter
             yield " ".join(run)
 
 
-@operation
+SPEC = OpSpec(
+    name="keywords",
+    uses=(Uses("embed", "embed"),),
+    outputs=("{column}_keywords",),
+    example="keywords review  top=5",
+    tunable=(
+        Setting("top", "int", "keywords", low=1, high=20, step=1),
+        Setting("diversity", "float", "diversity", low=0.0, high=1.0, step=0.05),
+    ),
+    result_name="keywords",
+    chart="keywords",
+)
+
+
+@operation(SPEC)
 def keywords(
     texts: pd.Series,
     *,

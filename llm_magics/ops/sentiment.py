@@ -2,35 +2,39 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pandas as pd
 
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.classify import score_labels
 from llm_magics.ops.prompts import render
-from llm_magics.runtime.manager import ModelManager
+from llm_magics.ops.spec import OpSpec, Setting, Uses
 
-if TYPE_CHECKING:
-    from llm_magics.distributed import RayEngine
-
-__all__ = ["SENTIMENTS", "sentiment"]
+__all__ = ["SENTIMENTS", "SPEC", "sentiment"]
 
 SENTIMENTS = ("positive", "negative", "neutral")
 
+SPEC = OpSpec(
+    name="sentiment",
+    uses=(Uses("chat", "score"),),
+    outputs=("sentiment", "sentiment_score"),
+    prompts=("sentiment",),
+    example="sentiment review                  # adds sentiment, sentiment_score",
+    tunable=(Setting("calibrate", "bool", "calibrate"),),
+    tune_prompt="sentiment",
+    result_name="sentiment",
+    chart="sentiment",
+)
 
-@operation
+
+@operation(SPEC)
 def sentiment(
     texts: pd.Series,
     *,
     calibrate: bool = False,
     instruction: str | None = None,
-    model: str | None = None,
-    progress: bool = True,
-    cache: bool = True,
-    batch_tokens: int | None = None,
-    manager: ModelManager | None = None,
-    engine: str | RayEngine = "local",
+    **engine: Any,
 ) -> pd.DataFrame:
     """The sentiment of each text, from the chat model's calibrated answer probabilities.
 
@@ -45,11 +49,6 @@ def sentiment(
     instruction
         Your own question instead of the shipped one (the text follows it); the answer is still
         scored as positive, negative or neutral.
-    model, progress, cache, batch_tokens, manager
-        The chat model and engine settings.
-    engine
-        ``"local"`` runs here; ``"ray"`` or a ``RayEngine`` runs the same rows on a Ray cluster,
-        one model per worker (see ``llm_magics.distributed``).
 
     Returns
     -------
@@ -65,11 +64,7 @@ def sentiment(
         if instruction
         else (lambda t: render("sentiment", text=t)),
         calibrate=calibrate,
-        model=model,
-        progress=progress,
-        cache=cache,
-        batch_tokens=batch_tokens,
-        manager=manager,
+        **engine,
     )
     probs = scored.probs
     labels = [SENTIMENTS[i] for i in probs.argmax(axis=1)] if len(probs) else []

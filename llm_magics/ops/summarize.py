@@ -17,12 +17,13 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.clean import strip_html
 from llm_magics.ops.prompts import get_prompt, render
+from llm_magics.ops.spec import OpSpec, Setting, Uses
 from llm_magics.runtime.manager import ModelManager
 
 if TYPE_CHECKING:
     from llm_magics.distributed import RayEngine
 
-__all__ = ["summarize"]
+__all__ = ["SPEC", "summarize"]
 
 TOKENS_PER_WORD = 1.6  # English words in SmolLM2's and most BPE vocabularies, with some slack
 
@@ -42,7 +43,25 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-@operation
+SPEC = OpSpec(
+    name="summarize",
+    uses=(Uses("chat", "generate"),),
+    outputs=("{column}_summary",),
+    prompts=("summarize", "summarize_answer"),
+    example="summarize review -> summary  max_words=15",
+    tunable=(
+        Setting("max_words", "int", "max words", low=3, high=100, step=1),
+        Setting("max_new_tokens", "count", "max tokens", low=0, high=4096),
+        Setting("temperature", "float", "temperature", low=0.0, high=2.0, step=0.05),
+        Setting("top_p", "float", "top p", low=0.05, high=1.0, step=0.05),
+    ),
+    tune_prompt="summarize",
+    result_name="summary",
+    chart="summary",
+)
+
+
+@operation(SPEC)
 def summarize(
     texts: pd.Series,
     *,

@@ -27,9 +27,10 @@ from llm_magics.errors import InvalidArgumentError, warn
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.keywords import phrases
 from llm_magics.ops.prompts import render
+from llm_magics.ops.spec import OpSpec, Uses
 from llm_magics.runtime.manager import ModelManager
 
-__all__ = ["TopicModel", "class_tfidf", "topics"]
+__all__ = ["SPEC", "TopicModel", "class_tfidf", "topics"]
 
 MAX_AUTO_K = 12
 SILHOUETTE_SAMPLE = 2_000
@@ -199,7 +200,28 @@ def _topic_name(answer: str, keywords: Sequence[str]) -> str | None:
     return line
 
 
-@operation
+SPEC = OpSpec(
+    name="topics",
+    uses=(
+        Uses("embed", "embed"),
+        Uses(
+            "chat",
+            "generate",
+            argument="chat_model",
+            when=lambda options: bool(options.get("label", True)),
+        ),
+    ),
+    outputs=("topic", "topic_label"),
+    prompts=("topic_label",),
+    row_wise=False,
+    example="topics review  k=6                # adds topic, topic_label",
+    result_name="topics",
+    to_frame=lambda model: model.rows[["topic", "topic_label"]],
+    note=lambda model: f"{model.k} topics",
+)
+
+
+@operation(SPEC)
 def topics(
     texts: pd.Series,
     *,

@@ -326,7 +326,7 @@ def _engine_options(verb: str, *, cache: bool, progress: bool, engine: Any) -> d
     if verb == "explain":
         return {}
     accepted = inspect.signature(function_of(verb)).parameters
-    options = {"cache": cache, "progress": progress, "engine": engine}
+    options = {"cache": cache, "progress": progress, "backend": engine}
     return {k: v for k, v in options.items() if k in accepted}
 
 

@@ -1,0 +1,241 @@
+"""What an operation is, declared once: the single source every entry point reads.
+
+An operation module defines its function and decorates it with ``@operation(OpSpec(...))``. The
+spec says which models the op calls (role and engine primitive, by ``method`` where that changes
+them), the columns it adds, the prompts it uses, whether each row is computed on its own (so a
+backend such as Ray may spread the rows), the settings a tuning panel may offer with their ranges,
+and how a plan line gives its required argument. From it:
+
+- ``df.llm`` / ``series.llm`` offer the op (``llm_magics.accessor``);
+- the plan language accepts it as a verb, checks its lines and names its outputs (``llm_magics.plan``);
+- ``backend="ray"`` may run it when it is row-wise (``llm_magics.backends``);
+- ``df.llm.tune(name)`` shows its ``tunable`` settings (``llm_magics.widgets``);
+- a ``%%mine`` run draws its ``chart`` (``llm_magics.plots``).
+
+Adding an operation is one module in ``ops/`` (plus its tests); nothing else is edited by hand.
+The shape follows transformers' ``Pipeline`` (each pipeline class declares what it accepts and
+returns) and scikit-learn's ``_parameter_constraints`` (settings declared beside the estimator,
+read by tools that did not write them).
+
+This module imports nothing above ``llm_magics.errors``: a spec is data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "ENGINE_ARGUMENTS",
+    "EngineArgument",
+    "OpSpec",
+    "Setting",
+    "Uses",
+]
+
+Role = Literal["chat", "embed", "classifier"]
+Primitive = Literal["generate", "score", "embed", "predict"]
+
+
+@dataclass(frozen=True)
+class EngineArgument:
+    """A keyword argument that every model-backed op takes the same way, documented once."""
+
+    name: str
+    default: Any
+    annotation: str
+    doc: str
+
+
+ENGINE_ARGUMENTS: tuple[EngineArgument, ...] = (
+    EngineArgument(
+        "model",
+        None,
+        "str | None",
+        "The model (a name, an alias or a Hugging Face id); ``None``: the default model of the "
+        "role the op uses (``LlmMagics.default_chat_model`` / ``default_embed_model``).",
+    ),
+    EngineArgument("progress", True, "bool", "Show a progress bar per model call."),
+    EngineArgument(
+        "cache",
+        True,
+        "bool",
+        "Keep and reuse results in the persistent result cache (a re-run resumes).",
+    ),
+    EngineArgument(
+        "batch_tokens",
+        None,
+        "int | None",
+        "Token budget of an engine batch, padding included (``None``: the device's default).",
+    ),
+    EngineArgument(
+        "manager",
+        None,
+        "ModelManager | None",
+        "The model manager (``None``: this kernel's, ``llm_magics.get_manager()``).",
+    ),
+)
+"""The engine settings shared by the model-backed ops, in signature order."""
+
+BACKEND_DOC = (
+    'Where the rows are computed: ``"local"`` (this process) or ``"ray"`` / a '
+    "``llm_magics.backends.ray.RayBackend`` (a Ray cluster, one model per worker); see "
+    "``llm_magics.backends``."
+)
+
+
+@dataclass(frozen=True)
+class Uses:
+    """One model an op calls: its role, the engine primitive, and the argument that names it.
+
+    ``when`` (given the call's options, defaults filled in) says whether this call happens at all,
+    e.g. ``topics`` names its topics with the chat model only when ``label=True``.
+    """
+
+    role: Role
+    primitive: Primitive
+    argument: str = "model"
+    when: Callable[[Mapping[str, Any]], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A setting a tuning panel may offer, with its range (widget-free: panels draw it).
+
+    Parameters
+    ----------
+    name
+        The op's keyword argument.
+    kind
+        ``"int"`` / ``"float"`` (a slider from ``low`` to ``high`` by ``step``), ``"bool"``,
+        ``"choice"`` (one of ``choices``), ``"text"`` (free text; ``placeholder`` shows an
+        example), ``"count"`` (a whole number from ``low`` to ``high`` where 0 means ``None``).
+    label
+        What the control says.
+    parse, show
+        Text or control value → argument value, and back (``labels`` from "a, b, c").
+    required
+        The op cannot run without it (a required argument such as ``labels``).
+    """
+
+    name: str
+    kind: Literal["int", "float", "bool", "choice", "text", "count"]
+    label: str
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    choices: tuple[str, ...] = ()
+    placeholder: str = ""
+    parse: Callable[[Any], Any] | None = None
+    show: Callable[[Any], Any] | None = None
+    required: bool = False
+
+    def value_of(self, shown: Any) -> Any:
+        """The argument value of what a control shows."""
+        if self.kind == "count":
+            return shown or None
+        return self.parse(shown) if self.parse is not None else shown
+
+    def shown(self, value: Any) -> Any:
+        """What a control shows for an argument value."""
+        if self.kind == "count":
+            return value or 0
+        return self.show(value) if self.show is not None else value
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """The facts of one operation (see the module docs).
+
+    Parameters
+    ----------
+    name
+        The op's name: the function's, the accessor method's and the plan verb's.
+    uses
+        The models the op calls, in order (none for ``clean``).
+    by_method
+        ``uses`` per value of the op's ``method`` argument, where the method changes them.
+    outputs
+        The columns the op adds, ``{column}`` standing for the text column's name.
+    output_kind
+        ``"columns"`` (fixed names), ``"prefix"`` (numbered columns such as ``vec_0``, named
+        by the first output), ``"replace"`` (the text column itself) or ``"schema"`` (one
+        column per field the plan line names).
+    prompts
+        The names of the shipped prompts the op renders (``llm_magics.ops.prompts``).
+    row_wise
+        Each row is computed on its own, so a backend may split the rows among workers.
+    input
+        ``"column"`` (a text Series) or ``"frame"`` (a DataFrame and its text columns).
+    engine_arguments
+        Which of ``ENGINE_ARGUMENTS`` the op takes (declared once there).
+    argument
+        The op's required argument after the text (``labels``, ``schema``, ``condition``).
+    plan_argument
+        Where a plan line gives ``argument``: ``"option"`` (``labels=[a, b]``), ``"quoted"``
+        (``filter review "mentions delivery"``) or ``"outputs"`` (``-> item, price:float``).
+    example
+        One plan line (``%mine help``, the sidebar's templates).
+    tunable
+        The settings a tuning panel offers (the others keep their defaults).
+    tune_prompt
+        The shipped prompt a panel's instruction box starts from (``None``: no instruction box
+        when the op has no ``instruction`` argument).
+    result_name
+        The variable name a panel suggests for the result.
+    chart
+        The chart that explains the op's columns in a run (a kind of
+        ``llm_magics.plots.step_chart``), or ``None``.
+    to_frame
+        The op's result as the columns a plan step adds, where it is not a Series or DataFrame
+        (``topics`` returns a ``TopicModel``).
+    note
+        A one-line note on a result for the run's table ("35% of rows match").
+    """
+
+    name: str
+    uses: tuple[Uses, ...] = ()
+    by_method: Mapping[str, tuple[Uses, ...]] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()
+    output_kind: Literal["columns", "prefix", "replace", "schema"] = "columns"
+    prompts: tuple[str, ...] = ()
+    row_wise: bool = True
+    input: Literal["column", "frame"] = "column"
+    engine_arguments: tuple[str, ...] = tuple(a.name for a in ENGINE_ARGUMENTS)
+    argument: str | None = None
+    plan_argument: Literal["option", "quoted", "outputs"] | None = None
+    example: str = ""
+    tunable: tuple[Setting, ...] = ()
+    tune_prompt: str | None = None
+    result_name: str = "result"
+    chart: str | None = None
+    to_frame: Callable[[Any], Any] | None = None
+    note: Callable[[Any], str] | None = None
+
+    def calls(self, options: Mapping[str, Any]) -> tuple[Uses, ...]:
+        """The model calls of a run with ``options`` (the op's defaults filled in)."""
+        uses = self.by_method.get(options.get("method"), self.uses) if self.by_method else self.uses
+        return tuple(u for u in uses if u.when is None or u.when(options))
+
+    def models(
+        self, options: Mapping[str, Any], defaults: Mapping[str, str]
+    ) -> list[tuple[str, str]]:
+        """``(role, model)`` of each model a run with ``options`` uses.
+
+        ``defaults`` gives the model of each role when the options name none (a classifier has
+        no default: its model is the name a ``finetune`` registered, or ``""``).
+        """
+        return [
+            (u.role, options.get(u.argument) or defaults.get(u.role, ""))
+            for u in self.calls(options)
+        ]
+
+    def primitive(self, options: Mapping[str, Any]) -> Primitive | None:
+        """The engine primitive of the op's main model call, ``None`` when it calls no model."""
+        calls = self.calls(options)
+        return calls[0].primitive if calls else None
+
+    def output_names(self, column: str) -> list[str]:
+        """The default output columns for a text column named ``column``."""
+        return [o.format(column=column) for o in self.outputs]
