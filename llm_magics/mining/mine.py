@@ -5,6 +5,22 @@ choice (which model, which hyperparameters) is made by K-fold cross-validation i
 rows; the test rows are used once, at the end, to report the chosen model's figures and its
 importances. The language-model features of each fold are computed once and shared by every
 candidate and every tuning trial (the engine's cache makes the repeated texts free anyway).
+
+``mine`` runs these stages, each a function (or ``_Search``) below, in this order:
+
+1. ``_problem``: check the arguments, drop the rows without a target, infer the task, the metric
+   and the feature columns;
+2. ``_split``: the training and test rows, and the folds within training;
+3. ``_fold_features``: the features of every fold, once per feature pipeline;
+4. ``_Search``: cross-validate each candidate, tune the best two with Optuna, rank them;
+5. ``_fitted`` and ``_TestFigures``: refit the chosen model and the baseline on the training
+   rows, and measure both on the test rows;
+6. ``_importance_by_column`` and ``_importance_by_feature``: permutation importance on the test
+   rows;
+7. ``MiningResult``: everything above, with the settings that reproduce it.
+
+Every random draw takes ``seed`` (the split, the folds, the features, the samplers, the models,
+the permutations), so the same seed gives the same result.
 """
 
 from __future__ import annotations
@@ -14,6 +30,7 @@ import re
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,7 +44,7 @@ from llm_magics.engine.jobs import raise_if_cancelled
 from llm_magics.errors import InvalidArgumentError, collected_warnings, did_you_mean, warn
 from llm_magics.mining.candidates import BASELINE, Candidate, dense, feature_pipeline
 from llm_magics.mining.candidates import candidates as candidates_for
-from llm_magics.mining.columns import infer_columns, prepare_target
+from llm_magics.mining.columns import Columns, infer_columns, prepare_target
 from llm_magics.mining.metrics import check_metric, evaluate, higher_is_better, scores_of
 from llm_magics.mining.result import MiningResult, Splits
 from llm_magics.ops.features import FEATURE_KINDS
@@ -35,6 +52,9 @@ from llm_magics.ops.features import FEATURE_KINDS
 __all__ = ["candidate_names", "mine"]
 
 TUNED_CANDIDATES = 2
+
+Figures = dict[str, list[float]]  # metric → its value on each fold
+Fold = dict[str, Any]  # X_train, X_valid, y_train, y_valid of one fold, features computed
 
 
 def _budget(budget: int | float | str) -> tuple[int | None, float | None]:
@@ -67,7 +87,7 @@ def _folds(task: str, y: pd.Series, folds: int, seed: int) -> list[tuple[np.ndar
 def _fit_score(
     candidate: Candidate,
     params: dict[str, Any],
-    fold: dict[str, Any],
+    fold: Fold,
     task: str,
     seed: int,
 ) -> tuple[dict[str, float], float]:
@@ -162,33 +182,12 @@ def mine(
         ``leaderboard``, ``best`` (a fitted Pipeline: ``predict(new_frame)`` and pickle work),
         ``metrics`` (test split), ``importances``, ``explain()``.
     """
-    import optuna
-
-    if not 0.05 <= test_size <= 0.5:
-        msg = f"test_size must be between 0.05 and 0.5, not {test_size}."
-        raise InvalidArgumentError(msg)
-    if folds < 2:
-        msg = f"folds must be at least 2, not {folds}."
-        raise InvalidArgumentError(msg)
     started = time.perf_counter()
-    frame, task = prepare_target(frame, target, task)
-    metric = check_metric(metric, task)
-    trials, seconds = _budget(budget)
-    columns = infer_columns(frame, target, text)
-    if not columns.features:
-        msg = f"No column to learn {target!r} from: {columns.dropped or 'the frame has only the target'}."
-        raise InvalidArgumentError(msg)
-    X, y = frame[columns.features], frame[target]
-    stratify = y if task == "classification" and y.value_counts().min() >= 2 else None
-    train_idx, test_idx = train_test_split(
-        np.arange(len(frame)), test_size=test_size, random_state=seed, stratify=stratify
-    )
-    X_train, y_train = X.iloc[train_idx], y.iloc[train_idx]
-    X_test, y_test = X.iloc[test_idx], y.iloc[test_idx]
-    fold_positions = _folds(task, y_train, folds, seed)
-    chosen = _chosen(task, candidates)
+    problem = _problem(frame, target, text, task, metric, budget, folds=folds, test_size=test_size)
+    split = _split(problem, folds, test_size, seed)
+    chosen = _chosen(problem.task, candidates)
     settings = {
-        "task": task,
+        "task": problem.task,
         "kinds": kinds,
         "seed": seed,
         "model": model,
@@ -196,144 +195,388 @@ def mine(
         "finetuned": finetuned,
         "progress": progress,
     }
+    search = _Search(_fold_features(problem.columns, split, settings), problem, seed)
+    search.compare(chosen)
+    tuning = search.tune(problem.trials, problem.seconds)
+    leaderboard, best_name = search.leaderboard()
+    candidate, params, _ = search.results[best_name]
+    best = _fitted(problem.columns, candidate, params, settings, seed, split)
+    baseline = _fitted(problem.columns, search.results[BASELINE][0], {}, settings, seed, split)
+    test = _TestFigures.of(best, baseline, split, problem.task)
+    scoring = _scorer(problem.metric, problem.classes)
+    importances = _importance_by_column(best, split, problem.columns, scoring, seed)
+    feature_importances = _importance_by_feature(best, split, problem.columns, scoring, seed)
+    train_features = best[:-1].transform(split.X_train)
+    return MiningResult(
+        target=target,
+        task=problem.task,
+        metric=problem.metric,
+        columns=problem.columns,
+        leaderboard=leaderboard,
+        best=best,
+        best_name=best_name,
+        best_params=dict(params),
+        metrics=test.metrics,
+        baseline_metrics=test.baseline_metrics,
+        confusion=test.confusion,
+        importances=importances,
+        feature_importances=feature_importances,
+        tuning=tuning,
+        splits=split.labels(problem.frame.index),
+        feature_means=np.asarray(dense(train_features).mean(axis=0)).ravel(),
+        seed=seed,
+        chat_model=chat_model,
+        seconds=time.perf_counter() - started,
+        test_predictions=test.predictions,
+        settings={
+            "target": target,
+            "text": problem.columns.text,
+            "task": problem.task,
+            "metric": problem.metric,
+            "budget": budget,
+            "candidates": None if candidates is None else [c.name for c in chosen[1:]],
+            "folds": folds,
+            "test_size": test_size,
+            "kinds": list(kinds),
+            "seed": seed,
+            "model": model,
+            "chat_model": chat_model,
+            "finetuned": finetuned,
+        },
+    )
 
-    # The features of every fold, once per feature pipeline.
-    fold_data: dict[str, list[dict[str, Any]]] = {"llm": [], "tfidf": []}
-    for kind in ("llm", "tfidf"):
-        for inner_train, inner_valid in fold_positions:
-            pipeline = feature_pipeline(columns, kind, **settings)
-            fold_data[kind].append(
-                {
-                    "X_train": _maybe_dense(
-                        pipeline.fit_transform(
-                            X_train.iloc[inner_train], y_train.iloc[inner_train]
-                        ),
-                        kind,
-                    ),
-                    "X_valid": _maybe_dense(pipeline.transform(X_train.iloc[inner_valid]), kind),
-                    "y_train": y_train.iloc[inner_train].to_numpy(),
-                    "y_valid": y_train.iloc[inner_valid].to_numpy(),
-                }
-            )
 
-    def cross_validate(
-        candidate: Candidate, params: dict[str, Any]
-    ) -> tuple[dict[str, list[float]], float]:
-        figures: dict[str, list[float]] = {}
+# Stage 1: the problem.
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """What ``mine`` learns: the rows that have a target, the task, its metric, the columns to
+    learn from and the tuning budget."""
+
+    frame: pd.DataFrame
+    target: str
+    task: str
+    metric: str
+    columns: Columns
+    trials: int | None
+    seconds: float | None
+
+    @property
+    def y(self) -> pd.Series:
+        return self.frame[self.target]
+
+    @property
+    def classes(self) -> int:
+        """The number of classes (0 for regression): which ROC AUC scorer to use."""
+        return self.y.nunique() if self.task == "classification" else 0
+
+
+def _problem(
+    frame: pd.DataFrame,
+    target: str,
+    text: str | Sequence[str] | None,
+    task: str,
+    metric: str | None,
+    budget: int | float | str,
+    *,
+    folds: int,
+    test_size: float,
+) -> _Problem:
+    """Check the arguments, drop the rows without a target, infer the task, metric and columns."""
+    if not 0.05 <= test_size <= 0.5:
+        msg = f"test_size must be between 0.05 and 0.5, not {test_size}."
+        raise InvalidArgumentError(msg)
+    if folds < 2:
+        msg = f"folds must be at least 2, not {folds}."
+        raise InvalidArgumentError(msg)
+    frame, task = prepare_target(frame, target, task)
+    metric = check_metric(metric, task)
+    trials, seconds = _budget(budget)
+    columns = infer_columns(frame, target, text)
+    if not columns.features:
+        msg = f"No column to learn {target!r} from: {columns.dropped or 'the frame has only the target'}."
+        raise InvalidArgumentError(msg)
+    return _Problem(frame, target, task, metric, columns, trials, seconds)
+
+
+# Stage 2: the split.
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The training and test rows (by position), and the cross-validation folds within training
+    (positions within the training rows)."""
+
+    train: np.ndarray
+    test: np.ndarray
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    X_train: pd.DataFrame
+    y_train: pd.Series
+    X_test: pd.DataFrame
+    y_test: pd.Series
+
+    def labels(self, index: pd.Index) -> Splits:
+        """The same split by the frame's index labels."""
+        train = index[self.train]
+        return Splits(
+            train=list(train),
+            test=list(index[self.test]),
+            folds=[(list(train[a]), list(train[b])) for a, b in self.folds],
+        )
+
+
+def _split(problem: _Problem, folds: int, test_size: float, seed: int) -> _Split:
+    """Hold out the test rows (stratified when every class has two rows), then fold the rest."""
+    X, y = problem.frame[problem.columns.features], problem.y
+    stratify = y if problem.task == "classification" and y.value_counts().min() >= 2 else None
+    train, test = train_test_split(
+        np.arange(len(problem.frame)), test_size=test_size, random_state=seed, stratify=stratify
+    )
+    y_train = y.iloc[train]
+    return _Split(
+        train=train,
+        test=test,
+        folds=_folds(problem.task, y_train, folds, seed),
+        X_train=X.iloc[train],
+        y_train=y_train,
+        X_test=X.iloc[test],
+        y_test=y.iloc[test],
+    )
+
+
+# Stage 3: the features of every fold.
+
+
+def _fold_features(
+    columns: Columns, split: _Split, settings: dict[str, Any]
+) -> dict[str, list[Fold]]:
+    """The features of every fold, once per feature pipeline (``"llm"``, then ``"tfidf"``)."""
+    return {
+        kind: [
+            _fold(columns, kind, settings, split, inner_train, inner_valid)
+            for inner_train, inner_valid in split.folds
+        ]
+        for kind in ("llm", "tfidf")
+    }
+
+
+def _fold(
+    columns: Columns,
+    kind: str,
+    settings: dict[str, Any],
+    split: _Split,
+    inner_train: np.ndarray,
+    inner_valid: np.ndarray,
+) -> Fold:
+    """One fold's features: the pipeline fitted on the fold's training rows only."""
+    pipeline = feature_pipeline(columns, kind, **settings)
+    X, y = split.X_train, split.y_train
+    return {
+        "X_train": _maybe_dense(
+            pipeline.fit_transform(X.iloc[inner_train], y.iloc[inner_train]), kind
+        ),
+        "X_valid": _maybe_dense(pipeline.transform(X.iloc[inner_valid]), kind),
+        "y_train": y.iloc[inner_train].to_numpy(),
+        "y_valid": y.iloc[inner_valid].to_numpy(),
+    }
+
+
+# Stage 4: the search.
+
+
+class _Search:
+    """Cross-validate candidates on the features of the folds, tune the best, rank them all.
+
+    ``rows`` are the leaderboard's rows, in the order they were measured; ``results`` maps each
+    row's name to its candidate, its parameters and its figures on the folds.
+    """
+
+    def __init__(self, folds: dict[str, list[Fold]], problem: _Problem, seed: int) -> None:
+        self.folds = folds
+        self.task = problem.task
+        self.metric = problem.metric
+        self.seed = seed
+        self.sign = 1 if higher_is_better(problem.metric) else -1
+        self.rows: list[dict[str, Any]] = []
+        self.results: dict[str, tuple[Candidate, dict[str, Any], Figures]] = {}
+
+    def cross_validate(self, candidate: Candidate, params: dict[str, Any]) -> tuple[Figures, float]:
+        """Every metric on every fold, and the mean fit time."""
+        figures: Figures = {}
         spent = 0.0
-        for fold in fold_data[candidate.features]:
+        folds = self.folds[candidate.features]
+        for fold in folds:
             raise_if_cancelled("mine")
-            scores, fit_seconds = _fit_score(candidate, params, fold, task, seed)
+            scores, fit_seconds = _fit_score(candidate, params, fold, self.task, self.seed)
             spent += fit_seconds
             for name, value in scores.items():
                 figures.setdefault(name, []).append(value)
-        return figures, spent / len(fold_positions)
+        return figures, spent / len(folds)
 
-    rows, results = [], {}
-    for candidate in chosen:
-        figures, fit_seconds = cross_validate(candidate, {})
-        results[candidate.name] = (candidate, {}, figures)
-        rows.append(_leader_row(candidate.name, figures, fit_seconds, tuned=False))
+    def mean_of(self, figures: Figures) -> float:
+        """The mean of the ranking metric over the folds."""
+        return float(np.nanmean(figures[self.metric]))
 
-    sign = 1 if higher_is_better(metric) else -1
+    def compare(self, chosen: Sequence[Candidate]) -> None:
+        """Cross-validate each candidate with its default parameters."""
+        for candidate in chosen:
+            figures, fit_seconds = self.cross_validate(candidate, {})
+            self.results[candidate.name] = (candidate, {}, figures)
+            self.rows.append(_leader_row(candidate.name, figures, fit_seconds, tuned=False))
 
-    def mean_of(figures: dict[str, list[float]]) -> float:
-        return float(np.nanmean(figures[metric]))
+    def tune(self, trials: int | None, seconds: float | None) -> dict[str, Any]:
+        """Tune the best ``TUNED_CANDIDATES`` (never the baseline), sharing the budget; a tuned
+        variant that beats its defaults joins the leaderboard. Returns each study's summary."""
+        if trials == 0:
+            return {}
+        import optuna  # slow to import: only when tuning
 
-    ranked = sorted(results.values(), key=lambda r: -sign * mean_of(r[2]))
-    to_tune = [r for r in ranked if r[0].name != BASELINE][:TUNED_CANDIDATES]
-    tuning: dict[str, Any] = {}
-    if trials != 0:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        per_candidate = None if seconds is None else seconds / max(1, len(to_tune))
-        per_trials = None if trials is None else max(1, trials // max(1, len(to_tune)))
-        for candidate, _, default_figures in to_tune:
-            study = optuna.create_study(
-                direction="maximize" if sign > 0 else "minimize",
-                sampler=optuna.samplers.TPESampler(seed=seed),
-            )
+        ranked = sorted(self.results.values(), key=lambda r: -self.sign * self.mean_of(r[2]))
+        to_tune = [r for r in ranked if r[0].name != BASELINE][:TUNED_CANDIDATES]
+        share = max(1, len(to_tune))
+        per_seconds = None if seconds is None else seconds / share
+        per_trials = None if trials is None else max(1, trials // share)
+        return {
+            candidate.name: self._study(candidate, figures, per_trials, per_seconds)
+            for candidate, _, figures in to_tune
+        }
 
-            def objective(trial: Any, candidate: Candidate = candidate) -> float:
-                figures, _ = cross_validate(candidate, candidate.space(trial))
-                trial.set_user_attr("figures", figures)
-                return mean_of(figures)
+    def _study(
+        self,
+        candidate: Candidate,
+        default_figures: Figures,
+        trials: int | None,
+        seconds: float | None,
+    ) -> dict[str, Any]:
+        """Tune one candidate with Optuna's TPE sampler (seeded)."""
+        import optuna
 
-            tuned_started = time.perf_counter()
-            study.optimize(objective, n_trials=per_trials, timeout=per_candidate)
-            best_trial = study.best_trial
-            tuning[candidate.name] = {
-                "trials": len(study.trials),
-                "seconds": time.perf_counter() - tuned_started,
-                "best_params": best_trial.params,
-                "best_value": best_trial.value,
-                "default_value": mean_of(default_figures),
-            }
-            if sign * best_trial.value > sign * mean_of(default_figures):
-                name = f"{candidate.name} (tuned)"
-                figures = best_trial.user_attrs["figures"]
-                results[name] = (candidate, best_trial.params, figures)
-                rows.append(_leader_row(name, figures, float("nan"), tuned=True))
+        study = optuna.create_study(
+            direction="maximize" if self.sign > 0 else "minimize",
+            sampler=optuna.samplers.TPESampler(seed=self.seed),
+        )
 
-    leaderboard = pd.DataFrame(rows)
-    leaderboard = leaderboard.sort_values(
-        f"{metric}_mean", ascending=sign < 0, kind="stable"
-    ).reset_index(drop=True)
-    best_name = str(leaderboard.iloc[0]["model"])
-    candidate, params, _ = results[best_name]
+        def objective(trial: Any) -> float:
+            figures, _ = self.cross_validate(candidate, candidate.space(trial))
+            trial.set_user_attr("figures", figures)
+            return self.mean_of(figures)
 
-    best = Pipeline(
+        started = time.perf_counter()
+        study.optimize(objective, n_trials=trials, timeout=seconds)
+        best_trial = study.best_trial
+        default = self.mean_of(default_figures)
+        summary = {
+            "trials": len(study.trials),
+            "seconds": time.perf_counter() - started,
+            "best_params": best_trial.params,
+            "best_value": best_trial.value,
+            "default_value": default,
+        }
+        if self.sign * best_trial.value > self.sign * default:
+            name = f"{candidate.name} (tuned)"
+            figures = best_trial.user_attrs["figures"]
+            self.results[name] = (candidate, best_trial.params, figures)
+            self.rows.append(_leader_row(name, figures, float("nan"), tuned=True))
+        return summary
+
+    def leaderboard(self) -> tuple[pd.DataFrame, str]:
+        """The rows ranked by the metric (ties keep their order), and the best row's name."""
+        board = (
+            pd.DataFrame(self.rows)
+            .sort_values(f"{self.metric}_mean", ascending=self.sign < 0, kind="stable")
+            .reset_index(drop=True)
+        )
+        return board, str(board.iloc[0]["model"])
+
+
+# Stage 5: the chosen model and the baseline on the test rows.
+
+
+def _fitted(
+    columns: Columns,
+    candidate: Candidate,
+    params: dict[str, Any],
+    settings: dict[str, Any],
+    seed: int,
+    split: _Split,
+) -> Pipeline:
+    """``candidate`` with ``params`` and its features, fitted on all the training rows."""
+    pipeline = Pipeline(
         [
             ("features", feature_pipeline(columns, candidate.features, **settings)),
             ("dense", _densifier(candidate.features)),
             ("model", candidate.build(params, seed)),
         ]
     )
-    best.fit(X_train, y_train)
-    baseline_candidate, _, _ = results[BASELINE]
-    baseline = Pipeline(
-        [
-            ("features", feature_pipeline(columns, "tfidf", **settings)),
-            ("dense", _densifier("tfidf")),
-            ("model", baseline_candidate.build({}, seed)),
-        ]
+    return pipeline.fit(split.X_train, split.y_train)
+
+
+@dataclass(frozen=True)
+class _TestFigures:
+    """The chosen model's and the baseline's figures on the test rows, the confusion matrix
+    (classification) and each test row's prediction (with class scores, when the model has
+    them)."""
+
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    confusion: pd.DataFrame | None
+    predictions: pd.DataFrame = field(repr=False)
+
+    @classmethod
+    def of(cls, best: Pipeline, baseline: Pipeline, split: _Split, task: str) -> _TestFigures:
+        metrics = _test_metrics(best, split, task)
+        baseline_metrics = _test_metrics(baseline, split, task)
+        classification = task == "classification"
+        confusion = _confusion(best, split) if classification else None
+        predictions = _test_predictions(best, split, classification)
+        return cls(metrics, baseline_metrics, confusion, predictions)
+
+
+def _test_metrics(pipeline: Pipeline, split: _Split, task: str) -> dict[str, float]:
+    predicted = pipeline.predict(split.X_test)
+    classes = getattr(pipeline, "classes_", None)
+    return evaluate(task, split.y_test, predicted, scores_of(pipeline, split.X_test), classes)
+
+
+def _confusion(best: Pipeline, split: _Split) -> pd.DataFrame:
+    from sklearn.metrics import confusion_matrix
+
+    labels = list(best.classes_)
+    return pd.DataFrame(
+        confusion_matrix(split.y_test, best.predict(split.X_test), labels=labels),
+        index=pd.Index(labels, name="actual"),
+        columns=pd.Index(labels, name="predicted"),
     )
-    baseline.fit(X_train, y_train)
 
-    def test_figures(pipeline: Pipeline) -> dict[str, float]:
-        predicted = pipeline.predict(X_test)
-        classes = getattr(pipeline, "classes_", None)
-        return evaluate(task, y_test, predicted, scores_of(pipeline, X_test), classes)
 
-    metrics = test_figures(best)
-    baseline_metrics = test_figures(baseline)
-    confusion = None
-    if task == "classification":
-        from sklearn.metrics import confusion_matrix
-
-        labels = list(best.classes_)
-        confusion = pd.DataFrame(
-            confusion_matrix(y_test, best.predict(X_test), labels=labels),
-            index=pd.Index(labels, name="actual"),
-            columns=pd.Index(labels, name="predicted"),
-        )
-
-    test_predictions = pd.DataFrame(
-        {"actual": y_test.to_numpy(), "predicted": best.predict(X_test)}, index=X_test.index
+def _test_predictions(best: Pipeline, split: _Split, classification: bool) -> pd.DataFrame:
+    predictions = pd.DataFrame(
+        {"actual": split.y_test.to_numpy(), "predicted": best.predict(split.X_test)},
+        index=split.X_test.index,
     )
-    if task == "classification":
-        scores = scores_of(best, X_test)
-        if scores is not None:
-            scores = np.asarray(scores)
-            if scores.ndim == 1:  # a binary decision function: the second class's score
-                scores = np.column_stack([-scores, scores])
-            for j, label in enumerate(best.classes_):
-                test_predictions[f"score_{label}"] = scores[:, j]
+    scores = scores_of(best, split.X_test) if classification else None
+    if scores is not None:
+        scores = np.asarray(scores)
+        if scores.ndim == 1:  # a binary decision function: the second class's score
+            scores = np.column_stack([-scores, scores])
+        for j, label in enumerate(best.classes_):
+            predictions[f"score_{label}"] = scores[:, j]
+    return predictions
 
-    scoring = _scorer(metric, y.nunique() if task == "classification" else 0)
+
+# Stage 6: importances on the test rows.
+
+
+def _importance_by_column(
+    best: Pipeline, split: _Split, columns: Columns, scoring: str, seed: int
+) -> pd.DataFrame:
+    """Permutation importance of each input column (its whole set of features at once)."""
     by_column = permutation_importance(
-        best, X_test, y_test, scoring=scoring, n_repeats=5, random_state=seed
+        best, split.X_test, split.y_test, scoring=scoring, n_repeats=5, random_state=seed
     )
-    importances_by_column = (
+    return (
         pd.DataFrame(
             {
                 "column": columns.features,
@@ -344,10 +587,16 @@ def mine(
         .sort_values("importance", ascending=False, kind="stable")
         .reset_index(drop=True)
     )
-    transformed = dense(best[:-1].transform(X_test))
+
+
+def _importance_by_feature(
+    best: Pipeline, split: _Split, columns: Columns, scoring: str, seed: int
+) -> pd.DataFrame:
+    """Permutation importance of each model feature, with the input column it comes from."""
+    transformed = dense(best[:-1].transform(split.X_test))
     feature_names = [str(n) for n in best.named_steps["features"].get_feature_names_out()]
-    importance, spread = _feature_importance(best[-1], transformed, y_test, scoring, seed)
-    importances_by_feature = (
+    importance, spread = _feature_importance(best[-1], transformed, split.y_test, scoring, seed)
+    return (
         pd.DataFrame(
             {
                 "feature": feature_names,
@@ -361,51 +610,8 @@ def mine(
         .reset_index(drop=True)
     )
 
-    train_features = best[:-1].transform(X_train)
-    return MiningResult(
-        target=target,
-        task=task,
-        metric=metric,
-        columns=columns,
-        leaderboard=leaderboard,
-        best=best,
-        best_name=best_name,
-        best_params=dict(params),
-        metrics=metrics,
-        baseline_metrics=baseline_metrics,
-        confusion=confusion,
-        importances=importances_by_column,
-        feature_importances=importances_by_feature,
-        tuning=tuning,
-        splits=Splits(
-            train=list(frame.index[train_idx]),
-            test=list(frame.index[test_idx]),
-            folds=[
-                (list(frame.index[train_idx][a]), list(frame.index[train_idx][b]))
-                for a, b in fold_positions
-            ],
-        ),
-        feature_means=np.asarray(dense(train_features).mean(axis=0)).ravel(),
-        seed=seed,
-        chat_model=chat_model,
-        seconds=time.perf_counter() - started,
-        test_predictions=test_predictions,
-        settings={
-            "target": target,
-            "text": columns.text,
-            "task": task,
-            "metric": metric,
-            "budget": budget,
-            "candidates": None if candidates is None else [c.name for c in chosen[1:]],
-            "folds": folds,
-            "test_size": test_size,
-            "kinds": list(kinds),
-            "seed": seed,
-            "model": model,
-            "chat_model": chat_model,
-            "finetuned": finetuned,
-        },
-    )
+
+# Helpers.
 
 
 def candidate_names(task: str) -> list[str]:

@@ -11,6 +11,9 @@ deterministic template instead, and ``Narrative.source`` says which they got.
 The template compares with the baseline on the chosen metric and on every other metric where the
 model ties or loses: "better" is said only where the test figure is better as printed (3
 decimals), and a tie or a loss is said as one.
+
+``narrate`` (what ``MiningResult.explain`` returns) asks the chat model through the engine and
+checks its answer with ``check_answer``; the result object itself never calls a model.
 """
 
 from __future__ import annotations
@@ -19,8 +22,28 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["Narrative", "claims_check", "numbers_check", "template"]
+from llm_magics import engine
+
+if TYPE_CHECKING:
+    from llm_magics.mining.result import MiningResult
+
+__all__ = [
+    "NARRATIVE_PROMPT",
+    "Narrative",
+    "check_answer",
+    "claims_check",
+    "figures_of",
+    "narrate",
+    "numbers_check",
+    "template",
+]
+
+NARRATIVE_PROMPT = (
+    "Explain these model results to a data analyst in three short sentences. Use only the numbers "
+    "given here, written exactly as given.\n\n{facts}"
+)
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?%?")
 _SENTENCE_END = re.compile(r"[.!?;](?:\s|$)")
@@ -265,3 +288,73 @@ def _better(metric: str, value: float, baseline: float) -> bool:
     """Better as the reader sees it: figures equal at 3 decimals are a tie, not a win."""
     value, baseline = round(value, 3), round(baseline, 3)
     return value < baseline if metric in _LOWER_IS_BETTER else value > baseline
+
+
+def figures_of(result: MiningResult) -> dict[str, float]:
+    """The figures a narrative of ``result`` may state: the test metrics of the model and of the
+    baseline, the top three importances, and the row and fold counts."""
+    figures = {f"test {k}": v for k, v in result.metrics.items() if math.isfinite(v)}
+    figures |= {
+        f"baseline test {k}": v for k, v in result.baseline_metrics.items() if math.isfinite(v)
+    }
+    for _, row in result.importances.head(3).iterrows():
+        figures[f"importance of {row['column']}"] = float(row["importance"])
+    figures["test rows"] = len(result.splits.test)
+    figures["training rows"] = len(result.splits.train)
+    figures["folds"] = len(result.splits.folds)
+    return figures
+
+
+def narrate(result: MiningResult, *, use_model: bool = True) -> Narrative:
+    """A short narrative of ``result``: the chat model's (``result.chat_model``), if every number
+    in it checks out, else (or with ``use_model=False``) the template's."""
+    text = template(
+        target=result.target,
+        task=result.task,
+        best=result.best_name,
+        metric=result.metric,
+        metrics=result.metrics,
+        baseline_metrics=result.baseline_metrics,
+        rows=len(result.splits.test),
+        drivers=[
+            (str(r["column"]), float(r["importance"]))
+            for _, r in result.importances.head(3).iterrows()
+        ],
+    )
+    if not use_model:
+        return Narrative(text, "template", reason="use_model=False")
+    facts = "\n".join(
+        [f"target: {result.target} ({result.task})", f"best model: {result.best_name}"]
+        + [
+            f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}"
+            for name, value in figures_of(result).items()
+        ]
+    )
+    answer = (
+        engine.generate(
+            [NARRATIVE_PROMPT.format(facts=facts)],
+            model=result.chat_model,
+            max_new_tokens=120,
+            progress=False,
+        )
+        .texts[0]
+        .strip()
+    )
+    return check_answer(result, answer, fallback=text)
+
+
+def check_answer(result: MiningResult, answer: str, *, fallback: str | None = None) -> Narrative:
+    """``answer`` if it states only the figures of ``result`` (see ``claims_check``), else the
+    template (or ``fallback``), with the reason."""
+    fallback = fallback or narrate(result, use_model=False).text
+    if not answer:
+        return Narrative(fallback, "template", reason="the chat model wrote nothing")
+    wrong = claims_check(answer, figures_of(result))
+    if wrong is not None:
+        return Narrative(
+            fallback,
+            "template",
+            rejected=answer,
+            reason=f"the chat model's text failed: {wrong}",
+        )
+    return Narrative(answer, "model")

@@ -1,4 +1,8 @@
-"""``MiningResult``: what ``mine`` found, ready to read, predict with, explain and pickle."""
+"""``MiningResult``: what ``mine`` found, ready to read, predict with, explain and pickle.
+
+The result holds data. Its charts and tuning panel come from ``llm_magics.conveniences`` (the one
+place a result reaches the layers above it, late), its narrative from ``mining.narrative``.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,12 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from llm_magics import conveniences
+from llm_magics.mining import narrative
 from llm_magics.mining.columns import Columns
-from llm_magics.mining.narrative import Narrative, claims_check, template
+from llm_magics.mining.narrative import Narrative
 
 __all__ = ["MiningResult", "Splits"]
-
-NARRATIVE_PROMPT = (
-    "Explain these model results to a data analyst in three short sentences. Use only the numbers "
-    "given here, written exactly as given.\n\n{facts}"
-)
 
 
 def _response(model: Any, X: np.ndarray, task: str) -> np.ndarray:
@@ -87,24 +88,17 @@ class MiningResult:
         ``"leaderboard"``, ``"confusion"``, ``"roc"``, ``"pr"`` (classification),
         ``"predicted"`` (regression), ``"contributions"`` (pass ``row=`` a one-row frame).
         """
-        from llm_magics.plots import mining_chart
-
-        return mining_chart(self, kind, **kwargs)
+        return conveniences.plot_mining(self, kind, **kwargs)
 
     def charts(self) -> list[Any]:
         """The charts that fit this task, in reading order (``%%mine`` shows these)."""
-        kinds = ["leaderboard", "importance"] + (
-            ["confusion", "roc"] if self.task == "classification" else ["predicted"]
-        )
-        return [self.plot(kind) for kind in kinds]
+        return conveniences.mining_charts(self)
 
     def tune(self, frame: pd.DataFrame, **kwargs: Any) -> Any:
         """A panel to re-run the model selection on ``frame`` (the frame this was mined from)
         with other candidates, metric, folds or budget (see ``llm_magics.widgets.MiningTunePanel``).
         """
-        from llm_magics.widgets import MiningTunePanel
-
-        return MiningTunePanel(self, frame, **kwargs)
+        return conveniences.mining_tune_panel(self, frame, **kwargs)
 
     def predict(self, frame: pd.DataFrame) -> pd.Series:
         """Predictions for new rows (unseen categories and missing text are fine)."""
@@ -147,71 +141,13 @@ class MiningResult:
                 rows.append({"row": label, "feature": names[j], "contribution": float(delta[j])})
         return pd.DataFrame(rows)
 
-    def _figures(self) -> dict[str, float]:
-        figures = {f"test {k}": v for k, v in self.metrics.items() if np.isfinite(v)}
-        figures |= {
-            f"baseline test {k}": v for k, v in self.baseline_metrics.items() if np.isfinite(v)
-        }
-        for _, row in self.importances.head(3).iterrows():
-            figures[f"importance of {row['column']}"] = float(row["importance"])
-        figures["test rows"] = len(self.splits.test)
-        figures["training rows"] = len(self.splits.train)
-        figures["folds"] = len(self.splits.folds)
-        return figures
-
     def explain(self, *, use_model: bool = True) -> Narrative:
         """A short narrative of the result; the chat model's, if every number in it checks out."""
-        figures = self._figures()
-        text = template(
-            target=self.target,
-            task=self.task,
-            best=self.best_name,
-            metric=self.metric,
-            metrics=self.metrics,
-            baseline_metrics=self.baseline_metrics,
-            rows=len(self.splits.test),
-            drivers=[
-                (str(r["column"]), float(r["importance"]))
-                for _, r in self.importances.head(3).iterrows()
-            ],
-        )
-        if not use_model:
-            return Narrative(text, "template", reason="use_model=False")
-        from llm_magics.engine import generate
-
-        facts = "\n".join(
-            [f"target: {self.target} ({self.task})", f"best model: {self.best_name}"]
-            + [
-                f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}"
-                for name, value in figures.items()
-            ]
-        )
-        answer = (
-            generate(
-                [NARRATIVE_PROMPT.format(facts=facts)],
-                model=self.chat_model,
-                max_new_tokens=120,
-                progress=False,
-            )
-            .texts[0]
-            .strip()
-        )
-        return self.check_narrative(answer, fallback=text)
+        return narrative.narrate(self, use_model=use_model)
 
     def check_narrative(self, answer: str, *, fallback: str | None = None) -> Narrative:
         """``answer`` if it states only the figures (see ``claims_check``), else the template."""
-        fallback = fallback or self.explain(use_model=False).text
-        if not answer:
-            return Narrative(fallback, "template", reason="the chat model wrote nothing")
-        wrong = claims_check(answer, self._figures())
-        if wrong is not None:
-            return Narrative(
-                fallback,
-                "template",
-                rejected=answer,
-                reason=f"the chat model's text failed: {wrong}",
-            )
-        return Narrative(answer, "model")
+        return narrative.check_answer(self, answer, fallback=fallback)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the fitted model, as plain Python values."""

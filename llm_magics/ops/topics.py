@@ -86,12 +86,12 @@ class TopicModel:
 
     def plot(self, kind: str = "map", texts: pd.Series | None = None) -> Any:
         """``"map"``: rows on the 2-D topic map (pass ``texts`` for text tooltips); ``"sizes"``."""
-        from llm_magics.plots import topic_map, topic_sizes
+        from llm_magics import conveniences  # where a result's charts are found, late
 
         if kind not in ("map", "sizes"):
             msg = f"kind must be 'map' or 'sizes', not {kind!r}."
             raise InvalidArgumentError(msg)
-        return topic_map(self, texts) if kind == "map" else topic_sizes(self)
+        return conveniences.plot_topics(self, kind, texts)
 
     def _repr_html_(self) -> str:
         body = "".join(

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pandas as pd
 import pytest
 
-from llm_magics.mining.narrative import claims_check, numbers_check, template
+from llm_magics import engine
+from llm_magics.mining.narrative import claims_check, figures_of, narrate, numbers_check, template
 
 FIGURES = {
     "test accuracy": 0.8123,
@@ -138,3 +142,64 @@ def test_a_model_text_claiming_a_win_it_does_not_have_fails(text: str, reason: s
 )
 def test_true_comparisons_pass(text: str) -> None:
     assert claims_check(text, FIGURES) is None
+
+
+@pytest.fixture
+def result() -> SimpleNamespace:
+    """The fields of a ``MiningResult`` that a narrative reads."""
+    return SimpleNamespace(
+        target="score",
+        task="classification",
+        best_name="logistic regression",
+        metric="accuracy",
+        metrics={"accuracy": 0.8123, "roc_auc": float("nan")},
+        baseline_metrics={"accuracy": 0.7634, "roc_auc": float("nan")},
+        importances=pd.DataFrame({"column": ["review"], "importance": [0.118]}),
+        splits=SimpleNamespace(test=list(range(200)), train=list(range(800)), folds=[0] * 5),
+        chat_model="tiny-chat",
+    )
+
+
+def test_figures_of_a_result_leave_out_missing_metrics(result: SimpleNamespace) -> None:
+    assert figures_of(result) == {
+        "test accuracy": 0.8123,
+        "baseline test accuracy": 0.7634,
+        "importance of review": 0.118,
+        "test rows": 200,
+        "training rows": 800,
+        "folds": 5,
+    }
+
+
+@pytest.mark.parametrize(
+    ("answer", "source"),
+    [
+        ("Accuracy reaches 0.81 on 200 test rows.", "model"),
+        ("Accuracy reaches 0.91.", "template"),
+        ("", "template"),
+    ],
+)
+def test_narrate_asks_the_result_chat_model_and_checks_its_answer(
+    result: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, answer: str, source: str
+) -> None:
+    asked: list[tuple[list[str], str]] = []
+
+    def generate(prompts: list[str], *, model: str, **kwargs: object) -> SimpleNamespace:
+        asked.append((prompts, model))
+        return SimpleNamespace(texts=[f" {answer} "])
+
+    monkeypatch.setattr(engine, "generate", generate)
+    told = narrate(result)
+    assert len(asked) == 1 and asked[0][1] == "tiny-chat"
+    assert "test accuracy: 0.812" in asked[0][0][0] and "folds: 5" in asked[0][0][0]
+    assert told.source == source
+    assert told.text == (answer if source == "model" else narrate(result, use_model=False).text)
+
+
+def test_narrate_without_the_model_is_the_template(
+    result: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "generate", None)  # calling it would fail
+    told = narrate(result, use_model=False)
+    assert told.source == "template" and told.reason == "use_model=False"
+    assert told.text.startswith("For classifying 'score', the best model was logistic regression")
