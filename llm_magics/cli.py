@@ -37,7 +37,7 @@ def _shorten(text: str, width: int) -> str:
 def _demo(args: argparse.Namespace) -> int:
     from llm_magics.config import get_config
     from llm_magics.demo import QUICKSTART_PLAN, run_demo
-    from llm_magics.report import write_report
+    from llm_magics.plan.export import write_report
     from llm_magics.runtime.manager import get_manager
 
     if args.rows < 10:
@@ -286,7 +286,7 @@ def _run(args: argparse.Namespace) -> int:
         return 130
     _write_table(run.frame, out)
     if args.report:
-        from llm_magics.report import write_report
+        from llm_magics.plan.export import write_report
 
         write_report(
             run,
@@ -302,14 +302,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from llm_magics.reports import status_report
+    from llm_magics.status import status_report
 
     print(repr(status_report()))
     return 0
 
 
 def _cache(args: argparse.Namespace) -> int:
-    from llm_magics.reports import cache_report
+    from llm_magics.status import cache_report
 
     print(repr(cache_report(clear=args.action == "clear")))
     return 0

@@ -30,8 +30,8 @@ from llm_magics.distributed import ENGINES, engine_of
 from llm_magics.errors import InvalidArgumentError, LlmMagicsError, did_you_mean
 from llm_magics.plan import EXAMPLES, VERBS, Plan, PlanSyntaxError, check_plan, describe, parse_plan
 from llm_magics.plan.run import MineRun, estimate_plan, mine_plan
-from llm_magics.reports import cache_report, models_report, status_report
 from llm_magics.runtime.manager import get_manager
+from llm_magics.status import cache_report, models_report, status_report
 
 __all__ = ["PLAN_HELP", "MineMagics"]
 
