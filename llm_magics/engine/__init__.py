@@ -4,9 +4,8 @@ Every call sorts rows by length into token-budget batches, computes identical ro
 the prompt prefix all rows share, keeps finished rows in a persistent cache (re-runs and
 interrupted runs resume), shows progress, and can be cancelled between batches.
 
-The engine may import ``runtime`` and the bottom layer (``config``, ``errors``, ``units``), torch and
-transformers; never ``ops``, ``mining``, ``plan`` or an entry point: it knows nothing of DataFrames
-or operations.
+The engine may import ``runtime``, the bottom layer (``config``, ``errors``, ``units``), torch and
+transformers; never ``ops`` or anything above it: it knows nothing of DataFrames or operations.
 
 Arguments every primitive takes
 -------------------------------
