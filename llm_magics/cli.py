@@ -37,13 +37,12 @@ def _shorten(text: str, width: int) -> str:
 def _demo(args: argparse.Namespace) -> int:
     from llm_magics.config import get_config
     from llm_magics.demo import QUICKSTART_PLAN, run_demo
-    from llm_magics.report import write_report
+    from llm_magics.plan.export import write_report
     from llm_magics.runtime.manager import get_manager
 
     if args.rows < 10:
-        raise UsageProblem(
-            f"--rows must be at least 10 (mining needs rows to test on), not {args.rows}."
-        )
+        msg = f"--rows must be at least 10 (mining needs rows to test on), not {args.rows}."
+        raise UsageProblem(msg)
     config = get_config()
     if args.device:
         config.device = args.device
@@ -134,18 +133,23 @@ _DENIED = "permission denied; make it readable (chmod +r) or copy it somewhere y
 def _check_readable(path: Path, what: str) -> None:
     """A ``UsageProblem`` saying why ``path`` cannot be read and what to do, if it cannot."""
     if not path.exists():
-        raise UsageProblem(f"{path}: no such {what}.")
+        msg = f"{path}: no such {what}."
+        raise UsageProblem(msg)
     if path.is_dir():
-        raise UsageProblem(f"{path} is a folder; pass the {what} inside it.")
+        msg = f"{path} is a folder; pass the {what} inside it."
+        raise UsageProblem(msg)
     try:
         with path.open("rb") as file:
             empty = not file.read(1)
     except PermissionError:
-        raise UsageProblem(f"{path}: {_DENIED}") from None
+        msg = f"{path}: {_DENIED}"
+        raise UsageProblem(msg) from None
     except OSError as err:
-        raise UsageProblem(f"{path}: cannot read it ({err.strerror or err}).") from None
+        msg = f"{path}: cannot read it ({err.strerror or err})."
+        raise UsageProblem(msg) from None
     if empty:
-        raise UsageProblem(f"{path} is empty; pass a {what} with something in it.")
+        msg = f"{path} is empty; pass a {what} with something in it."
+        raise UsageProblem(msg)
 
 
 def _likely_encoding(raw: bytes) -> str:
@@ -204,25 +208,28 @@ def _read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     try:
         frame = reader(path, encoding)
     except ImportError as err:  # parquet without pyarrow
-        raise UsageProblem(f'{path}: {err} Or: pip install "llm-magics[data]".') from None
+        msg = f'{path}: {err} Or: pip install "llm-magics[data]".'
+        raise UsageProblem(msg) from None
     except UnicodeDecodeError as err:
         raise _not_text(path, err, encoding, table=True) from None
     except LookupError:
         msg = f"--encoding {encoding}: no such encoding; try utf-8, cp1252 or latin-1."
         raise UsageProblem(msg) from None
     except PermissionError:
-        raise UsageProblem(f"{path}: {_DENIED}") from None
+        msg = f"{path}: {_DENIED}"
+        raise UsageProblem(msg) from None
     except pd.errors.EmptyDataError:
-        raise UsageProblem(f"{path} has no columns; pass a table with a header row.") from None
+        msg = f"{path} has no columns; pass a table with a header row."
+        raise UsageProblem(msg) from None
     except (ValueError, pd.errors.ParserError) as err:  # pyarrow's ArrowInvalid is a ValueError
         broken = _broken_line(path, encoding) if suffix == ".jsonl" else None
         where = f", line {broken[0]}: not JSON ({broken[1]})" if broken else f": {_first_line(err)}"
         kind = suffix.lstrip(".").upper()
-        raise UsageProblem(
-            f"{path} cannot be read as {kind}{where}; fix the file or save it again as {kind}."
-        ) from None
+        msg = f"{path} cannot be read as {kind}{where}; fix the file or save it again as {kind}."
+        raise UsageProblem(msg) from None
     if frame.empty:
-        raise UsageProblem(f"{path} has no rows; pass a table with at least one row.")
+        msg = f"{path} has no rows; pass a table with at least one row."
+        raise UsageProblem(msg)
     return frame
 
 
@@ -233,9 +240,8 @@ def _first_line(err: BaseException) -> str:
 def _write_table(frame: pd.DataFrame, path: Path) -> None:
     writer = _WRITERS.get(path.suffix.lower())
     if writer is None:
-        raise UsageProblem(
-            f"{path}: cannot write {path.suffix or 'that'}; use {', '.join(_WRITERS)}."
-        )
+        msg = f"{path}: cannot write {path.suffix or 'that'}; use {', '.join(_WRITERS)}."
+        raise UsageProblem(msg)
     writer(frame, path)
 
 
@@ -245,11 +251,11 @@ def _run(args: argparse.Namespace) -> int:
 
     plan_path, data_path, out = Path(args.plan), Path(args.data), Path(args.output)
     if out.suffix.lower() not in _WRITERS:
-        raise UsageProblem(
-            f"-o {out}: cannot write {out.suffix or 'that'}; use {', '.join(_WRITERS)}."
-        )
+        msg = f"-o {out}: cannot write {out.suffix or 'that'}; use {', '.join(_WRITERS)}."
+        raise UsageProblem(msg)
     if args.sample is not None and args.sample < 1:
-        raise UsageProblem(f"--sample must be a positive number of rows, not {args.sample}.")
+        msg = f"--sample must be a positive number of rows, not {args.sample}."
+        raise UsageProblem(msg)
     try:
         engine = engine_of(args.engine, address=args.address, actors=args.actors)
     except InvalidArgumentError as err:
@@ -264,7 +270,8 @@ def _run(args: argparse.Namespace) -> int:
         plan = parse_plan(plan_text)
         check_plan(plan, frame.columns)
     except PlanSyntaxError as err:
-        raise UsageProblem(f"{plan_path}, {err}") from None
+        msg = f"{plan_path}, {err}"
+        raise UsageProblem(msg) from None
     run = MineRun(plan=plan, frame=frame)
     try:
         mine_plan(
@@ -286,7 +293,7 @@ def _run(args: argparse.Namespace) -> int:
         return 130
     _write_table(run.frame, out)
     if args.report:
-        from llm_magics.report import write_report
+        from llm_magics.plan.export import write_report
 
         write_report(
             run,
@@ -302,14 +309,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from llm_magics.reports import status_report
+    from llm_magics.status import status_report
 
     print(repr(status_report()))
     return 0
 
 
 def _cache(args: argparse.Namespace) -> int:
-    from llm_magics.reports import cache_report
+    from llm_magics.status import cache_report
 
     print(repr(cache_report(clear=args.action == "clear")))
     return 0

@@ -3,6 +3,9 @@
 Set them in a notebook with ``%config LlmMagics.device = "cpu"``, in ``ipython_config.py`` with
 ``c.LlmMagics.device = "cpu"``, in Python with ``llm_magics.get_config().device = "cpu"``, or
 through the environment variables listed on each setting. Values are checked when they are set.
+
+The bottom layer: this module imports only ``errors`` and ``units`` of llm_magics, never
+``runtime`` or anything above it (not even inside a function).
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from traitlets.config import SingletonConfigurable
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.units import parse_bytes
 
-__all__ = ["DEVICE_CHOICES", "DTYPE_CHOICES", "LlmMagics", "get_config"]
+__all__ = ["BUILTIN_ALIASES", "DEVICE_CHOICES", "DTYPE_CHOICES", "LlmMagics", "get_config"]
 
+# The model names that ship with the package (``runtime.specs`` says what each one is); the
+# settings refuse a user alias with one of these names.
+BUILTIN_ALIASES = ("default-chat", "default-embed")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
 _DTYPE_SYNONYMS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
@@ -161,8 +167,6 @@ class LlmMagics(SingletonConfigurable):
 
     @validate("aliases")
     def _check_aliases(self, proposal: dict) -> dict:
-        from llm_magics.runtime.specs import BUILTIN_ALIASES
-
         clash = sorted(set(proposal["value"]) & set(BUILTIN_ALIASES))
         if clash:
             msg = (

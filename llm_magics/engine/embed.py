@@ -9,11 +9,11 @@ import numpy as np
 import torch
 
 from llm_magics.engine.decoding import truncate_rows
-from llm_magics.engine.models import batch_defaults, resolve_model
+from llm_magics.engine.models import batch_defaults, load_for
 from llm_magics.engine.results import EmbedResult, Provenance
 from llm_magics.engine.runner import RowTask, run_rows
 from llm_magics.runtime.loading import LoadedModel
-from llm_magics.runtime.manager import ModelManager, get_manager
+from llm_magics.runtime.manager import ModelManager
 
 __all__ = ["embed"]
 
@@ -100,16 +100,15 @@ def embed(
     normalize
         Scale every vector to unit length, so dot products are cosine similarities (a model whose
         own config normalizes is normalized either way).
-    batch_tokens, cache, progress
-        As for ``generate``.
+    batch_tokens, cache, progress, manager
+        See ``llm_magics.engine`` (module docs).
 
     Examples
     --------
     >>> embed(["a cat", "a dog"]).vectors.shape      # doctest: +SKIP
     (2, 384)
     """
-    manager = manager or get_manager()
-    loaded = resolve_model(model, "embed", manager)
+    manager, loaded = load_for(model, "embed", manager)
     encoder = loaded.model
     mode = loaded.pooling.get("mode", "mean")
     unit = normalize or bool(loaded.pooling.get("normalize"))

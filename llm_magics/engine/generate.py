@@ -23,12 +23,12 @@ from llm_magics.engine.decoding import (
     prefill,
     prompt_rows,
 )
-from llm_magics.engine.models import batch_defaults, resolve_model
+from llm_magics.engine.models import batch_defaults, load_for
 from llm_magics.engine.results import GenerateResult
 from llm_magics.engine.runner import RowTask, report_batch_progress, run_rows
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.runtime.loading import LoadedModel
-from llm_magics.runtime.manager import ModelManager, get_manager
+from llm_magics.runtime.manager import ModelManager
 
 __all__ = ["generate"]
 
@@ -172,12 +172,10 @@ def generate(
     answer_prefix
         The first words of every answer, written for the model, which continues from them: the
         surest way to steer a small model's answer. ``texts`` hold only the continuation.
-    batch_tokens
-        Token budget of a batch, padding and generation included (default depends on the device).
     shared_prefix
         Compute the prompt prefix common to all rows once (outputs are the same either way).
-    cache, progress
-        Use the persistent result cache; show a progress bar.
+    batch_tokens, cache, progress, manager
+        See ``llm_magics.engine`` (module docs).
 
     Returns
     -------
@@ -195,8 +193,7 @@ def generate(
     if not 0.0 < top_p <= 1.0:
         msg = f"top_p must be in (0, 1], not {top_p}."
         raise InvalidArgumentError(msg)
-    manager = manager or get_manager()
-    loaded = resolve_model(model, "chat", manager)
+    manager, loaded = load_for(model, "chat", manager)
     prompts = [str(p) for p in prompts]
     rows = prompt_rows(
         loaded,

@@ -6,10 +6,10 @@ from typing import Literal
 
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.runtime.loading import LoadedModel
-from llm_magics.runtime.manager import ModelManager
+from llm_magics.runtime.manager import ModelManager, get_manager
 from llm_magics.runtime.specs import Role
 
-__all__ = ["batch_defaults", "default_max_rows", "resolve_model"]
+__all__ = ["batch_defaults", "default_max_rows", "load_for", "resolve_model"]
 
 Primitive = Literal["generate", "score", "embed"]
 
@@ -41,6 +41,17 @@ def resolve_model(
         raise InvalidArgumentError(msg)
     loaded.touch()
     return loaded
+
+
+def load_for(
+    model: str | LoadedModel | None, role: Role, manager: ModelManager | None
+) -> tuple[ModelManager, LoadedModel]:
+    """The manager (``None``: the kernel's) and its ``LoadedModel`` for ``model`` in ``role``.
+
+    The setup every engine primitive starts with; see ``resolve_model`` for ``model``.
+    """
+    manager = manager or get_manager()
+    return manager, resolve_model(model, role, manager)
 
 
 def batch_defaults(loaded: LoadedModel, primitive: Primitive) -> tuple[int, int]:

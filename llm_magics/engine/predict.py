@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 from llm_magics.engine.embed import run_encoder
-from llm_magics.engine.models import resolve_model
+from llm_magics.engine.models import load_for
 from llm_magics.engine.results import Provenance
 from llm_magics.runtime.loading import LoadedModel
-from llm_magics.runtime.manager import ModelManager, get_manager
+from llm_magics.runtime.manager import ModelManager
 
 __all__ = ["PredictResult", "predict"]
 
@@ -44,13 +44,21 @@ def predict(
 ) -> PredictResult:
     """Probability of each of a classifier's labels for each text.
 
+    Parameters
+    ----------
+    texts
+        The texts (identical texts are computed once).
+    model
+        A model name or ``LoadedModel`` of the ``classifier`` role (a fine-tuned encoder).
+    batch_tokens, cache, progress, manager
+        See ``llm_magics.engine`` (module docs).
+
     Examples
     --------
     >>> predict(["Great tea!"], model="my-finetuned").labels      # doctest: +SKIP
     ['great', 'other']
     """
-    manager = manager or get_manager()
-    loaded = resolve_model(model, "classifier", manager)
+    manager, loaded = load_for(model, "classifier", manager)
     config = loaded.model.config
     labels = [str(config.id2label[i]) for i in range(config.num_labels)]
     probs, provenance = run_encoder(

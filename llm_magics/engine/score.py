@@ -27,12 +27,12 @@ from llm_magics.engine.decoding import (
     prefill,
     prompt_rows,
 )
-from llm_magics.engine.models import batch_defaults, resolve_model
+from llm_magics.engine.models import batch_defaults, load_for
 from llm_magics.engine.results import ScoreResult
 from llm_magics.engine.runner import RowTask, run_rows
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.runtime.loading import LoadedModel
-from llm_magics.runtime.manager import ModelManager, get_manager
+from llm_magics.runtime.manager import ModelManager
 
 __all__ = ["continuations", "score"]
 
@@ -127,8 +127,10 @@ def score(
     candidates
         The possible answers (labels), each one or more tokens long; each is scored as the
         whole answer (see the module docs).
-    model, system, batch_tokens, shared_prefix, cache, progress
+    model, system, shared_prefix
         As for ``generate``.
+    batch_tokens, cache, progress, manager
+        See ``llm_magics.engine`` (module docs).
 
     Returns
     -------
@@ -146,8 +148,7 @@ def score(
     if len(labels) < 1 or len(set(labels)) != len(labels) or not all(labels):
         msg = f"candidates must be distinct non-empty strings, not {list(candidates)!r}."
         raise InvalidArgumentError(msg)
-    manager = manager or get_manager()
-    loaded = resolve_model(model, "chat", manager)
+    manager, loaded = load_for(model, "chat", manager)
     candidate_ids = [loaded.tokenizer(c, add_special_tokens=False)["input_ids"] for c in labels]
     following = continuations(candidate_ids)
     longest = max(len(c) for c in candidate_ids)

@@ -30,8 +30,8 @@ from llm_magics.distributed import ENGINES, engine_of
 from llm_magics.errors import InvalidArgumentError, LlmMagicsError, did_you_mean
 from llm_magics.plan import EXAMPLES, VERBS, Plan, PlanSyntaxError, check_plan, describe, parse_plan
 from llm_magics.plan.run import MineRun, estimate_plan, mine_plan
-from llm_magics.reports import cache_report, models_report, status_report
 from llm_magics.runtime.manager import get_manager
+from llm_magics.status import cache_report, models_report, status_report
 
 __all__ = ["PLAN_HELP", "MineMagics"]
 
@@ -194,24 +194,29 @@ class MineMagics(Magics):
         try:
             args = parse_argstring(self.mine_cell, line)
         except ValueError as err:  # shlex: an unclosed quote
-            raise UsageError(f"%%mine: cannot read the options ({err}).") from None
+            msg = f"%%mine: cannot read the options ({err})."
+            raise UsageError(msg) from None
         name = args.dataframe
         frame = self._frame(name)
         try:
             plan = parse_plan(cell, self.shell.user_ns)
             check_plan(plan, frame.columns)
         except PlanSyntaxError as err:
-            raise UsageError(f"%%mine: {err}") from None
+            msg = f"%%mine: {err}"
+            raise UsageError(msg) from None
         if args.sample is not None and args.sample < 1:
-            raise UsageError(f"--sample must be a positive number of rows, not {args.sample}.")
+            msg = f"--sample must be a positive number of rows, not {args.sample}."
+            raise UsageError(msg)
         for option in ("out", "result"):
             value = getattr(args, option)
             if value is not None and not value.isidentifier():
-                raise UsageError(f"--{option} must be a variable name, not {value!r}.")
+                msg = f"--{option} must be a variable name, not {value!r}."
+                raise UsageError(msg)
         try:
             engine = engine_of(args.engine, address=args.address, actors=args.actors)
         except InvalidArgumentError as err:
-            raise UsageError(f"%%mine: {err}") from None
+            msg = f"%%mine: {err}"
+            raise UsageError(msg) from None
         return CellRequest(
             name=name,
             frame=frame,
@@ -235,17 +240,17 @@ class MineMagics(Magics):
                 for k, v in namespace.items()
                 if isinstance(v, pd.DataFrame) and not k.startswith("_")
             ]
-            raise UsageError(
+            msg = (
                 f"%%mine: no variable {head!r}.{did_you_mean(head, frames)} "
                 f"DataFrames here: {', '.join(frames) or 'none'}."
             )
+            raise UsageError(msg)
         value = namespace[head]
         for attribute in attributes:
             value = getattr(value, attribute, None)
         if not isinstance(value, pd.DataFrame):
-            raise UsageError(
-                f"%%mine: {name!r} is a {type(value).__name__}, not a pandas DataFrame."
-            )
+            msg = f"%%mine: {name!r} is a {type(value).__name__}, not a pandas DataFrame."
+            raise UsageError(msg)
         return value
 
     # ------------------------------------------------------------------------------- %mine
@@ -274,16 +279,19 @@ class MineMagics(Magics):
         command, _, rest = line.strip().partition(" ")
         command = command or "status"
         if command not in _SUBCOMMANDS:
-            raise UsageError(
+            msg = (
                 f"%mine: unknown command {command!r}.{did_you_mean(command, _SUBCOMMANDS)} "
                 f"Commands: {', '.join(_SUBCOMMANDS)}."
             )
+            raise UsageError(msg)
         try:
             return getattr(self, f"_{command}")(rest.strip())
         except InvalidArgumentError as err:
-            raise UsageError(f"%mine {command}: {err}") from None
+            msg = f"%mine {command}: {err}"
+            raise UsageError(msg) from None
         except ValueError as err:  # shlex: an unclosed quote
-            raise UsageError(f"%mine {command}: cannot read the arguments ({err}).") from None
+            msg = f"%mine {command}: cannot read the arguments ({err})."
+            raise UsageError(msg) from None
 
     def _status(self, rest: str) -> Any:
         self._no_arguments("status", rest)
@@ -310,7 +318,8 @@ class MineMagics(Magics):
         parser.add_argument("--all", action="store_true")
         args = parser.parse_argstring(rest)
         if bool(args.spec) == args.all:
-            raise UsageError("%mine unload: name one model, or pass --all.")
+            msg = "%mine unload: name one model, or pass --all."
+            raise UsageError(msg)
         manager = get_manager()
         try:
             count = manager.unload_all() if args.all else manager.unload(args.spec)
@@ -318,25 +327,29 @@ class MineMagics(Magics):
             count = 0
         if not count:
             loaded = [m.name for m in manager.loaded()]
-            raise UsageError(
+            msg = (
                 f"%mine unload: {args.spec!r} is not loaded.{did_you_mean(args.spec, loaded)} "
                 f"Loaded: {', '.join(loaded) or 'none'}."
             )
+            raise UsageError(msg)
         print(f"Unloaded {count} model(s).")
         return status_report(manager)
 
     def _use(self, rest: str) -> Any:
         pairs = [p for p in rest.split() if p]
         if not pairs:
-            raise UsageError("%mine use: write chat=SPEC and/or embed=SPEC.")
+            msg = "%mine use: write chat=SPEC and/or embed=SPEC."
+            raise UsageError(msg)
         manager = get_manager()
         chosen = {}
         for pair in pairs:
             role, sep, spec = pair.partition("=")
             if not sep or role not in ("chat", "embed") or not spec:
-                raise UsageError(
-                    f"%mine use: {pair!r} is not chat=SPEC or embed=SPEC.{did_you_mean(role, ('chat', 'embed'))}"
+                msg = (
+                    f"%mine use: {pair!r} is not chat=SPEC or embed=SPEC."
+                    f"{did_you_mean(role, ('chat', 'embed'))}"
                 )
+                raise UsageError(msg)
             # Checked now, not at the next operation: an id that is neither cached nor reachable
             # is refused here with the ways out.
             manager.find(spec, role=role)  # type: ignore[arg-type]
@@ -347,9 +360,11 @@ class MineMagics(Magics):
 
     def _cache(self, rest: str) -> Any:
         if rest not in ("", "info", "clear"):
-            raise UsageError(
-                f"%mine cache: {rest!r} is not info or clear.{did_you_mean(rest, ('info', 'clear'))}"
+            msg = (
+                f"%mine cache: {rest!r} is not info or clear."
+                f"{did_you_mean(rest, ('info', 'clear'))}"
             )
+            raise UsageError(msg)
         return cache_report(clear=rest == "clear")
 
     def _tune(self, rest: str) -> Any:
@@ -369,20 +384,22 @@ class MineMagics(Magics):
         if isinstance(value, (MineRun, MiningResult)):
             result = value.result if isinstance(value, MineRun) else value
             if result is None:
-                raise UsageError(f"%mine tune: the run {args.what!r} has no predict step to tune.")
+                msg = f"%mine tune: the run {args.what!r} has no predict step to tune."
+                raise UsageError(msg)
             if args.where is None and isinstance(value, MiningResult):
-                raise UsageError(
-                    f"%mine tune {args.what} DATAFRAME: name the frame it was mined from."
-                )
+                msg = f"%mine tune {args.what} DATAFRAME: name the frame it was mined from."
+                raise UsageError(msg)
             frame = self._frame(args.where) if args.where else value.frame
             return MiningTunePanel(result, frame, name=args.where)
         if args.what not in TUNABLE:
-            raise UsageError(
+            msg = (
                 f"%mine tune: {args.what!r} is neither an op with a panel nor a %%mine run."
                 f"{did_you_mean(args.what, TUNABLE)} Ops: {', '.join(TUNABLE)}."
             )
+            raise UsageError(msg)
         if args.where is None:
-            raise UsageError(f"%mine tune {args.what} DATAFRAME.COLUMN: name the text column.")
+            msg = f"%mine tune {args.what} DATAFRAME.COLUMN: name the text column."
+            raise UsageError(msg)
         name, column = self._frame_and_column(args.where, args.column)
         return TunePanel(
             self._frame(name),
@@ -406,15 +423,15 @@ class MineMagics(Magics):
                 continue
             if column in frame.columns:
                 return name, column
-            raise UsageError(
+            msg = (
                 f"%mine tune: {name!r} has no column {column!r}."
                 f"{did_you_mean(column, [str(c) for c in frame.columns])} "
                 f"Columns: {', '.join(map(str, frame.columns))}."
             )
+            raise UsageError(msg)
         self._frame(parts[0])  # says which variable is missing
-        raise UsageError(
-            f"%mine tune: write DATAFRAME.COLUMN (or DATAFRAME COLUMN), not {where!r}."
-        )
+        msg = f"%mine tune: write DATAFRAME.COLUMN (or DATAFRAME COLUMN), not {where!r}."
+        raise UsageError(msg)
 
     def _help(self, rest: str) -> Any:
         return _Help(describe(rest) if rest else PLAN_HELP.strip())
@@ -422,7 +439,8 @@ class MineMagics(Magics):
     @staticmethod
     def _no_arguments(command: str, rest: str) -> None:
         if rest:
-            raise UsageError(f"%mine {command} takes no arguments (got {rest!r}).")
+            msg = f"%mine {command} takes no arguments (got {rest!r})."
+            raise UsageError(msg)
 
 
 @dataclass(frozen=True)

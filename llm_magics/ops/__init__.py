@@ -2,6 +2,10 @@
 
 Each is a function of a text Series (``features`` of a DataFrame) that returns new objects on the
 same index; ``df.llm.<op>`` and ``series.llm.<op>`` call them, and so do ``%%mine`` and the CLI.
+
+The ops may import ``engine``, ``runtime`` and the bottom layer; never ``backends``,
+``distributed`` or Ray (not even for typing: the op runner chooses where work runs), nor
+``mining``, ``plots``, ``plan`` or an entry point.
 """
 
 from llm_magics.ops.base import OPERATIONS

@@ -1,4 +1,8 @@
-"""The plan language shared by ``%%mine`` and ``llm-mine run``."""
+"""The plan language shared by ``%%mine`` and ``llm-mine run``.
+
+The plan may import ``backends``, ``plots``, ``mining``, ``ops`` and the layers below them; never an
+entry point (``magics``, ``cli``, ``widgets``, ``comm``, ``accessor``).
+"""
 
 from llm_magics.plan.check import check_plan
 from llm_magics.plan.parse import Plan, PlanSyntaxError, Step, parse_plan

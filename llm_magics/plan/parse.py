@@ -133,22 +133,16 @@ class _Expander:
     def value(self, name: str, column: int) -> Any:
         head, *rest = name.split(".")
         if self.namespace is None or head not in self.namespace:
-            raise PlanSyntaxError(
+            msg = (
                 f"{{{name}}} names no variable; define {head!r} first, or write {{{{{name}}}}} "
-                "for the braces themselves.",
-                line=self.line,
-                column=column,
-                text=self.text,
+                "for the braces themselves."
             )
+            raise PlanSyntaxError(msg, line=self.line, column=column, text=self.text)
         found = self.namespace[head]
         for attribute in rest:
             if not hasattr(found, attribute):
-                raise PlanSyntaxError(
-                    f"{{{name}}}: {type(found).__name__} {head!r} has no attribute {attribute!r}.",
-                    line=self.line,
-                    column=column,
-                    text=self.text,
-                )
+                msg = f"{{{name}}}: {type(found).__name__} {head!r} has no attribute {attribute!r}."
+                raise PlanSyntaxError(msg, line=self.line, column=column, text=self.text)
             found = getattr(found, attribute)
         return found
 
@@ -226,16 +220,14 @@ def _tokens(text: str, line: int, expander: _Expander) -> tuple[list[Token], int
                 elif c == "]":
                     depth -= 1
                     if depth < 0:
-                        raise PlanSyntaxError(
-                            "a ']' closes no '['.", line=line, column=i + 1, text=text
-                        )
+                        msg = "a ']' closes no '['."
+                        raise PlanSyntaxError(msg, line=line, column=i + 1, text=text)
                 elif depth == 0 and (c.isspace() or c in ",#" or text.startswith("->", i)):
                     break
                 i += 1
             if depth > 0:
-                raise PlanSyntaxError(
-                    "a '[' is never closed; add ']'.", line=line, column=opened + 1, text=text
-                )
+                msg = "a '[' is never closed; add ']'."
+                raise PlanSyntaxError(msg, line=line, column=opened + 1, text=text)
             tokens.append(_word(text[start:i], start + 1, line, text, expander))
     return tokens, n
 
@@ -246,19 +238,11 @@ def _word(raw: str, column: int, line: int, text: str, expander: _Expander) -> T
     if "=" in raw and not raw.startswith(("=", "[")):
         key, _, value = raw.partition("=")
         if not _NAME.fullmatch(key):
-            raise PlanSyntaxError(
-                f"{key!r} is not an option name; options are written key=value.",
-                line=line,
-                column=column,
-                text=text,
-            )
+            msg = f"{key!r} is not an option name; options are written key=value."
+            raise PlanSyntaxError(msg, line=line, column=column, text=text)
         if not value:
-            raise PlanSyntaxError(
-                f"option {key!r} has no value; write {key}=VALUE.",
-                line=line,
-                column=column + len(key) + 1,
-                text=text,
-            )
+            msg = f"option {key!r} has no value; write {key}=VALUE."
+            raise PlanSyntaxError(msg, line=line, column=column + len(key) + 1, text=text)
         if not braces:
             return Token("option", (key, _literal(value)), column, raw)
         at = column + len(key) + 1
@@ -293,12 +277,8 @@ def _closing_quote(text: str, start: int, line: int) -> int:
         if text[i] == quote:
             return i
         i += 1
-    raise PlanSyntaxError(
-        f"the string opened here is never closed; add {quote}.",
-        line=line,
-        column=start + 1,
-        text=text,
-    )
+    msg = f"the string opened here is never closed; add {quote}."
+    raise PlanSyntaxError(msg, line=line, column=start + 1, text=text)
 
 
 def _names(tokens: list[Token], what: str, line: int, text: str) -> tuple[list[str], list[Token]]:
@@ -315,20 +295,14 @@ def _names(tokens: list[Token], what: str, line: int, text: str) -> tuple[list[s
             tokens = tokens[1:]
             expect_name = True
         elif expect_name and token.kind == "list" and names:
-            raise PlanSyntaxError(
-                f"a list needs a name before it, as in name:{token.raw}.",
-                line=line,
-                column=token.column,
-                text=text,
-            )
+            msg = f"a list needs a name before it, as in name:{token.raw}."
+            raise PlanSyntaxError(msg, line=line, column=token.column, text=text)
         else:
             break
     if names and expect_name:
+        msg = f"expected another {what} after ','."
         raise PlanSyntaxError(
-            f"expected another {what} after ','.",
-            line=line,
-            column=len(text) + 1 if not tokens else tokens[0].column,
-            text=text,
+            msg, line=line, column=len(text) + 1 if not tokens else tokens[0].column, text=text
         )
     return names, tokens
 
@@ -339,21 +313,15 @@ def _step(text: str, line: int, expander: _Expander) -> Step | None:
         return None
     head = tokens[0]
     if head.kind != "word" or not _NAME.fullmatch(head.value):
-        raise PlanSyntaxError(
-            "expected a verb (summarize, sentiment, ...) at the start of the line.",
-            line=line,
-            column=head.column,
-            text=text,
-        )
+        msg = "expected a verb (summarize, sentiment, ...) at the start of the line."
+        raise PlanSyntaxError(msg, line=line, column=head.column, text=text)
     verb, rest = head.value, tokens[1:]
     target = None
     if verb == "predict":
         if not rest or not rest[0].is_text:
+            msg = "expected the target column: predict TARGET from COLUMN, ..."
             raise PlanSyntaxError(
-                "expected the target column: predict TARGET from COLUMN, ...",
-                line=line,
-                column=rest[0].column if rest else len(text) + 1,
-                text=text,
+                msg, line=line, column=rest[0].column if rest else len(text) + 1, text=text
             )
         target, rest = rest[0].value, rest[1:]
         if rest and rest[0].kind == "word" and rest[0].value == "from":
@@ -368,34 +336,23 @@ def _step(text: str, line: int, expander: _Expander) -> Step | None:
     if rest and rest[0].kind == "arrow":
         outputs, rest = _names(rest[1:], "output name", line, text)
         if not outputs:
+            msg = "expected an output name after '->'."
             raise PlanSyntaxError(
-                "expected an output name after '->'.",
-                line=line,
-                column=rest[0].column if rest else len(text) + 1,
-                text=text,
+                msg, line=line, column=rest[0].column if rest else len(text) + 1, text=text
             )
     options: dict[str, Any] = {}
     for token in rest:
         if token.kind == "arrow" and options:
-            raise PlanSyntaxError(
-                "'->' comes before the options: VERB COLUMN -> OUTPUT key=value.",
-                line=line,
-                column=token.column,
-                text=text,
-            )
+            msg = "'->' comes before the options: VERB COLUMN -> OUTPUT key=value."
+            raise PlanSyntaxError(msg, line=line, column=token.column, text=text)
         if token.kind != "option":
             expected = "an option key=value" + ("" if outputs else ", '->' and output names")
-            raise PlanSyntaxError(
-                f"unexpected {token.raw!r}; expected {expected}.",
-                line=line,
-                column=token.column,
-                text=text,
-            )
+            msg = f"unexpected {token.raw!r}; expected {expected}."
+            raise PlanSyntaxError(msg, line=line, column=token.column, text=text)
         key, value = token.value
         if key in options:
-            raise PlanSyntaxError(
-                f"option {key!r} is given twice.", line=line, column=token.column, text=text
-            )
+            msg = f"option {key!r} is given twice."
+            raise PlanSyntaxError(msg, line=line, column=token.column, text=text)
         options[key] = value
     code, at = "", 0
     for token in tokens:  # the line as run: each {name} replaced by the value it stood for

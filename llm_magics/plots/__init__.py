@@ -4,6 +4,9 @@
 them; ``%%mine`` shows the relevant ones after a run. Importing this module enables the
 ``llm_magics`` theme and renderer unless you chose others (see ``llm_magics.plots.theme``, and
 ``llm_magics.plots.render``: charts that draw offline in JupyterLab).
+
+Plots may import ``mining``, ``ops`` (the results they draw) and the layers below them;
+never ``backends``, ``plan`` or an entry point.
 """
 
 from llm_magics.plots.mining import (

@@ -1,4 +1,8 @@
-"""Models in memory: specs, devices, loading, and the per-kernel manager."""
+"""Models in memory: specs, devices, loading, and the per-kernel manager.
+
+The runtime may import only the bottom layer (``config``, ``errors``, ``units``,
+``_optional``), torch and transformers; never ``engine`` or anything above it.
+"""
 
 from llm_magics.runtime.devices import resolve_device, resolve_dtype
 from llm_magics.runtime.loading import LoadedModel

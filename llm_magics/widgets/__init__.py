@@ -4,6 +4,10 @@
 ``MiningResult.tune(frame)`` opens a ``MiningTunePanel``. Panels call the same public API as
 code does, run it in a background thread (so Cancel reaches it), and write the code they stand for
 into the next cell.
+
+An entry point: it may import every layer below it (``plan``, ``backends``, ``plots``, ``mining``,
+``ops``, ``engine``, ``runtime``, the bottom layer) and the other entry points; no layer below
+imports it (results reach it only through ``llm_magics.conveniences``).
 """
 
 from llm_magics.widgets.mining import MiningTunePanel

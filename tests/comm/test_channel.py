@@ -32,7 +32,8 @@ class RecordingComm(BaseComm):
 
     def publish_msg(self, msg_type: str, data: Any = None, **keys: Any) -> None:
         if self.broken:
-            raise OSError("the kernel's connection is gone")
+            msg = "the kernel's connection is gone"
+            raise OSError(msg)
         self.sent.append((msg_type, json.loads(json.dumps(data))))
 
     def receive(self, data: Any) -> None:

@@ -35,7 +35,8 @@ def _forward_spy(
         if fail_first_over is not None and rows > fail_first_over and not sizes:
             sizes.append(-rows)
             # Stands in for a GPU running out of memory, which a CPU-only machine cannot produce.
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+            msg = "CUDA out of memory (simulated)"
+            raise torch.OutOfMemoryError(msg)
         sizes.append(rows)
         return real(*args, **kwargs)
 

@@ -21,7 +21,7 @@ from llm_magics.distributed import RayEngine
 from llm_magics.engine import get_result_cache
 from llm_magics.errors import LlmMagicsWarning, ModelNotFoundError, RunInterruptedError
 from llm_magics.magics.mine import CellRequest, MineMagics
-from llm_magics.reports import CacheReport, ModelsReport, StatusReport
+from llm_magics.status import CacheReport, ModelsReport, StatusReport
 
 EXAMPLE = """
 clean review

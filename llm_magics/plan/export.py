@@ -1,4 +1,5 @@
-"""A plan's run as one self-contained HTML file: what ran, what it made, what it found, its charts.
+"""A plan's run as one self-contained HTML file (``llm-mine run --report``): what ran, what it
+made, what it found, its charts.
 
 The file needs nothing at view time (no scripts, nothing fetched), so it can be mailed or opened
 offline. Charts are drawn to inline SVG by ``vl-convert-python`` (``pip install

@@ -7,8 +7,8 @@ import pandas as pd
 from llm_magics import get_manager
 from llm_magics.config import LlmMagics
 from llm_magics.engine import embed
-from llm_magics.reports import cache_report, models_report, status_report
 from llm_magics.runtime.manager import ModelManager
+from llm_magics.status import cache_report, models_report, status_report
 
 
 def test_status_report_shows_models_memory_jobs_and_cache() -> None:
