@@ -3,7 +3,11 @@
 ``df.llm.tune(op, column)`` / ``%mine tune OP DATAFRAME.COLUMN`` open a ``TunePanel``;
 ``MiningResult.tune(frame)`` opens a ``MiningTunePanel``. Panels call the same public API as
 code does, run it in a background thread (so Cancel reaches it), and write the code they stand for
-into the next cell.
+into the next cell. A panel's controls come from the op's spec (``llm_magics.widgets.controls``).
+
+An entry point: imports the ops and their specs, ``mining``, the plan (its value syntax; its
+runner late, for ``%%mine``-style runs), the model manager and the engine's job records; nothing
+below imports it.
 """
 
 from llm_magics.widgets.mining import MiningTunePanel

@@ -7,6 +7,12 @@ previous preview; "Apply to all" runs it on the whole column with a progress bar
 result in the variable named beside it; "Copy code" writes the same call (or ``%%mine`` cell) into
 the next cell. Runs happen in a thread, so "Cancel" reaches them (see ``background``).
 
+The panel knows no op by name: everything it offers comes from the op's spec
+(``llm_magics.ops.spec.OpSpec``): a control per ``tunable`` setting (drawn by
+``llm_magics.widgets.controls``), the instruction box's starting prompt (``tune_prompt``), the
+variable it suggests (``result_name``), and the role of the model it offers (``calls``). So an op
+that declares tunable settings has a panel with no edit here (``TUNABLE``).
+
 Everything a button does is a method (``preview()``, ``apply()``, ``cancel()``, ``copy_code()``)
 and every setting a widget attribute, so the panel can be driven from code and tests.
 """
@@ -66,7 +72,7 @@ class _Tunable(Mapping[str, OpSpec]):
         return iter([name for name, spec in SPECS.items() if spec.tunable])
 
     def __len__(self) -> int:
-        return len(list(iter(self)))
+        return sum(1 for spec in SPECS.values() if spec.tunable)
 
     def __repr__(self) -> str:
         return f"TUNABLE({', '.join(self)})"
