@@ -3,7 +3,7 @@
 ``df.llm.tune(op, column)`` / ``%mine tune OP DATAFRAME.COLUMN`` open a ``TunePanel``;
 ``MiningResult.tune(frame)`` opens a ``MiningTunePanel``. Panels call the same public API as
 code does, run it in a background thread (so Cancel reaches it), and write the code they stand for
-into the next cell.
+into the next cell. A panel's controls come from the op's spec (``llm_magics.widgets.controls``).
 
 An entry point: it may import every layer below it (``plan``, ``backends``, ``plots``, ``mining``,
 ``ops``, ``engine``, ``runtime``, the bottom layer) and the other entry points; no layer below

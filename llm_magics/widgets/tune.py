@@ -7,6 +7,12 @@ previous preview; "Apply to all" runs it on the whole column with a progress bar
 result in the variable named beside it; "Copy code" writes the same call (or ``%%mine`` cell) into
 the next cell. Runs happen in a thread, so "Cancel" reaches them (see ``background``).
 
+The panel knows no op by name: everything it offers comes from the op's spec
+(``llm_magics.ops.spec.OpSpec``): a control per ``tunable`` setting (drawn by
+``llm_magics.widgets.controls``), the instruction box's starting prompt (``tune_prompt``), the
+variable it suggests (``result_name``), and the role of the model it offers (``calls``). So an op
+that declares tunable settings has a panel with no edit here (``TUNABLE``).
+
 Everything a button does is a method (``preview()``, ``apply()``, ``cancel()``, ``copy_code()``)
 and every setting a widget attribute, so the panel can be driven from code and tests.
 """
@@ -15,8 +21,9 @@ from __future__ import annotations
 
 import html
 import inspect
+import string
 import time
-from collections.abc import Callable
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,200 +31,67 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from llm_magics import ops
-from llm_magics.errors import (
-    InvalidArgumentError,
-    did_you_mean,
+from llm_magics.errors import InvalidArgumentError, did_you_mean
+from llm_magics.ops.base import (
+    OPERATIONS,
+    SPECS,
+    defaults_of,
+    resolve_column,
+    text_of,
 )
-from llm_magics.ops.base import resolve_column, text_of
 from llm_magics.ops.prompts import get_prompt
+from llm_magics.ops.spec import OpSpec
 from llm_magics.runtime.manager import ModelManager, get_manager
 from llm_magics.widgets.code import call_code, mine_cell, plan_line
+from llm_magics.widgets.controls import control, value_of
 from llm_magics.widgets.panel import BackgroundPanel
-from llm_magics.widgets.shared import (
-    find_name,
-    notebook_shell,
-)
+from llm_magics.widgets.shared import find_name, notebook_shell
 
 __all__ = ["TUNABLE", "Preview", "TunePanel", "tune"]
 
 SAMPLE_SEED = 0
 MAX_SAMPLE = 200
 SNIPPET = 160
+PANEL_ARGUMENTS = ("progress", "cache", "manager")  # the panel sets these on every run
 
 
-@dataclass(frozen=True)
-class Param:
-    """One of the op's arguments as a widget: how to build it and how to read its value."""
+class _Tunable(Mapping[str, OpSpec]):
+    """The ops with a tuning panel, by name: those whose spec declares ``tunable`` settings.
 
-    name: str
-    make: Callable[[Any], Any]  # initial argument value → widget
-    read: Callable[[Any], Any] = lambda value: value  # widget value → argument value
-    show: Callable[[Any], Any] = lambda value: value  # argument value → widget value
-    required: bool = False
+    Read from ``llm_magics.ops.base.SPECS`` each time it is asked, so an op registered after this
+    module was imported (a test's toy op, a plug-in) has a panel too.
+    """
 
+    def __getitem__(self, op: str) -> OpSpec:
+        spec = SPECS[op]
+        if not spec.tunable:
+            raise KeyError(op)
+        return spec
 
-@dataclass(frozen=True)
-class OpSpec:
-    """What the panel offers for one op."""
+    def __iter__(self) -> Iterator[str]:
+        return iter([name for name, spec in SPECS.items() if spec.tunable])
 
-    params: tuple[Param, ...]
-    prompt: str | None = None  # the shipped prompt the instruction box starts from
-    chat_methods: tuple[str, ...] = ("llm",)  # values of ``method`` that use the chat model
-    role: str = "chat"  # the model's role when the op has no ``method``
+    def __len__(self) -> int:
+        return sum(1 for spec in SPECS.values() if spec.tunable)
 
-
-def _int(description: str, low: int, high: int, step: int = 1) -> Callable[[Any], Any]:
-    return lambda value: widgets.IntSlider(
-        value=value, min=low, max=high, step=step, description=description
-    )
+    def __repr__(self) -> str:
+        return f"TUNABLE({', '.join(self)})"
 
 
-def _float(description: str, low: float, high: float, step: float) -> Callable[[Any], Any]:
-    return lambda value: widgets.FloatSlider(
-        value=value, min=low, max=high, step=step, description=description
-    )
+TUNABLE: Mapping[str, OpSpec] = _Tunable()
+"""The ops ``tune()`` has a panel for, with their specs (a live view of the ops' specs)."""
 
 
-def _check(description: str) -> Callable[[Any], Any]:
-    return lambda value: widgets.Checkbox(value=bool(value), description=description)
+def _default_model(manager: ModelManager, role: str) -> str:
+    """The model a run of the panel uses for ``role`` when its model box is empty."""
+    # integrator: switch to manager.model_for(role)
+    config = manager.config
+    return config.default_chat_model if role == "chat" else config.default_embed_model
 
 
-def _choice(description: str, options: tuple[str, ...]) -> Callable[[Any], Any]:
-    return lambda value: widgets.Dropdown(value=value, options=options, description=description)
-
-
-def _text(description: str, placeholder: str) -> Callable[[Any], Any]:
-    return lambda value: widgets.Text(value=value, placeholder=placeholder, description=description)
-
-
-def _labels(value: str) -> list[str]:
-    labels = [part.strip() for part in value.split(",") if part.strip()]
-    if not labels:
-        msg = "Type the labels, separated by commas: taste, price, shipping."
-        raise InvalidArgumentError(msg)
-    return labels
-
-
-def _condition(value: str) -> str:
-    if not value.strip():
-        msg = "Describe the rows to keep: mentions late delivery, is a complaint ..."
-        raise InvalidArgumentError(msg)
-    return value.strip()
-
-
-def _schema(value: str) -> dict[str, Any]:
-    """``product, price:float, problem:[late, none]`` (the plan's output syntax) as a schema."""
-    from llm_magics.plan import PlanSyntaxError, parse_plan
-    from llm_magics.plan.verbs import output_schema
-
-    if not value.strip():
-        msg = (
-            "Name the fields to extract, e.g. product, price:float, problem:[late, damaged, none]."
-        )
-        raise InvalidArgumentError(msg)
-    try:
-        return output_schema(parse_plan(f"extract text -> {value}").steps[0])
-    except PlanSyntaxError as err:
-        msg = f"Cannot read the fields {value!r}: {err.args[0]}"
-        raise InvalidArgumentError(msg) from None
-
-
-def _schema_text(schema: Any) -> str:
-    if isinstance(schema, str):
-        return schema
-    parts = []
-    for name, kind in (schema or {}).items():
-        if isinstance(kind, (list, tuple)):
-            parts.append(f"{name}:[{', '.join(map(str, kind))}]")
-        else:
-            kind = getattr(kind, "__name__", kind)
-            parts.append(name if kind == "str" else f"{name}:{kind}")
-    return ", ".join(parts)
-
-
-def _labels_text(labels: Any) -> str:
-    return labels if isinstance(labels, str) else ", ".join(map(str, labels or []))
-
-
-_METHODS = ("embed", "llm")
-
-TUNABLE: dict[str, OpSpec] = {
-    "summarize": OpSpec(
-        prompt="summarize",
-        params=(
-            Param("max_words", _int("max words", 3, 100)),
-            Param(
-                "max_new_tokens",
-                lambda value: widgets.BoundedIntText(
-                    value=value, min=0, max=4096, description="max tokens"
-                ),
-                read=lambda value: value or None,
-                show=lambda value: value or 0,
-            ),
-            Param("temperature", _float("temperature", 0.0, 2.0, 0.05)),
-            Param("top_p", _float("top p", 0.05, 1.0, 0.05)),
-        ),
-    ),
-    "classify": OpSpec(
-        prompt="classify_question",
-        params=(
-            Param(
-                "labels",
-                _text("labels", "taste, price, shipping"),
-                read=_labels,
-                show=_labels_text,
-                required=True,
-            ),
-            Param("method", _choice("method", _METHODS)),
-            Param("multi_label", _check("several labels per row")),
-        ),
-    ),
-    "sentiment": OpSpec(prompt="sentiment", params=(Param("calibrate", _check("calibrate")),)),
-    "extract": OpSpec(
-        params=(
-            Param(
-                "schema",
-                _text("fields", "product, price:float, problem:[late, damaged, none]"),
-                read=_schema,
-                show=_schema_text,
-                required=True,
-            ),
-            Param("max_words", _int("max words", 1, 30)),
-            Param("calibrate", _check("calibrate")),
-        ),
-    ),
-    "filter": OpSpec(
-        params=(
-            Param(
-                "condition",
-                _text("condition", "mentions late delivery"),
-                read=_condition,
-                required=True,
-            ),
-            Param("method", _choice("method", _METHODS)),
-            Param("threshold", _float("threshold", 0.0, 1.0, 0.05)),
-        ),
-    ),
-    "keywords": OpSpec(
-        role="embed",
-        params=(
-            Param("top", _int("keywords", 1, 20)),
-            Param("diversity", _float("diversity", 0.0, 1.0, 0.05)),
-        ),
-    ),
-}
-"""The ops the panel tunes, with the parameters it shows (the others keep their defaults)."""
-
-
-_RESULT_NAMES = {
-    "summarize": "summary",
-    "classify": "labels",
-    "sentiment": "sentiment",
-    "extract": "fields",
-    "filter": "match",
-    "keywords": "keywords",
-}
+def _fields(template: str) -> set[str]:
+    """The ``{field}`` names of a prompt template."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
 @dataclass(frozen=True)
@@ -233,9 +107,11 @@ class Preview:
 
     @property
     def rows(self) -> int:
+        """The number of sample rows."""
         return len(self.table)
 
     def summary(self) -> str:
+        """One line: rows, seconds (and per row), rows from the cache, the models used."""
         per_row = self.seconds / max(1, self.rows)
         models = f" · {', '.join(self.models)}" if self.models else ""
         return (
@@ -244,10 +120,13 @@ class Preview:
         )
 
     def settings(self) -> str:
+        """The preview's arguments as ``name=value, ...`` (``"defaults"`` when none)."""
         shown = {k: v for k, v in self.kwargs.items() if k not in ("progress", "cache")}
         return ", ".join(f"{k}={v!r}" for k, v in shown.items()) or "defaults"
 
     def to_html(self, title: str) -> str:
+        """The preview as an HTML table of input → output under ``title`` and its summary."""
+
         def cell(value: Any) -> str:
             if isinstance(value, float):
                 text = "" if np.isnan(value) else f"{value:.3f}"
@@ -272,24 +151,21 @@ class Preview:
         )
 
 
-def _signature_defaults(op: str) -> dict[str, Any]:
-    parameters = inspect.signature(getattr(ops, op)).parameters
-    return {
-        name: p.default
-        for name, p in parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
-
-
 class TunePanel(BackgroundPanel):
     """A panel that tunes one op on a sample of one text column (see the module docs).
+
+    The op's spec (``llm_magics.ops.spec.OpSpec``) gives everything the panel shows: a control
+    per ``tunable`` setting (``llm_magics.widgets.controls``), the instruction box's starting
+    prompt (``tune_prompt``), the suggested variable (``result_name``) and the role of the model
+    the model box names (``calls``: ``classify`` with ``method="llm"`` uses the chat model).
 
     Parameters
     ----------
     data
         The DataFrame (with ``column``) or the Series of text.
     op
-        One of ``TUNABLE``: summarize, classify, sentiment, extract, filter, keywords.
+        One of ``TUNABLE``: summarize, classify, sentiment, extract, filter, keywords (and any op
+        whose spec declares tunable settings).
     column
         The text column of ``data`` (``None``: its one text column).
     name
@@ -302,6 +178,8 @@ class TunePanel(BackgroundPanel):
         Rows in the preview (picked at random among the rows with text, the same ones each time).
     namespace
         Where "Apply to all" writes (default: the notebook's variables).
+    manager
+        The model manager runs use (default: this kernel's).
     initial
         Starting values of the op's arguments (``labels=[...]``, ``max_words=15``, ``model=...``);
         arguments the panel has no widget for (``baseline=`` of filter ...) are kept as given.
@@ -321,9 +199,10 @@ class TunePanel(BackgroundPanel):
         **initial: Any,
     ) -> None:
         if op not in TUNABLE:
+            panels = list(TUNABLE)
             msg = (
-                f"No tuning panel for {op!r}.{did_you_mean(op, TUNABLE)} "
-                f"Panels: {', '.join(TUNABLE)}."
+                f"No tuning panel for {op!r}.{did_you_mean(op, panels)} "
+                f"Panels: {', '.join(panels)}."
             )
             raise InvalidArgumentError(msg)
         if style not in ("python", "mine"):
@@ -349,11 +228,7 @@ class TunePanel(BackgroundPanel):
         self.name = name or find_name(
             data, self.namespace, "df" if self.column is not None else "texts"
         )
-        accepted = [
-            name
-            for name in inspect.signature(getattr(ops, op)).parameters
-            if name not in ("texts", "progress", "cache", "manager")
-        ]
+        accepted = _accepted(op)
         unknown = [k for k in initial if k not in accepted]
         if unknown:
             msg = (
@@ -361,9 +236,9 @@ class TunePanel(BackgroundPanel):
                 f"Arguments: {', '.join(accepted)}."
             )
             raise InvalidArgumentError(msg)
-        shown = {p.name for p in TUNABLE[op].params} | {"model", "instruction"}
+        shown = {s.name for s in self.spec.tunable} | {"model", "instruction"}
         self.fixed = {k: v for k, v in initial.items() if k not in shown}
-        self.defaults = _signature_defaults(op)
+        self.defaults = defaults_of(op)
         self.previews: list[Preview] = []
         self.result: Any = None
         self.error: BaseException | None = None
@@ -371,39 +246,35 @@ class TunePanel(BackgroundPanel):
             texts.map(lambda v: text_of(v) is not None).to_numpy(dtype=bool)
         )
         self._order = np.random.default_rng(SAMPLE_SEED).permutation(self._present)
+        # The instruction box offers the op's shipped prompt, when the op takes an instruction.
+        self._instructed = self.spec.tune_prompt is not None and "instruction" in accepted
         self._build(sample, initial)
 
     # ----------------------------------------------------------------------------- widgets
 
     def _build(self, sample: int, initial: dict[str, Any]) -> None:
         w = widgets
-        self.params: dict[str, Any] = {}
-        for param in self.spec.params:
-            value = initial.get(param.name, self.defaults.get(param.name))
-            if param.name == "labels" and value is None:
-                value = ""
-            if param.name in ("schema", "condition") and value is None:
-                value = ""
-            self.params[param.name] = param.make(param.show(value))
+        self.params: dict[str, Any] = {
+            setting.name: control(
+                setting, initial.get(setting.name, self.defaults.get(setting.name))
+            )
+            for setting in self.spec.tunable
+        }
         most = max(1, min(MAX_SAMPLE, len(self._present)))
         self.sample = w.IntSlider(
             value=max(1, min(sample, most)), min=1, max=most, description="sample rows"
         )
         self.model = w.Combobox(
-            value=str(initial.get("model") or ""),
-            options=self._model_names(),
-            placeholder=f"default: {self._default_model()}",
-            description="model",
-            ensure_option=False,
+            value=str(initial.get("model") or ""), description="model", ensure_option=False
         )
         self.template = self._template()
         self.prompt = w.Textarea(
             value=initial.get("instruction") or self.template or "",
             description="instruction",
             placeholder=""
-            if self.spec.prompt
+            if self._instructed
             else f"{self.op} builds its prompts from the settings below",
-            disabled=self.spec.prompt is None,
+            disabled=not self._instructed,
             layout=w.Layout(width="95%", height="4.5em"),
         )
         self.variable = w.Text(
@@ -430,20 +301,23 @@ class TunePanel(BackgroundPanel):
         self.apply_button.on_click(lambda _: self.apply())
         self.cancel_button.on_click(lambda _: self.cancel())
         self.copy_button.on_click(lambda _: self.copy_code())
-        for control in [self.model, self.prompt, self.variable, *self.params.values()]:
-            control.observe(self._changed, names="value")
-        for name in ("method", "multi_label"):
-            if name in self.params:
-                self.params[name].observe(self._method_changed, names="value")
-        self._method_changed()
+        for control_ in [self.model, self.prompt, self.variable, *self.params.values()]:
+            control_.observe(self._changed, names="value")
+        for setting in self.spec.tunable:
+            if setting.kind != "text":  # a method, a switch: they may change the model's role
+                self.params[setting.name].observe(self._settings_changed, names="value")
+        self._show_role(self._role())
         self._changed()
+        self.widget = self._layout()
 
+    def _layout(self) -> widgets.VBox:
+        w = widgets
         where = f"{self.name}.{self.column}" if self.column is not None else self.name
         title = w.HTML(
             f"<b>Tune <code>{self.op}</code> on <code>{html.escape(where)}</code></b> "
             f"({len(self._present):,} rows with text)"
         )
-        self.widget = w.VBox(
+        return w.VBox(
             [
                 title,
                 w.HBox([self.model, self.sample]),
@@ -468,42 +342,47 @@ class TunePanel(BackgroundPanel):
             ]
         )
 
-    def _role(self) -> str:
-        method = self.params.get("method")
-        if method is None:
-            return self.spec.role
-        return "chat" if method.value in self.spec.chat_methods else "embed"
+    def _role(self) -> str | None:
+        """The role of the model the model box names, for the current settings (``None``: none)."""
+        options = {**self.defaults, **self.fixed}
+        for setting in self.spec.tunable:
+            if setting.kind != "text":  # text settings are parsed only when a run starts
+                options[setting.name] = value_of(setting, self.params[setting.name])
+        calls = self.spec.calls(options)
+        return next((u.role for u in calls if u.argument == "model"), None)
 
-    def _default_model(self) -> str:
-        config = self.manager.config
-        return config.default_chat_model if self._role() == "chat" else config.default_embed_model
-
-    def _model_names(self) -> list[str]:
-        role = self._role()
+    def _model_names(self, role: str) -> list[str]:
         loaded = [m["name"] for m in self.manager.status()["models"] if m["role"] == role]
         aliases = [f"default-{role}", *self.manager.config.aliases]
         return list(dict.fromkeys(loaded + aliases))
 
     def _template(self) -> str | None:
-        if self.spec.prompt is None:
+        if not self._instructed:
             return None
-        return get_prompt(self.spec.prompt).replace("\n\n{text}", "").replace("{text}", "")
+        return get_prompt(self.spec.tune_prompt).replace("\n\n{text}", "").replace("{text}", "")
 
     def _default_variable(self) -> str:
         if self.style == "mine":
             return f"{self.name.replace('.', '_')}_mined"
         stem = str(self.column) if self.column is not None else self.name
         stem = "".join(c if c.isalnum() else "_" for c in stem).strip("_")
-        name = f"{stem}_{_RESULT_NAMES[self.op]}"
-        return name if name.isidentifier() else _RESULT_NAMES[self.op]
+        name = f"{stem}_{self.spec.result_name}"
+        return name if name.isidentifier() else self.spec.result_name
 
-    def _method_changed(self, change: Any = None) -> None:
-        self.model.options = tuple(self._model_names())
-        self.model.placeholder = f"default: {self._default_model()}"
-        if self.op == "classify":
-            self.prompt.disabled = (
-                self.params["method"].value != "llm" or self.params["multi_label"].value
-            )
+    def _settings_changed(self, change: Any = None) -> None:
+        role = self._role()
+        if role != self.role:
+            self._show_role(role)
+
+    def _show_role(self, role: str | None) -> None:
+        """Offer the models of ``role``; the instruction box is for the chat model's prompt."""
+        self.role = role
+        self.model.disabled = role is None
+        self.model.options = tuple(self._model_names(role)) if role is not None else ()
+        self.model.placeholder = (
+            f"default: {_default_model(self.manager, role)}" if role is not None else "no model"
+        )
+        self.prompt.disabled = not (self._instructed and role == "chat")
 
     # ----------------------------------------------------------------------------- settings
 
@@ -513,10 +392,10 @@ class TunePanel(BackgroundPanel):
         Raises ``InvalidArgumentError`` for a setting that cannot be read (fields of extract).
         """
         values: dict[str, Any] = {}
-        for param in self.spec.params:
-            value = param.read(self.params[param.name].value)
-            if param.required or value != self.defaults.get(param.name):
-                values[param.name] = value
+        for setting in self.spec.tunable:
+            value = value_of(setting, self.params[setting.name])
+            if setting.required or value != self.defaults.get(setting.name):
+                values[setting.name] = value
         values.update(self.fixed)
         instruction = self._instruction(values)
         if instruction is not None:
@@ -527,16 +406,19 @@ class TunePanel(BackgroundPanel):
         return values
 
     def _instruction(self, values: dict[str, Any]) -> str | None:
+        """The typed instruction with the shipped prompt's fields (``{max_words}``) filled in."""
         text = self.prompt.value.strip()
         if self.prompt.disabled or not text or text == (self.template or "").strip():
             return None
-        fields = {
-            "max_words": values.get("max_words", self.defaults.get("max_words")),
-            "labels": ", ".join(values.get("labels", [])),
-        }
-        for key, value in fields.items():
-            text = text.replace("{" + key + "}", str(value))
+        for name in sorted(_fields(get_prompt(self.spec.tune_prompt)) - {"text"}):
+            text = text.replace("{" + name + "}", str(self._shown(name, values)))
         return text
+
+    def _shown(self, name: str, values: dict[str, Any]) -> Any:
+        """Argument ``name`` of ``values`` (else its default) as its control shows it."""
+        value = values.get(name, self.defaults.get(name))
+        settings = {s.name: s for s in self.spec.tunable}
+        return settings[name].shown(value) if name in settings else value
 
     def code(self) -> str:
         """The call (or ``%%mine`` cell) that gives what "Apply to all" gives."""
@@ -551,15 +433,21 @@ class TunePanel(BackgroundPanel):
         return call_code(target, f"{self.name}.llm.{self.op}", [self.column], kwargs)
 
     def plan_line(self, kwargs: dict[str, Any] | None = None) -> str:
-        """The ``%%mine`` step for these settings."""
+        """The ``%%mine`` step for these settings.
+
+        The op's required argument goes where its spec's ``plan_argument`` says: quoted after
+        the column (``filter``), after ``->`` (``extract``'s fields) or as an option.
+        """
         options = dict(self.kwargs() if kwargs is None else kwargs)
         outputs: list[str] = []
         positional = None
-        if self.op == "extract":
-            outputs = [part.strip() for part in _split_fields(self.params["schema"].value)]
-            options.pop("schema")
-        if self.op == "filter":
-            positional = options.pop("condition")
+        argument, where = self.spec.argument, self.spec.plan_argument
+        if argument in options and where in ("outputs", "quoted"):
+            text = str(self._shown(argument, {argument: options.pop(argument)}))
+            if where == "outputs":
+                outputs = [text]
+            else:
+                positional = text
         return plan_line(
             self.op, str(self.column), positional=positional, outputs=outputs, options=options
         )
@@ -579,10 +467,11 @@ class TunePanel(BackgroundPanel):
             self._fail(err)
             return
         rows = self.sample_rows()
+        call = self._call(kwargs)
 
         def work() -> Preview:
             started = time.perf_counter()
-            result = getattr(ops, self.op)(rows, **kwargs, progress=False, manager=self.manager)
+            result = call(rows)
             seconds = time.perf_counter() - started
             return _preview(kwargs, rows, result, seconds)
 
@@ -613,11 +502,10 @@ class TunePanel(BackgroundPanel):
                 return mine_plan(self.data, plan, progress=False, manager=self.manager).frame
 
         else:
+            call = self._call(kwargs)
 
             def work() -> Any:
-                return getattr(ops, self.op)(
-                    self.texts, **kwargs, progress=False, manager=self.manager
-                )
+                return call(self.texts)
 
         def done(result: Any) -> None:
             self.result = result
@@ -628,6 +516,18 @@ class TunePanel(BackgroundPanel):
 
     # ----------------------------------------------------------------------------- plumbing
 
+    def _call(self, kwargs: dict[str, Any]) -> Any:
+        """The op with ``kwargs`` and the model named: the box's, else its role's default.
+
+        The model is decided here, before the run's thread starts, and passed down as
+        ``model=``: a change of the kernel's default model during the run does not reach it.
+        """
+        arguments = dict(kwargs)
+        if self.role is not None:
+            arguments.setdefault("model", _default_model(self.manager, self.role))
+        op = OPERATIONS[self.op]
+        return lambda texts: op(texts, **arguments, progress=False, manager=self.manager)
+
     def _previewed(self, preview: Preview) -> None:
         if self.previews:
             self.previous_view.value = self.previews[-1].to_html("Previous")
@@ -636,17 +536,10 @@ class TunePanel(BackgroundPanel):
         self.status.value = html.escape(preview.summary())
 
 
-def _split_fields(text: str) -> list[str]:
-    """``a, b:[x, y], c`` → ``["a", "b:[x, y]", "c"]`` (commas inside brackets stay)."""
-    parts, depth, start = [], 0, 0
-    for i, char in enumerate(text):
-        depth += char == "["
-        depth -= char == "]"
-        if char == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return [p.strip() for p in parts if p.strip()]
+def _accepted(op: str) -> list[str]:
+    """The arguments a panel for ``op`` may start from: the op's, but the text and the panel's own."""
+    names = list(inspect.signature(OPERATIONS[op]).parameters)[1:]
+    return [name for name in names if name not in PANEL_ARGUMENTS]
 
 
 def _preview(kwargs: dict[str, Any], rows: pd.Series, result: Any, seconds: float) -> Preview:
