@@ -27,7 +27,6 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.prompts import render
 from llm_magics.ops.spec import OpSpec, Setting, Uses
-from llm_magics.runtime.manager import ModelManager
 
 __all__ = ["SPEC", "LabelScores", "classify", "score_labels"]
 
@@ -66,25 +65,17 @@ def score_labels(
     prompt: Callable[[str], str],
     *,
     calibrate: bool = True,
-    model: str | None = None,
-    progress: bool = True,
-    cache: bool = True,
-    batch_tokens: int | None = None,
-    manager: ModelManager | None = None,
+    **engine: Any,
 ) -> LabelScores:
-    """Probability of each label as the chat model's answer to ``prompt(text)``, calibrated."""
+    """Probability of each label as the chat model's answer to ``prompt(text)``, calibrated.
+
+    ``engine`` holds the shared engine arguments (``model``, ``progress``, ``cache``,
+    ``batch_tokens``, ``manager``; see ``llm_magics.ops.spec.ENGINE_ARGUMENTS``).
+    """
     candidates, owner = _spellings(labels)
     rows = [prompt(t) for t in texts]
     free = [prompt(t) for t in CONTENT_FREE] if calibrate else []
-    result = score(
-        rows + free,
-        candidates,
-        model=model,
-        progress=progress,
-        cache=cache,
-        batch_tokens=batch_tokens,
-        manager=manager,
-    )
+    result = score(rows + free, candidates, **engine)
     spelled = np.exp(result.logprobs - result.logprobs.max(axis=1, keepdims=True))
     per_label = np.zeros((len(spelled), len(labels)))
     np.add.at(per_label.T, owner, spelled.T)
@@ -100,15 +91,11 @@ def _embed_labels(
     descriptions: Sequence[str],
     *,
     calibrate: bool,
-    model: str | None,
-    progress: bool,
-    cache: bool,
-    batch_tokens: int | None,
-    manager: ModelManager | None,
+    progress: bool = True,
+    **engine: Any,
 ) -> tuple[np.ndarray, list[Provenance]]:
     """Calibrated similarity logits (rows × labels) of texts to label descriptions."""
     free = [t for t in CONTENT_FREE if t] if calibrate else []
-    engine = {"model": model, "cache": cache, "batch_tokens": batch_tokens, "manager": manager}
     # The rows in one call, the labels in another: what the user reads (progress, "N of M rows
     # were cut", rows computed) counts their rows only.
     rows = embed(list(texts), progress=progress, **engine)

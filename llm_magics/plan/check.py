@@ -2,8 +2,9 @@
 
 Every verb must be an operation or a mining step, every column must exist in the frame or be made
 by an earlier step, every key must be an argument of the verb's function, and each verb gets the
-pieces it needs (``filter``'s condition, ``extract``'s outputs, ``classify``'s labels ...). Errors
-name the line and column and suggest the closest valid name.
+pieces it needs, where its spec says a line gives them (``OpSpec.plan_argument``: ``filter``'s
+quoted condition, ``extract``'s ``-> fields``, ``classify``'s ``labels=``). Errors name the line
+and column and suggest the closest valid name.
 
 A step never replaces a column silently: an output named like a column of the frame or of an
 earlier step is an error, unless the step says ``overwrite=True`` (``clean COLUMN`` rewrites its
