@@ -1,9 +1,12 @@
 """``series.llm`` and ``df.llm``: the operations as pandas accessors.
 
 pandas builds the accessor object on every attribute access, so it holds only the object it wraps;
-state lives in the model manager. Each method calls the op of the same name in ``llm_magics.ops``
-(same arguments, same documentation): on a Series, the Series is the text; on a DataFrame, the
-first argument names the text column (``None``: the one text column, if there is one).
+state lives in the model manager. Every registered operation of a text column (its spec's
+``input == "column"``, ``llm_magics.ops.base.SPECS``) is a method of both, found when it is asked
+for, so an op registered later is one too. A method calls the op of the same name (same
+arguments, same documentation): on a Series, the Series is the text; on a DataFrame, the first
+argument names the text column (``None``: the one text column, if there is one). ``features``
+(an op of a frame) and the conveniences below are written out.
 
 A method returns new objects aligned to the input's index and never adds columns to the caller's
 frame, so a name clash is settled the pandas way: ``df.join(df.llm.sentiment("review"))`` refuses
@@ -20,27 +23,22 @@ Examples
 from __future__ import annotations
 
 import inspect
+import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from llm_magics import ops
-from llm_magics.ops.base import resolve_column
+from llm_magics.errors import did_you_mean
+from llm_magics.ops.base import OPERATIONS, SPECS, resolve_column
 
 __all__ = ["DataFrameLlm", "SeriesLlm"]
 
-ROW_OPS = (
-    "clean",
-    "summarize",
-    "classify",
-    "sentiment",
-    "extract",
-    "filter",
-    "embed",
-    "keywords",
-    "topics",
-)
+
+def column_ops() -> list[str]:
+    """The operations of a text column (``OpSpec.input == "column"``), registered so far."""
+    return [name for name, spec in SPECS.items() if spec.input == "column"]
 
 
 def _doc(op: Callable[..., Any]) -> str:
@@ -49,9 +47,7 @@ def _doc(op: Callable[..., Any]) -> str:
     return doc.split("\n    Examples\n    --------")[0].rstrip() + "\n"
 
 
-def _series_method(name: str) -> Callable[..., Any]:
-    op = getattr(ops, name)
-
+def _series_method(name: str, op: Callable[..., Any]) -> Callable[..., Any]:
     def method(self: SeriesLlm, *args: Any, **kwargs: Any) -> Any:
         return op(self._obj, *args, **kwargs)
 
@@ -62,9 +58,7 @@ def _series_method(name: str) -> Callable[..., Any]:
     return method
 
 
-def _frame_method(name: str) -> Callable[..., Any]:
-    op = getattr(ops, name)
-
+def _frame_method(name: str, op: Callable[..., Any]) -> Callable[..., Any]:
     def method(self: DataFrameLlm, column: Any = None, *args: Any, **kwargs: Any) -> Any:
         return op(resolve_column(self._obj, column), *args, **kwargs)
 
@@ -80,9 +74,39 @@ def _frame_method(name: str) -> Callable[..., Any]:
     return method
 
 
+class _ColumnOps:
+    """The column operations as methods, looked up in the registry when asked for.
+
+    They are not class attributes: an op registered after import (a plugin's, a test's) is a
+    method as soon as its module has run, with nothing else edited.
+    """
+
+    _obj: Any
+    _make: Callable[[str, Callable[..., Any]], Callable[..., Any]]
+    _methods: ClassVar[dict[Callable[..., Any], Callable[..., Any]]]
+
+    def __getattr__(self, name: str) -> Any:
+        # Dunder and private names (IPython's _repr_*_ probes, copy's __deepcopy__) are never ops.
+        if name.startswith("_") or name not in column_ops():
+            kind = type(self).__name__
+            hint = "" if name.startswith("_") else did_you_mean(name, column_ops())
+            msg = f"{kind!r} object has no attribute {name!r}.{hint}"
+            raise AttributeError(msg)
+        op = OPERATIONS[name]
+        if op not in self._methods:  # built once per op: its signature and docs are copied
+            self._methods[op] = type(self)._make(name, op)
+        return types.MethodType(self._methods[op], self)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *column_ops()})
+
+
 @pd.api.extensions.register_series_accessor("llm")
-class SeriesLlm:
+class SeriesLlm(_ColumnOps):
     """Language-model operations on a text Series: ``series.llm.summarize()`` ..."""
+
+    _make = staticmethod(_series_method)
+    _methods: ClassVar[dict[Callable[..., Any], Callable[..., Any]]] = {}
 
     def __init__(self, obj: pd.Series) -> None:
         self._obj = obj
@@ -100,8 +124,11 @@ class SeriesLlm:
 
 
 @pd.api.extensions.register_dataframe_accessor("llm")
-class DataFrameLlm:
+class DataFrameLlm(_ColumnOps):
     """Language-model operations on a DataFrame's text columns: ``df.llm.summarize("review")`` ..."""
+
+    _make = staticmethod(_frame_method)
+    _methods: ClassVar[dict[Callable[..., Any], Callable[..., Any]]] = {}
 
     def __init__(self, obj: pd.DataFrame) -> None:
         self._obj = obj
@@ -139,8 +166,3 @@ class DataFrameLlm:
         from llm_magics.mining import mine
 
         return mine(self._obj, target, **kwargs)
-
-
-for _name in ROW_OPS:
-    setattr(SeriesLlm, _name, _series_method(_name))
-    setattr(DataFrameLlm, _name, _frame_method(_name))

@@ -6,13 +6,31 @@ import pandas as pd
 import pytest
 
 import llm_magics  # noqa: F401  (registers the accessors)
-from llm_magics.accessor import ROW_OPS
+from llm_magics.accessor import column_ops
 from llm_magics.errors import InvalidArgumentError
+from llm_magics.ops.base import SPECS
+
+
+def test_every_column_op_is_a_method_of_both_accessors() -> None:
+    frame = pd.DataFrame({"review": ["x"]})
+    expected = [name for name, spec in SPECS.items() if spec.input == "column"]
+    assert column_ops() == expected
+    assert {"classify", "clean", "summarize", "topics"} <= set(expected)
+    assert "features" not in expected  # an op of a frame: its own method, taking cols
+    for name in expected:
+        assert name in dir(frame.llm) and name in dir(frame["review"].llm)
+    assert "features" in dir(frame.llm)
+
+
+def test_an_unknown_method_suggests_the_nearest_op() -> None:
+    with pytest.raises(AttributeError, match=r"no attribute 'sumarize'\. Did you mean 'summarize'"):
+        pd.Series(["x"]).llm.sumarize  # noqa: B018
+    assert not hasattr(pd.Series(["x"]).llm, "_repr_html_")
 
 
 def test_series_and_frame_methods_carry_the_op_signature() -> None:
     frame = pd.DataFrame({"review": ["x"]})
-    for name in ROW_OPS:
+    for name in column_ops():
         on_series = inspect.signature(getattr(frame["review"].llm, name))
         on_frame = inspect.signature(getattr(frame.llm, name))
         assert next(iter(on_frame.parameters)) == "column"

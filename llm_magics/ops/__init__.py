@@ -9,18 +9,25 @@ The ops may import ``engine``, ``runtime`` and the bottom layer; never ``backend
 """
 
 from llm_magics.ops.base import OPERATIONS
-from llm_magics.ops.classify import classify
+
+# isort: off
+# The ops register in the order of a plan (clean first, then the per-row ops, then those across
+# rows): the order of SPECS, so the order in which `%mine help`, the sidebar and the plan's error
+# messages list the verbs.
 from llm_magics.ops.clean import clean
-from llm_magics.ops.embed import embed
-from llm_magics.ops.extract import extract
-from llm_magics.ops.features import FEATURE_KINDS, TextFeatures, features
-from llm_magics.ops.filter import filter, query
-from llm_magics.ops.finetune import FineTuned, finetune
-from llm_magics.ops.keywords import keywords
-from llm_magics.ops.prompts import get_prompt, reset_prompts, set_prompt
-from llm_magics.ops.sentiment import sentiment
 from llm_magics.ops.summarize import summarize
+from llm_magics.ops.classify import classify
+from llm_magics.ops.sentiment import sentiment
+from llm_magics.ops.extract import extract
+from llm_magics.ops.filter import filter, query
+from llm_magics.ops.embed import embed
+from llm_magics.ops.keywords import keywords
 from llm_magics.ops.topics import TopicModel, topics
+from llm_magics.ops.features import FEATURE_KINDS, TextFeatures, features
+
+# isort: on
+from llm_magics.ops.finetune import FineTuned, finetune
+from llm_magics.ops.prompts import get_prompt, reset_prompts, set_prompt
 
 __all__ = [
     "FEATURE_KINDS",

@@ -114,10 +114,6 @@ def _arguments(
 ) -> tuple[list[inspect.Parameter], list[EngineArgument]]:
     """The function's own parameters, and the shared engine arguments it receives in ``**engine``."""
     parameters = list(inspect.signature(fn).parameters.values())
-    # TRANSITIONAL (issue 20, removed once every op takes **engine): an op that still declares
-    # the engine arguments itself, and its old ``engine`` (backend) parameter, is registered as is.
-    if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-        return [p for p in parameters if p.name != "engine"], []
     own = [p for p in parameters if p.kind is not p.VAR_KEYWORD]
     takes_engine = len(own) < len(parameters)
     if fn.__name__ != spec.name or takes_engine != bool(spec.engine_arguments):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,10 +27,6 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.prompts import render
 from llm_magics.ops.spec import OpSpec, Setting, Uses
-from llm_magics.runtime.manager import ModelManager
-
-if TYPE_CHECKING:
-    from llm_magics.distributed import RayEngine
 
 __all__ = ["SPEC", "LabelScores", "classify", "score_labels"]
 
@@ -69,25 +65,17 @@ def score_labels(
     prompt: Callable[[str], str],
     *,
     calibrate: bool = True,
-    model: str | None = None,
-    progress: bool = True,
-    cache: bool = True,
-    batch_tokens: int | None = None,
-    manager: ModelManager | None = None,
+    **engine: Any,
 ) -> LabelScores:
-    """Probability of each label as the chat model's answer to ``prompt(text)``, calibrated."""
+    """Probability of each label as the chat model's answer to ``prompt(text)``, calibrated.
+
+    ``engine`` holds the shared engine arguments (``model``, ``progress``, ``cache``,
+    ``batch_tokens``, ``manager``; see ``llm_magics.ops.spec.ENGINE_ARGUMENTS``).
+    """
     candidates, owner = _spellings(labels)
     rows = [prompt(t) for t in texts]
     free = [prompt(t) for t in CONTENT_FREE] if calibrate else []
-    result = score(
-        rows + free,
-        candidates,
-        model=model,
-        progress=progress,
-        cache=cache,
-        batch_tokens=batch_tokens,
-        manager=manager,
-    )
+    result = score(rows + free, candidates, **engine)
     spelled = np.exp(result.logprobs - result.logprobs.max(axis=1, keepdims=True))
     per_label = np.zeros((len(spelled), len(labels)))
     np.add.at(per_label.T, owner, spelled.T)
@@ -103,15 +91,11 @@ def _embed_labels(
     descriptions: Sequence[str],
     *,
     calibrate: bool,
-    model: str | None,
-    progress: bool,
-    cache: bool,
-    batch_tokens: int | None,
-    manager: ModelManager | None,
+    progress: bool = True,
+    **engine: Any,
 ) -> tuple[np.ndarray, list[Provenance]]:
     """Calibrated similarity logits (rows × labels) of texts to label descriptions."""
     free = [t for t in CONTENT_FREE if t] if calibrate else []
-    engine = {"model": model, "cache": cache, "batch_tokens": batch_tokens, "manager": manager}
     # The rows in one call, the labels in another: what the user reads (progress, "N of M rows
     # were cut", rows computed) counts their rows only.
     rows = embed(list(texts), progress=progress, **engine)
@@ -210,12 +194,7 @@ def classify(
     method: str = "embed",
     instruction: str | None = None,
     calibrate: bool | None = None,
-    model: str | None = None,
-    progress: bool = True,
-    cache: bool = True,
-    batch_tokens: int | None = None,
-    manager: ModelManager | None = None,
-    engine: str | RayEngine = "local",
+    **engine: Any,
 ) -> pd.DataFrame:
     """Give each text one of ``labels`` (or several, with ``multi_label``) with probabilities.
 
@@ -241,13 +220,6 @@ def classify(
     calibrate
         Contextual calibration against content-free inputs (see the module docs); ``None``: on
         for ``llm``, off for ``embed`` (what measured best with the default models).
-    model
-        The chat model (``llm``) or the embedding model (``embed``).
-    progress, cache, batch_tokens, manager
-        Passed to the engine.
-    engine
-        ``"local"`` runs here; ``"ray"`` or a ``RayEngine`` runs the same rows on a Ray cluster,
-        one model per worker (see ``llm_magics.distributed``).
 
     Returns
     -------
@@ -259,7 +231,7 @@ def classify(
         msg = f"method must be 'embed', 'llm' or 'finetuned', not {method!r}."
         raise InvalidArgumentError(msg)
     if method == "finetuned":
-        return _finetuned(texts, labels, model, progress, cache, batch_tokens, manager)
+        return _finetuned(texts, labels, **engine)
     if labels is None:
         msg = "classify() needs labels: a list of names or a dict of name: description."
         raise InvalidArgumentError(msg)
@@ -267,11 +239,8 @@ def classify(
     if calibrate is None:
         calibrate = method == "llm"
     column = TextColumn.of(texts, "classify")
-    engine = {"model": model, "progress": progress, "cache": cache, "batch_tokens": batch_tokens}
     if method == "embed":
-        logits, steps = _embed_labels(
-            column.texts, descriptions, calibrate=calibrate, manager=manager, **engine
-        )
+        logits, steps = _embed_labels(column.texts, descriptions, calibrate=calibrate, **engine)
         probs = 1 / (1 + np.exp(-logits)) if multi_label else _softmax(logits)
     elif multi_label:
         probs, steps = np.zeros((len(column.texts), len(names))), []
@@ -282,7 +251,6 @@ def classify(
                 ["yes", "no"],
                 lambda t, c=condition: render("filter", condition=c, text=t),
                 calibrate=calibrate,
-                manager=manager,
                 **engine,
             )
             probs[:, j], steps = scored.probs[:, 0], steps + scored.provenance
@@ -293,7 +261,6 @@ def classify(
             names,
             lambda t: render("classify", question=question, text=t),
             calibrate=calibrate,
-            manager=manager,
             **engine,
         )
         probs, steps = scored.probs, scored.provenance
@@ -310,11 +277,9 @@ def classify(
 def _finetuned(
     texts: pd.Series,
     labels: Sequence[str] | Mapping[str, str] | None,
+    *,
     model: str | None,
-    progress: bool,
-    cache: bool,
-    batch_tokens: int | None,
-    manager: ModelManager | None,
+    **engine: Any,
 ) -> pd.DataFrame:
     from llm_magics.engine.predict import predict
 
@@ -322,14 +287,7 @@ def _finetuned(
         msg = "classify(method='finetuned') needs model=: the name finetune() returned."
         raise InvalidArgumentError(msg)
     column = TextColumn.of(texts, "classify")
-    out = predict(
-        column.texts,
-        model=model,
-        progress=progress,
-        cache=cache,
-        batch_tokens=batch_tokens,
-        manager=manager,
-    )
+    out = predict(column.texts, model=model, **engine)
     if labels is not None and sorted(map(str, labels)) != sorted(out.labels):
         msg = f"{model!r} predicts {out.labels}, not {list(labels)}; leave labels out."
         raise InvalidArgumentError(msg)

@@ -16,16 +16,12 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from html.parser import HTMLParser
-from typing import TYPE_CHECKING
 
 import ftfy
 import pandas as pd
 
 from llm_magics.ops.base import TextColumn, is_blank, operation, record_provenance
 from llm_magics.ops.spec import OpSpec
-
-if TYPE_CHECKING:
-    from llm_magics.distributed import RayEngine
 
 __all__ = ["PII_KINDS", "SPEC", "clean", "luhn_valid", "mask_pii", "strip_html"]
 
@@ -164,7 +160,6 @@ def clean(
     unicode: bool = True,
     whitespace: bool = True,
     pii: bool = True,
-    engine: str | RayEngine = "local",
 ) -> pd.Series:
     """Strip HTML, repair mojibake, normalise whitespace and mask PII; no model needed.
 
@@ -176,9 +171,6 @@ def clean(
         Which steps to run (all by default). ``unicode`` repairs mojibake and drops invisible
         characters. ``pii`` masks URLs, e-mails, IP addresses, card numbers
         (Luhn-checked) and phone numbers with ``[URL]``, ``[EMAIL]``, ``[IP]``, ``[CARD]``, ``[PHONE]``.
-    engine
-        ``"local"`` runs here; ``"ray"`` or a ``RayEngine`` runs the same rows on a Ray cluster,
-        one model per worker (see ``llm_magics.distributed``).
 
     Returns
     -------

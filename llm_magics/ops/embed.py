@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,10 +11,6 @@ from llm_magics.engine import embed as embed_texts
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.spec import OpSpec, Uses
-from llm_magics.runtime.manager import ModelManager
-
-if TYPE_CHECKING:
-    from llm_magics.distributed import RayEngine
 
 __all__ = ["SPEC", "embed", "reduce_dims", "vectors_frame"]
 
@@ -59,12 +55,7 @@ def embed(
     *,
     dims: int | None = None,
     normalize: bool = True,
-    model: str | None = None,
-    progress: bool = True,
-    cache: bool = True,
-    batch_tokens: int | None = None,
-    manager: ModelManager | None = None,
-    engine: str | RayEngine = "local",
+    **engine: Any,
 ) -> pd.DataFrame:
     """Embed each text; ``dims`` reduces the vectors to that many principal components.
 
@@ -77,11 +68,6 @@ def embed(
         keeps the model's width.
     normalize
         Scale each vector to length 1.
-    model, progress, cache, batch_tokens, manager
-        The embedding model and engine settings.
-    engine
-        ``"local"`` runs here; ``"ray"`` or a ``RayEngine`` runs the same rows on a Ray cluster,
-        one model per worker (see ``llm_magics.distributed``).
 
     Returns
     -------
@@ -92,15 +78,7 @@ def embed(
         msg = f"dims must be a positive number of dimensions or None, not {dims}."
         raise InvalidArgumentError(msg)
     column = TextColumn.of(texts, "embed")
-    out = embed_texts(
-        column.texts,
-        model=model,
-        normalize=normalize,
-        progress=progress,
-        cache=cache,
-        batch_tokens=batch_tokens,
-        manager=manager,
-    )
+    out = embed_texts(column.texts, normalize=normalize, **engine)
     vectors = out.vectors if dims is None else reduce_dims(out.vectors, dims)
     result = vectors_frame(vectors, column.present, column.source.index, f"{column.name}_emb")
     record_provenance(result, "embed", {"dims": dims, "normalize": normalize}, [out.provenance])

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,10 +31,6 @@ from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.classify import score_labels
 from llm_magics.ops.prompts import render
 from llm_magics.ops.spec import OpSpec, Setting, Uses
-from llm_magics.runtime.manager import ModelManager
-
-if TYPE_CHECKING:
-    from llm_magics.distributed import RayEngine
 
 __all__ = ["SPEC", "extract", "parse_schema", "schema_of_text", "schema_text", "split_fields"]
 
@@ -197,12 +193,7 @@ def extract(
     *,
     max_words: int = 6,
     calibrate: bool = True,
-    model: str | None = None,
-    progress: bool = True,
-    cache: bool = True,
-    batch_tokens: int | None = None,
-    manager: ModelManager | None = None,
-    engine: str | RayEngine = "local",
+    **engine: Any,
 ) -> pd.DataFrame:
     """One typed column per field of ``schema``, read from each text by the chat model.
 
@@ -218,11 +209,6 @@ def extract(
         The longest ``str`` answer, in words.
     calibrate
         Contextual calibration of choice and ``bool`` fields (see ``classify``).
-    model, progress, cache, batch_tokens, manager
-        The chat model and engine settings.
-    engine
-        ``"local"`` runs here; ``"ray"`` or a ``RayEngine`` runs the same rows on a Ray cluster,
-        one model per worker (see ``llm_magics.distributed``).
 
     Returns
     -------
@@ -232,13 +218,6 @@ def extract(
     """
     fields = parse_schema(schema)
     column = TextColumn.of(texts, "extract")
-    engine: dict[str, Any] = {
-        "model": model,
-        "progress": progress,
-        "cache": cache,
-        "batch_tokens": batch_tokens,
-        "manager": manager,
-    }
     steps: list[Provenance] = []
     columns: dict[str, tuple[Sequence[Any], str]] = {}
     unreadable: dict[str, int] = {}

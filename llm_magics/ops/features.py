@@ -254,7 +254,7 @@ SPEC = OpSpec(
     prompts=("sentiment", "topic_label"),
     row_wise=False,
     input="frame",
-    engine_arguments=(),
+    engine_arguments=("model", "progress", "cache"),
     example="features review                   # numeric text features, prefixed review_",
     result_name="features",
 )
@@ -270,10 +270,8 @@ def features(
     topics_k: int | None = None,
     keyword_features: int = 20,
     seed: int = 0,
-    model: str | None = None,
     chat_model: str | None = None,
-    progress: bool = True,
-    cache: bool = True,
+    **engine: Any,
 ) -> pd.DataFrame:
     """Numeric features of text columns, prefixed with their column (see ``TextFeatures``).
 
@@ -283,8 +281,8 @@ def features(
         The DataFrame (or a Series: its one column).
     cols
         The text column(s); ``None``: every column that holds text.
-    kinds, embedding_dims, topics_k, keyword_features, seed, model, chat_model, progress, cache
-        As for ``TextFeatures``.
+    kinds, embedding_dims, topics_k, keyword_features, seed, chat_model
+        As for ``TextFeatures``; ``model`` is the embedding model.
 
     Returns
     -------
@@ -318,10 +316,8 @@ def features(
                 topics_k=topics_k,
                 keyword_features=keyword_features,
                 seed=seed,
-                model=model,
                 chat_model=chat_model,
-                progress=progress,
-                cache=cache,
+                **engine,
             ).fit_transform(source)
         )
     result = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=frame.index)

@@ -10,7 +10,7 @@ depend on the text, so it is not the default (see ``bench/quality.py``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,10 +21,6 @@ from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.classify import EMBED_TEMPERATURE, score_labels
 from llm_magics.ops.prompts import render
 from llm_magics.ops.spec import OpSpec, Setting, Uses
-from llm_magics.runtime.manager import ModelManager
-
-if TYPE_CHECKING:
-    from llm_magics.distributed import RayEngine
 
 __all__ = ["SPEC", "filter", "query"]
 
@@ -77,12 +73,7 @@ def filter(
     baseline: str = "An ordinary review of a product.",
     threshold: float = 0.5,
     calibrate: bool = True,
-    model: str | None = None,
-    progress: bool = True,
-    cache: bool = True,
-    batch_tokens: int | None = None,
-    manager: ModelManager | None = None,
-    engine: str | RayEngine = "local",
+    **engine: Any,
 ) -> pd.Series:
     """Whether each text matches ``condition`` ("mentions shipping", "is a complaint" ...).
 
@@ -101,11 +92,6 @@ def filter(
         The probability above which a row matches.
     calibrate
         Contextual calibration (``method="llm"``).
-    model, progress, cache, batch_tokens, manager
-        The embedding or chat model, and engine settings.
-    engine
-        ``"local"`` runs here; ``"ray"`` or a ``RayEngine`` runs the same rows on a Ray cluster,
-        one model per worker (see ``llm_magics.distributed``).
 
     Returns
     -------
@@ -123,11 +109,10 @@ def filter(
         msg = f"method must be 'embed' or 'llm', not {method!r}."
         raise InvalidArgumentError(msg)
     column = TextColumn.of(texts, "filter")
-    engine = {"model": model, "progress": progress, "cache": cache, "batch_tokens": batch_tokens}
     if method == "embed":
         # The rows in one call, the condition in another: progress and counts are the user's rows.
-        out = embed(column.texts, manager=manager, **engine)
-        anchors = embed([condition, baseline], manager=manager, **(engine | {"progress": False}))
+        out = embed(column.texts, **engine)
+        anchors = embed([condition, baseline], **(engine | {"progress": False}))
         margin = out.vectors @ anchors.vectors[0] - out.vectors @ anchors.vectors[1]
         yes = 1 / (1 + np.exp(-margin / EMBED_TEMPERATURE))
         steps = [out.provenance, anchors.provenance]
@@ -137,7 +122,6 @@ def filter(
             ["yes", "no"],
             lambda t: render("filter", condition=condition.strip().rstrip("?."), text=t),
             calibrate=calibrate,
-            manager=manager,
             **engine,
         )
         yes, steps = scored.probs[:, 0] if len(scored.probs) else np.zeros(0), scored.provenance

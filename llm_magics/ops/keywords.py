@@ -16,7 +16,7 @@ import functools
 import re
 import string
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pandas as pd
 
@@ -25,10 +25,6 @@ from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.spec import OpSpec, Setting, Uses
-from llm_magics.runtime.manager import ModelManager
-
-if TYPE_CHECKING:
-    from llm_magics.distributed import RayEngine
 
 __all__ = ["SPEC", "keywords", "phrases"]
 
@@ -118,12 +114,7 @@ def keywords(
     top: int = 5,
     ngram_range: tuple[int, int] = (1, 2),
     diversity: float = 0.5,
-    model: str | None = None,
-    progress: bool = True,
-    cache: bool = True,
-    batch_tokens: int | None = None,
-    manager: ModelManager | None = None,
-    engine: str | RayEngine = "local",
+    **engine: Any,
 ) -> pd.Series:
     """The ``top`` keywords of each text, most relevant first.
 
@@ -137,11 +128,6 @@ def keywords(
         Shortest and longest phrase, in words.
     diversity
         0: the most similar phrases, even if alike; 1: as different from each other as possible.
-    model, progress, cache, batch_tokens, manager
-        The embedding model and engine settings.
-    engine
-        ``"local"`` runs here; ``"ray"`` or a ``RayEngine`` runs the same rows on a Ray cluster,
-        one model per worker (see ``llm_magics.distributed``).
 
     Returns
     -------
@@ -165,14 +151,7 @@ def keywords(
 
     class EngineBackend(BaseEmbedder):
         def embed(self, documents: list[str], verbose: bool = False) -> object:
-            out = embed_texts(
-                list(documents),
-                model=model,
-                progress=progress,
-                cache=cache,
-                batch_tokens=batch_tokens,
-                manager=manager,
-            )
+            out = embed_texts(list(documents), **engine)
             steps.append(out.provenance)
             return out.vectors
 

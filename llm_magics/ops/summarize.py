@@ -8,7 +8,7 @@ With the shipped prompt the answer starts with the ``summarize_answer`` words (s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pandas as pd
 
@@ -18,10 +18,6 @@ from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.clean import strip_html
 from llm_magics.ops.prompts import get_prompt, render
 from llm_magics.ops.spec import OpSpec, Setting, Uses
-from llm_magics.runtime.manager import ModelManager
-
-if TYPE_CHECKING:
-    from llm_magics.distributed import RayEngine
 
 __all__ = ["SPEC", "summarize"]
 
@@ -71,12 +67,7 @@ def summarize(
     temperature: float = 0.0,
     top_p: float = 1.0,
     seed: int = 0,
-    model: str | None = None,
-    progress: bool = True,
-    cache: bool = True,
-    batch_tokens: int | None = None,
-    manager: ModelManager | None = None,
-    engine: str | RayEngine = "local",
+    **engine: Any,
 ) -> pd.Series:
     """Summarize each text in at most ``max_words`` words.
 
@@ -94,13 +85,6 @@ def summarize(
     temperature, top_p, seed
         Sampling (``temperature=0``, the default: greedy, the same summary every run; with
         sampling, the same ``seed`` and batch give the same summaries).
-    model
-        The chat model (default: ``LlmMagics.default_chat_model``).
-    progress, cache, batch_tokens, manager
-        Passed to the engine.
-    engine
-        ``"local"`` runs here; ``"ray"`` or a ``RayEngine`` runs the same rows on a Ray cluster,
-        one model per worker (see ``llm_magics.distributed``).
 
     Returns
     -------
@@ -123,16 +107,12 @@ def summarize(
         lead = get_prompt("summarize_answer")
     out = generate(
         prompts,
-        model=model,
         max_new_tokens=max_new_tokens or int(max_words * TOKENS_PER_WORD) + 8,
         temperature=temperature,
         top_p=top_p,
         seed=seed,
         answer_prefix=lead,
-        progress=progress,
-        cache=cache,
-        batch_tokens=batch_tokens,
-        manager=manager,
+        **engine,
     )
     summaries = [_at_most(_sentence(t), max_words) or float("nan") for t in out.texts]
     result = column.series(summaries, name=f"{column.name}_summary")

@@ -28,7 +28,6 @@ from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.keywords import phrases
 from llm_magics.ops.prompts import render
 from llm_magics.ops.spec import OpSpec, Uses
-from llm_magics.runtime.manager import ModelManager
 
 __all__ = ["SPEC", "TopicModel", "class_tfidf", "topics"]
 
@@ -228,12 +227,8 @@ def topics(
     k: int | None = None,
     seed: int = 0,
     label: bool = True,
-    model: str | None = None,
     chat_model: str | None = None,
-    progress: bool = True,
-    cache: bool = True,
-    batch_tokens: int | None = None,
-    manager: ModelManager | None = None,
+    **engine: Any,
 ) -> TopicModel:
     """Find the topics of a text column.
 
@@ -248,10 +243,9 @@ def topics(
         The same seed gives the same topics.
     label
         Name each topic with the chat model (otherwise its top keywords are its name).
-    model, chat_model
-        The embedding model and the chat model that names topics.
-    progress, cache, batch_tokens, manager
-        Engine settings.
+    chat_model
+        The chat model that names topics (``model`` is the embedding model); it runs with the
+        device's default ``batch_tokens``.
 
     Returns
     -------
@@ -261,14 +255,14 @@ def topics(
     from sklearn.decomposition import PCA
 
     column = TextColumn.of(texts, "topics")
-    engine: dict[str, Any] = {"progress": progress, "cache": cache, "manager": manager}
+    naming = {k: engine[k] for k in ("progress", "cache", "manager")}
     steps: list[Provenance] = []
     n = len(column.texts)
     if n == 0:
         groups, chosen, scores, coords = np.zeros(0, dtype=int), 0, {}, np.zeros((0, 2))
         names: list[list[str]] = []
     else:
-        out = embed_texts(column.texts, model=model, batch_tokens=batch_tokens, **engine)
+        out = embed_texts(column.texts, **engine)
         steps.append(out.provenance)
         groups, chosen, scores = _choose_k(out.vectors, k, seed)
         names = class_tfidf(column.texts, groups)
@@ -283,7 +277,7 @@ def topics(
             [render("topic_label", keywords=", ".join(words[:8])) for words in names],
             model=chat_model,
             max_new_tokens=12,
-            **engine,
+            **naming,
         )
         steps.append(asked.provenance)
         for i, answer in enumerate(asked.texts):

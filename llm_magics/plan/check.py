@@ -2,8 +2,9 @@
 
 Every verb must be an operation or a mining step, every column must exist in the frame or be made
 by an earlier step, every key must be an argument of the verb's function, and each verb gets the
-pieces it needs (``filter``'s condition, ``extract``'s outputs, ``classify``'s labels ...). Errors
-name the line and column and suggest the closest valid name.
+pieces it needs, where its spec says a line gives them (``OpSpec.plan_argument``: ``filter``'s
+quoted condition, ``extract``'s ``-> fields``, ``classify``'s ``labels=``). Errors name the line
+and column and suggest the closest valid name.
 
 A step never replaces a column silently: an output named like a column of the frame or of an
 earlier step is an error, unless the step says ``overwrite=True`` (``clean COLUMN`` rewrites its
@@ -13,16 +14,20 @@ again when the step's columns are added (``check_replaced``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from llm_magics.errors import InvalidArgumentError, did_you_mean
+from llm_magics.ops.base import SPECS
+from llm_magics.ops.spec import OpSpec
 from llm_magics.plan.parse import Plan, PlanSyntaxError, Step
-from llm_magics.plan.verbs import OVERWRITE, VERBS, default_outputs, options_of, output_schema
+from llm_magics.plan.verbs import OVERWRITE, default_outputs, options_of, output_schema, verbs
 
 __all__ = ["check_plan", "check_replaced"]
 
-_NO_COLUMN = ("explain", "features", "predict")
-_NO_OUTPUTS = ("explain", "features")
+# The mining steps (declared in ``plan.verbs``); an operation's needs are read off its spec.
+_MINING_NO_COLUMN = ("explain", "predict")
+_MINING_COLUMNS = ("predict", "finetune")  # steps that take several columns
 
 
 def _column_of(step: Step, name: str) -> int:
@@ -35,41 +40,84 @@ def _fail(step: Step, message: str, at: str | int) -> PlanSyntaxError:
     return PlanSyntaxError(message, line=step.line, column=column, text=step.text)
 
 
-def _check_shape(step: Step, predicted: bool) -> None:
-    """What a verb needs beyond known columns and keys."""
-    verb, end = step.verb, len(step.text.rstrip()) + 1
-    if verb not in _NO_COLUMN and not step.columns:
+def _check_columns(step: Step, spec: OpSpec | None) -> None:
+    """A verb of one text column names exactly one; a frame's op or ``predict`` names several."""
+    verb = step.verb
+    takes_frame = spec.input == "frame" if spec is not None else verb in _MINING_NO_COLUMN
+    if not takes_frame and not step.columns:
         raise _fail(step, f"{verb} needs a column: {verb} COLUMN ...", len(verb) + 1)
-    if len(step.columns) > 1 and verb not in ("features", "predict", "finetune"):
+    several = spec.input == "frame" if spec is not None else verb in _MINING_COLUMNS
+    if len(step.columns) > 1 and not several:
         raise _fail(step, f"{verb} takes one column; write one line per column.", step.columns[1])
-    if step.arguments and verb != "filter":
+
+
+def _quoted_example(spec: OpSpec) -> str:
+    """``filter COLUMN "mentions delivery"``: the quoted part of the op's example."""
+    quoted = re.search(r"\"[^\"]*\"|'[^']*'", spec.example)
+    text = quoted.group(0) if quoted else '"..."'
+    return f"{spec.name} COLUMN {text}"
+
+
+def _no_quoted_text(step: Step) -> None:
+    if step.arguments:
         quotes = [i for i in (step.text.find('"'), step.text.find("'")) if i >= 0]
         at = min(quotes) + 1 if quotes else _column_of(step, step.arguments[0])
-        raise _fail(step, f"{verb} takes no quoted text; options are written key=value.", at)
-    if verb == "filter" and len(step.arguments) != 1:
-        raise _fail(
-            step, 'filter needs one quoted condition: filter COLUMN "mentions delivery"', end
-        )
+        message = f"{step.verb} takes no quoted text; options are written key=value."
+        raise _fail(step, message, at)
+
+
+def _check_argument(step: Step, spec: OpSpec) -> None:
+    """The op's required argument is where its spec says a line gives it."""
+    verb, end = step.verb, len(step.text.rstrip()) + 1
+    if spec.plan_argument != "quoted":
+        _no_quoted_text(step)
+    if spec.plan_argument == "quoted" and len(step.arguments) != 1:
+        message = f"{verb} needs one quoted {spec.argument}: {_quoted_example(spec)}"
+        raise _fail(step, message, end)
+    # A fine-tuned classifier brings its own labels.
     finetuned = step.options.get("method") == "finetuned"
-    if verb == "classify" and "labels" not in step.options and not finetuned:
-        raise _fail(step, "classify needs labels: classify COLUMN labels=[a, b, c]", end)
-    if verb == "extract":
+    if spec.plan_argument == "option" and spec.argument not in step.options and not finetuned:
+        message = f"{verb} needs {spec.argument}: {verb} COLUMN {spec.argument}=[a, b, c]"
+        raise _fail(step, message, end)
+    if spec.plan_argument == "outputs":
         if not step.outputs:
-            raise _fail(
-                step, "extract needs the fields to read: extract COLUMN -> name, price:float", end
-            )
+            message = f"{verb} needs the fields to read: {verb} COLUMN -> name, price:float"
+            raise _fail(step, message, end)
         try:
             output_schema(step)
         except InvalidArgumentError as err:
             raise _fail(step, str(err), "->") from None
+
+
+def _check_outputs(step: Step, spec: OpSpec) -> None:
+    """``-> ...`` names no more columns than the op makes (none when it names its own)."""
+    verb = step.verb
+    if step.outputs and not spec.outputs and spec.output_kind != "schema":
+        raise _fail(step, f"{verb} names its own columns; remove '-> ...'.", "->")
+    if len(step.outputs) > 1 and len(spec.outputs) == 1:
+        raise _fail(step, f"{verb} makes one column; name one output.", step.outputs[1])
+
+
+def _check_mining(step: Step, predicted: bool) -> None:
+    verb, end = step.verb, len(step.text.rstrip()) + 1
+    _no_quoted_text(step)
     if verb == "finetune" and len(step.columns) != 2:
         raise _fail(step, "finetune needs the text and the label: finetune TEXT, LABEL", end)
-    if verb in _NO_OUTPUTS and step.outputs:
-        raise _fail(step, f"{verb} names its own columns; remove '-> ...'.", "->")
+    if verb == "explain" and step.outputs:
+        raise _fail(step, "explain names its own columns; remove '-> ...'.", "->")
     if verb == "explain" and not predicted:
         raise _fail(step, "explain needs a predict step before it: predict TARGET from ...", 1)
-    if len(step.outputs) > 1 and verb in ("clean", "summarize", "filter", "keywords", "embed"):
-        raise _fail(step, f"{verb} makes one column; name one output.", step.outputs[1])
+
+
+def _check_shape(step: Step, predicted: bool) -> None:
+    """What a verb needs beyond known columns and keys."""
+    spec = SPECS.get(step.verb)
+    _check_columns(step, spec)
+    if spec is None:
+        _check_mining(step, predicted)
+    else:
+        _check_argument(step, spec)
+        _check_outputs(step, spec)
 
 
 def check_replaced(step: Step, made: Iterable[str], existing: Iterable[str], origin: str) -> None:
@@ -79,7 +127,9 @@ def check_replaced(step: Step, made: Iterable[str], existing: Iterable[str], ori
     """
     if step.options.get(OVERWRITE, False):
         return
-    own = step.columns[0] if step.verb == "clean" and step.columns else None
+    spec = SPECS.get(step.verb)
+    rewrites = spec is not None and spec.output_kind == "replace"  # clean: its own column
+    own = step.columns[0] if rewrites and step.columns else None
     existing = set(existing)
     for name in made:
         if name in existing and name != own:
@@ -93,39 +143,54 @@ def check_replaced(step: Step, made: Iterable[str], existing: Iterable[str], ori
             raise _fail(step, message, at + 1 if at >= 0 else 1)
 
 
+def _check_known(step: Step, available: list[str]) -> None:
+    """The verb, the columns and the keys of ``step`` exist."""
+    known = verbs()
+    if step.verb not in known:
+        message = (
+            f"unknown verb {step.verb!r}.{did_you_mean(step.verb, known)} "
+            f"Verbs: {', '.join(known)}."
+        )
+        raise _fail(step, message, step.verb)
+    for name in [*step.columns, *([step.target] if step.target else [])]:
+        if name not in available:
+            message = (
+                f"no column {name!r}.{did_you_mean(name, available)} "
+                f"Columns here: {', '.join(available)}."
+            )
+            raise _fail(step, message, name)
+
+
+def _check_options(step: Step) -> None:
+    valid = options_of(step.verb)
+    for key in step.options:
+        if key not in valid:
+            message = (
+                f"{step.verb} takes no option {key!r}.{did_you_mean(key, valid)} "
+                f"Options: {', '.join(valid)}."
+            )
+            raise _fail(step, message, f"{key}=")
+
+
+def _made(step: Step) -> list[str]:
+    """The columns ``step`` adds that are known before it runs."""
+    spec = SPECS.get(step.verb)
+    if spec is not None and spec.output_kind == "prefix":  # -> vec makes vec_0, vec_1 ...
+        return []
+    return [o.split(":")[0] for o in step.outputs] or default_outputs(step)
+
+
 def check_plan(plan: Plan, columns: Iterable[str]) -> None:
     """Raise ``PlanSyntaxError`` for the first step that cannot run on a frame with ``columns``."""
     available = [str(c) for c in columns]
     makers: dict[str, int] = {}  # column → the line that makes it
     predicted = False
     for step in plan.steps:
-        if step.verb not in VERBS:
-            raise _fail(
-                step,
-                f"unknown verb {step.verb!r}.{did_you_mean(step.verb, VERBS)} Verbs: {', '.join(VERBS)}.",
-                step.verb,
-            )
-        needed = list(step.columns) + ([step.target] if step.target else [])
-        for name in needed:
-            if name not in available:
-                raise _fail(
-                    step,
-                    f"no column {name!r}.{did_you_mean(name, available)} Columns here: {', '.join(available)}.",
-                    name,
-                )
+        _check_known(step, available)
         _check_shape(step, predicted)
-        valid = options_of(step.verb)
-        for key in step.options:
-            if key not in valid:
-                raise _fail(
-                    step,
-                    f"{step.verb} takes no option {key!r}.{did_you_mean(key, valid)} Options: {', '.join(valid)}.",
-                    f"{key}=",
-                )
+        _check_options(step)
         predicted = predicted or step.verb == "predict"
-        made = [o.split(":")[0] for o in step.outputs] or default_outputs(step)
-        if step.verb == "embed":  # -> vec makes vec_0, vec_1 ...: known when it runs
-            made = []
+        made = _made(step)
         for name in made:
             where = makers.get(name)
             origin = "of the frame" if where is None else f"made by line {where}"

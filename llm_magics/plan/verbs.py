@@ -1,19 +1,23 @@
 """The verbs of the plan language: what each one calls, accepts, makes, loads, and an example.
 
-A verb is an operation of ``llm_magics.ops`` (its keys are the op's keyword arguments) or a mining
-step: ``predict`` (``llm_magics.mine``), ``explain`` (``MiningResult.explain``) and ``finetune``.
-Everything here is read off the functions' signatures, so a new op argument is a new plan key.
+A verb is a registered operation (``llm_magics.ops.base.SPECS``: its keys are the op's keyword
+arguments, its example, outputs and models are its spec's) or one of the mining steps declared
+here: ``predict`` (``llm_magics.mine``), ``explain`` (``MiningResult.explain``) and ``finetune``.
+Everything is read when asked, so an op registered later is a verb too, and a new op argument is
+a new plan key.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, overload
 
 from llm_magics import ops
 from llm_magics.errors import InvalidArgumentError, did_you_mean
 from llm_magics.mining import mine
+from llm_magics.ops.base import OPERATIONS, SPECS, defaults_of
+from llm_magics.ops.extract import schema_of_text
 from llm_magics.plan.parse import Step
 
 __all__ = [
@@ -26,93 +30,123 @@ __all__ = [
     "models_for",
     "options_of",
     "output_schema",
+    "verbs",
 ]
 
-# Arguments a plan line gives by position, or that the runner passes itself.
-_NOT_OPTIONS = {
-    "texts",
-    "frame",
-    "text",
-    "label",
-    "target",
-    "cols",
-    "manager",
-    "labels",
-    "schema",
-    "condition",
-    "progress",
-    "cache",
-}
-
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    **ops.OPERATIONS,
-    "predict": mine,
-    "finetune": ops.finetune,
-}
-
-EXAMPLES = {
-    "clean": "clean review                      # strip HTML, fix unicode, mask emails/phones/cards",
-    "summarize": "summarize review -> summary  max_words=15",
-    "classify": "classify review -> aspect  labels=[taste, price, shipping]",
-    "sentiment": "sentiment review                  # adds sentiment, sentiment_score",
-    "extract": "extract review -> item, price:float, problem:[shipping, quality, none]",
-    "filter": 'filter review "mentions delivery" -> about_delivery',
-    "embed": "embed review -> vec  dims=8",
-    "keywords": "keywords review  top=5",
-    "topics": "topics review  k=6                # adds topic, topic_label",
-    "features": "features review                   # numeric text features, prefixed review_",
+_MINING_EXAMPLES = {
     "predict": "predict score from review, product  budget=10",
     "explain": "explain                           # after predict: a checked narrative",
     "finetune": "finetune review, score -> my-classifier  epochs=2",
 }
-"""One example line per verb (``%mine help VERB``, the sidebar's templates)."""
+"""The mining steps, which are not operations of a text column, and their example lines."""
 
-VERBS = tuple(EXAMPLES)
-"""Every verb of the plan language: the operations, then the mining steps."""
+_MINING_FUNCTIONS: dict[str, Callable[..., Any]] = {"predict": mine, "finetune": ops.finetune}
+
+# Arguments of a mining step that its line gives by position, or that the runner passes itself.
+_MINING_GIVEN = {"frame", "text", "label", "target", "manager", "progress", "cache"}
+
+# Engine arguments the runner passes itself (the cell's --no-cache, its progress bars).
+_RUNNER_GIVEN = {"manager", "progress", "cache"}
 
 OVERWRITE = "overwrite"
 """The plan key that lets a step replace a column that exists already (``overwrite=True``)."""
 
 _MAKE_NO_COLUMNS = ("explain", "finetune")
 
-_TYPES = ("str", "float", "int", "bool")
+
+def verbs() -> list[str]:
+    """Every verb of the plan language: the registered operations, then the mining steps."""
+    return [*SPECS, *_MINING_EXAMPLES]
+
+
+class _Verbs(Sequence[str]):
+    """``verbs()`` as a sequence that reads the registry on every use."""
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return verbs()[index]
+
+    def __len__(self) -> int:
+        return len(verbs())
+
+    def __repr__(self) -> str:
+        return repr(tuple(verbs()))
+
+
+class _Examples(Mapping[str, str]):
+    """One example line per verb, read from the op's spec (or the mining step's) when asked."""
+
+    def __getitem__(self, verb: str) -> str:
+        if verb in SPECS:
+            return SPECS[verb].example
+        return _MINING_EXAMPLES[verb]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(verbs())
+
+    def __len__(self) -> int:
+        return len(verbs())
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+VERBS: Sequence[str] = _Verbs()
+"""Every verb of the plan language: the operations, then the mining steps (read when used)."""
+
+EXAMPLES: Mapping[str, str] = _Examples()
+"""One example line per verb (``%mine help VERB``, the sidebar's templates)."""
 
 
 def function_of(verb: str) -> Callable[..., Any]:
     """The function a step of ``verb`` calls."""
-    return _FUNCTIONS[verb]
+    return OPERATIONS[verb] if verb in OPERATIONS else _MINING_FUNCTIONS[verb]
+
+
+def _given(verb: str) -> set[str]:
+    """The arguments of ``verb``'s function that its line gives otherwise, or the runner passes."""
+    spec = SPECS.get(verb)
+    if spec is None:
+        return _MINING_GIVEN
+    parameters = list(inspect.signature(OPERATIONS[verb]).parameters)
+    given = {parameters[0]} | _RUNNER_GIVEN
+    if spec.input == "frame":  # the text columns are the line's columns
+        given.add(parameters[1])
+    if spec.argument is not None and spec.plan_argument != "option":  # quoted, or -> outputs
+        given.add(spec.argument)
+    return given
 
 
 def options_of(verb: str) -> list[str]:
     """The keys a step of ``verb`` accepts."""
     if verb == "explain":
         return ["use_model"]
-    parameters = inspect.signature(_FUNCTIONS[verb]).parameters
-    names = [n for n in parameters if n not in _NOT_OPTIONS]
-    if verb == "classify":
-        names.append("labels")
+    given = _given(verb)
+    names = [n for n in inspect.signature(function_of(verb)).parameters if n not in given]
     if verb not in _MAKE_NO_COLUMNS:
         names.append(OVERWRITE)
     return names
 
 
 def default_outputs(step: Step) -> list[str]:
-    """The columns a step adds to the frame when no ``-> OUTPUT`` names them."""
-    column = step.columns[0] if step.columns else ""
-    return {
-        "clean": [column],
-        "summarize": [f"{column}_summary"],
-        "sentiment": ["sentiment", "sentiment_score"],
-        "classify": ["label", "probability"],
-        "filter": [f"{column}_match"],
-        "keywords": [f"{column}_keywords"],
-        "topics": ["topic", "topic_label"],
-        "predict": [f"{step.target}_predicted"],
-    }.get(step.verb, [])
+    """The columns a step adds to the frame when no ``-> OUTPUT`` names them.
+
+    Numbered columns (``embed``'s ``vec_0`` ...) and the fields an ``extract`` line names are
+    known only when the step runs: none here.
+    """
+    if step.verb == "predict":
+        return [f"{step.target}_predicted"]
+    spec = SPECS.get(step.verb)
+    if spec is None or spec.output_kind in ("prefix", "schema"):
+        return []
+    return spec.output_names(step.columns[0] if step.columns else "")
 
 
 def output_schema(step: Step) -> dict[str, Any]:
-    """``extract``'s outputs as a schema: ``price:float`` → float, ``problem:[a, b]`` → choices.
+    """A step's outputs as a schema: ``price:float`` → float, ``problem:[a, b]`` → choices.
 
     Examples
     --------
@@ -120,76 +154,63 @@ def output_schema(step: Step) -> dict[str, Any]:
     >>> output_schema(parse_plan("extract review -> item, price:float, problem:[late, none]").steps[0])
     {'item': 'str', 'price': 'float', 'problem': ['late', 'none']}
     """
-    schema: dict[str, Any] = {}
-    for output in step.outputs:
-        name, _, kind = output.partition(":")
-        kind = kind.strip() or "str"
-        if kind.startswith("["):
-            schema[name] = [c.strip().strip("'\"") for c in kind[1:-1].split(",") if c.strip()]
-        elif kind in _TYPES:
-            schema[name] = kind
-        else:
-            msg = f"unknown type {kind!r} for {name!r}.{did_you_mean(kind, _TYPES)} Types: {', '.join(_TYPES)} or [choice, ...]."
-            raise InvalidArgumentError(msg)
-    return schema
+    return schema_of_text(list(step.outputs))
 
 
-def models_for(step: Step, *, chat: str, embed: str) -> list[tuple[str, str]]:
-    """``(role, model)`` pairs a step will use, given the cell's default chat and embed models."""
-    options = step.options
-    model = options.get("model")
-    verb = step.verb
-    if verb in ("summarize", "sentiment", "extract"):
-        return [("chat", model or chat)]
-    if verb in ("classify", "filter"):
-        method = options.get("method", "embed")
-        if method == "finetuned":
-            return [("classifier", model or "")]
-        return [("embed", model or embed)] if method == "embed" else [("chat", model or chat)]
-    if verb in ("embed", "keywords"):
-        return [("embed", model or embed)]
-    if verb in ("topics", "features", "predict"):
-        pairs = [("embed", model or embed)]
-        kinds = options.get("kinds", ops.FEATURE_KINDS)
-        wants_chat = options.get("label", True) if verb == "topics" else "sentiment" in kinds
-        if wants_chat:
+def _mining_models(step: Step, *, chat: str, embed: str) -> list[tuple[str, str]]:
+    options, verb = step.options, step.verb
+    if verb == "predict":
+        pairs = [("embed", options.get("model") or embed)]
+        if "sentiment" in options.get("kinds", ops.FEATURE_KINDS):
             pairs.append(("chat", options.get("chat_model") or chat))
         return pairs
     if verb == "finetune":
-        return [("embed", model or "default-embed")]
+        return [("embed", options.get("model") or "default-embed")]
     if verb == "explain" and options.get("use_model", True):
         return [("chat", chat)]
     return []
 
 
+def models_for(step: Step, *, chat: str, embed: str) -> list[tuple[str, str]]:
+    """``(role, model)`` pairs a step will use, given the cell's default chat and embed models."""
+    spec = SPECS.get(step.verb)
+    if spec is None:
+        return _mining_models(step, chat=chat, embed=embed)
+    options = defaults_of(step.verb) | dict(step.options)
+    return spec.models(options, {"chat": chat, "embed": embed})
+
+
+def _keys(verb: str) -> dict[str, Any]:
+    """The keys of ``verb`` with their defaults (``"(required)"`` for the op's argument)."""
+    if verb == "explain":
+        return {"use_model": True}
+    spec = SPECS.get(verb)
+    parameters = inspect.signature(function_of(verb)).parameters
+    keys = {}
+    for name in options_of(verb):
+        if name == OVERWRITE:
+            keys[name] = False
+        elif spec is not None and name == spec.argument:
+            keys[name] = "(required)"
+        elif name in parameters:
+            default = parameters[name].default
+            keys[name] = "(required)" if default is inspect.Parameter.empty else default
+    return keys
+
+
 def describe(verb: str) -> str:
     """Help for one verb: what it does, its keys with their defaults, what it adds, an example."""
-    if verb not in VERBS:
-        msg = f"Unknown verb {verb!r}.{did_you_mean(verb, VERBS)} Verbs: {', '.join(VERBS)}."
+    known = verbs()
+    if verb not in known:
+        msg = f"Unknown verb {verb!r}.{did_you_mean(verb, known)} Verbs: {', '.join(known)}."
         raise InvalidArgumentError(msg)
     if verb == "explain":
-        summary, keys = (
-            "A short narrative of the last predict step's result, numbers checked.",
-            {"use_model": True},
-        )
+        summary = "A short narrative of the last predict step's result, numbers checked."
     else:
-        function = _FUNCTIONS[verb]
-        summary = (inspect.getdoc(function) or "").split("\n\n")[0]
-        parameters = inspect.signature(function).parameters
-        keys = {
-            name: parameters[name].default
-            if parameters[name].default is not inspect.Parameter.empty
-            else "(required)"
-            for name in options_of(verb)
-            if name in parameters
-        }
-        if verb == "classify":
-            keys["labels"] = "(required)"
-        if verb not in _MAKE_NO_COLUMNS:
-            keys[OVERWRITE] = False
+        summary = (inspect.getdoc(function_of(verb)) or "").split("\n\n")[0]
     made = default_outputs(Step(verb, ("COLUMN",), target="TARGET"))
     lines = [f"{verb}: {summary}", "", f"  {EXAMPLES[verb]}", "", "Keys:"]
-    lines += [f"  {name}={value!r}" for name, value in keys.items()]
+    lines += [f"  {name}={value!r}" for name, value in _keys(verb).items()]
     if made:
         lines += ["", f"Adds (without -> OUTPUT): {', '.join(made)}"]
     return "\n".join(lines)

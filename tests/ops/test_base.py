@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -9,7 +10,8 @@ import pytest
 import llm_magics  # noqa: F401  (the .llm accessor)
 from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
 from llm_magics.ops import OPERATIONS, summarize
-from llm_magics.ops.base import TextColumn, resolve_column, text_of
+from llm_magics.ops.base import SPECS, TextColumn, operation, resolve_column, text_of
+from llm_magics.ops.spec import OpSpec
 
 
 def test_missing_and_blank_cells_are_not_texts() -> None:
@@ -111,3 +113,27 @@ def test_every_operation_is_registered() -> None:
         "topics",
         "features",
     }
+
+
+def test_every_op_takes_the_engine_arguments_its_spec_names_and_no_engine() -> None:
+    for name, spec in SPECS.items():
+        parameters = inspect.signature(OPERATIONS[name]).parameters
+        assert "engine" not in parameters
+        assert set(spec.engine_arguments) <= set(parameters)
+        assert ("backend" in parameters) == spec.row_wise
+        doc = OPERATIONS[name].__doc__ or ""
+        for argument in [*spec.engine_arguments, *(["backend"] if spec.row_wise else [])]:
+            assert doc.count(f"\n    {argument}\n") == 1, (name, argument)  # written once
+    assert not set(inspect.signature(OPERATIONS["clean"]).parameters) & {"model", "manager"}
+    features = inspect.signature(OPERATIONS["features"]).parameters
+    assert {"model", "chat_model", "progress", "cache"} <= set(features)
+    assert not {"batch_tokens", "manager"} & set(features)
+
+
+def test_an_op_takes_engine_exactly_when_its_spec_names_engine_arguments() -> None:
+    def loud(texts: pd.Series, **engine: object) -> pd.Series:
+        return texts
+
+    with pytest.raises(TypeError, match="take \\*\\*engine exactly when"):
+        operation(OpSpec(name="loud", engine_arguments=()))(loud)
+    assert "loud" not in OPERATIONS
