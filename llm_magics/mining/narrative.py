@@ -22,15 +22,15 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
+
+import pandas as pd
 
 from llm_magics import engine
 
-if TYPE_CHECKING:
-    from llm_magics.mining.result import MiningResult
-
 __all__ = [
     "NARRATIVE_PROMPT",
+    "Explained",
     "Narrative",
     "check_answer",
     "claims_check",
@@ -284,13 +284,28 @@ rows. No candidate beat the TF-IDF baseline; on f1_macro it scores 0.620.
     return " ".join(lines)
 
 
+class Explained(Protocol):
+    """What a narrative reads of a ``MiningResult`` (named here so the two modules don't import
+    each other: the result imports the narrative)."""
+
+    target: str
+    task: str
+    best_name: str
+    metric: str
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    importances: pd.DataFrame
+    splits: Any
+    chat_model: str | None
+
+
 def _better(metric: str, value: float, baseline: float) -> bool:
     """Better as the reader sees it: figures equal at 3 decimals are a tie, not a win."""
     value, baseline = round(value, 3), round(baseline, 3)
     return value < baseline if metric in _LOWER_IS_BETTER else value > baseline
 
 
-def figures_of(result: MiningResult) -> dict[str, float]:
+def figures_of(result: Explained) -> dict[str, float]:
     """The figures a narrative of ``result`` may state: the test metrics of the model and of the
     baseline, the top three importances, and the row and fold counts."""
     figures = {f"test {k}": v for k, v in result.metrics.items() if math.isfinite(v)}
@@ -305,7 +320,7 @@ def figures_of(result: MiningResult) -> dict[str, float]:
     return figures
 
 
-def narrate(result: MiningResult, *, use_model: bool = True) -> Narrative:
+def narrate(result: Explained, *, use_model: bool = True) -> Narrative:
     """A short narrative of ``result``: the chat model's (``result.chat_model``), if every number
     in it checks out, else (or with ``use_model=False``) the template's."""
     text = template(
@@ -343,7 +358,7 @@ def narrate(result: MiningResult, *, use_model: bool = True) -> Narrative:
     return check_answer(result, answer, fallback=text)
 
 
-def check_answer(result: MiningResult, answer: str, *, fallback: str | None = None) -> Narrative:
+def check_answer(result: Explained, answer: str, *, fallback: str | None = None) -> Narrative:
     """``answer`` if it states only the figures of ``result`` (see ``claims_check``), else the
     template (or ``fallback``), with the reason."""
     fallback = fallback or narrate(result, use_model=False).text

@@ -169,7 +169,6 @@ def test_a_registered_backend_receives_the_toy_op(toy: ModuleType) -> None:
     assert out.tolist()[::2] == ["HI THERE!", "BE QUIET!"]
 
 
-@pytest.mark.xfail(reason="needs the spec-driven tune panel", strict=False)
 def test_the_tune_panel_builds_a_control_for_the_toy_setting(toy: ModuleType) -> None:
     from llm_magics import widgets
 
