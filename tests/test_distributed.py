@@ -27,7 +27,7 @@ from llm_magics.errors import (
     ModelNotFoundError,
     RunInterruptedError,
 )
-from llm_magics.plan.run import run_mine
+from llm_magics.plan.runner import run_mine
 
 SCHEMA = {"product": str, "recommend": bool}
 ARGUMENTS: dict[str, tuple[Any, ...]] = {

@@ -19,7 +19,7 @@ from llm_magics.errors import (
     RunInterruptedError,
 )
 from llm_magics.plan import PlanSyntaxError, parse_plan
-from llm_magics.plan.run import mine_plan
+from llm_magics.plan.runner import mine_plan
 
 
 @pytest.fixture(scope="module")
