@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -52,11 +53,16 @@ def backend_argument(backend: Any, engine: Any, caller: str) -> Any:
 
 @contextlib.contextmanager
 def _finished_jobs(manager: ModelManager) -> Iterator[dict[str, Any]]:
-    """The engine jobs that finish inside the block, by id."""
+    """The engine jobs that finish inside the block in this thread, by id.
+
+    Listeners run in the job's thread, and a step's engine calls run in the step's: the jobs of
+    a tuning panel previewing at the same time (another thread) are not this step's.
+    """
     jobs: dict[str, Any] = {}
+    thread = threading.get_ident()
 
     def listen(job: Any) -> None:
-        if job.state != "running":
+        if job.state != "running" and threading.get_ident() == thread:
             jobs[job.id] = job
 
     remove = manager.add_job_listener(listen)
