@@ -50,13 +50,17 @@ def _load_models(plan: Plan, manager: ModelManager, chat: str, embed: str) -> li
     return models
 
 
-def _fitting_step(step: Step, probe: pd.DataFrame) -> tuple[pd.DataFrame, int, str]:
-    """Time a ``predict`` or ``finetune`` step by its feature extraction only."""
+def _fitting_step(
+    step: Step, probe: pd.DataFrame, chat: str | None
+) -> tuple[pd.DataFrame, int, str]:
+    """Time a ``predict`` or ``finetune`` step by its feature extraction only (with the run's
+    chat model, as the step would use)."""
     columns = [c for c in step.columns if is_free_text(probe[c])] or [
         c for c in probe.columns if is_free_text(probe[c])
     ]
     kinds = ("embedding",) if step.verb == "finetune" else ops.FEATURE_KINDS
-    ops.features(probe, columns, kinds=kinds, cache=False, progress=False)
+    chat = step.options.get("chat_model", chat)
+    ops.features(probe, columns, kinds=kinds, chat_model=chat, cache=False, progress=False)
     epochs = step.options.get("epochs", 3)
     factor = 3 * epochs if step.verb == "finetune" else 1
     note = (
@@ -81,7 +85,7 @@ def _probe_step(
     """Run ``step`` on the ``probe`` rows: its columns, how many times over the real run takes,
     a note. The steps timed by their features read the probe rows as drawn."""
     if step.verb in ("predict", "finetune"):
-        return _fitting_step(step, probe)
+        return _fitting_step(step, probe, runner.chat)
     if step.verb == "explain":
         return pd.DataFrame(index=probe.index), 0, "one generation"
     if step.verb == "topics" and len(probe) < 10:
