@@ -27,7 +27,8 @@ from llm_magics.errors import (
 )
 from llm_magics.mining import MiningResult, mine
 from llm_magics.ops import TopicModel, get_prompt, reset_prompts, set_prompt
-from llm_magics.plan.run import MineRun, PlanEstimate, mine_plan, run_mine
+from llm_magics.plan.results import MineRun, PlanEstimate
+from llm_magics.plan.runner import mine_plan, run_mine
 from llm_magics.runtime import LoadedModel, ModelManager, get_manager
 
 try:

@@ -247,7 +247,8 @@ def _write_table(frame: pd.DataFrame, path: Path) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from llm_magics.plan import PlanSyntaxError, check_plan, parse_plan
-    from llm_magics.plan.run import MineRun, mine_plan
+    from llm_magics.plan.results import MineRun
+    from llm_magics.plan.runner import mine_plan
 
     plan_path, data_path, out = Path(args.plan), Path(args.data), Path(args.output)
     if out.suffix.lower() not in _WRITERS:
@@ -282,7 +283,7 @@ def _run(args: argparse.Namespace) -> int:
             cache=not args.no_cache,
             progress=not args.quiet,
             run=run,
-            engine=engine,
+            backend=engine,
         )
     except RunInterruptedError as err:
         print(

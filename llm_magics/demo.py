@@ -10,7 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from llm_magics.datasets import amazon_reviews
-from llm_magics.plan.run import MineRun, run_mine
+from llm_magics.plan.results import MineRun
+from llm_magics.plan.runner import run_mine
 from llm_magics.runtime.manager import ModelManager
 
 __all__ = ["QUICKSTART_PLAN", "SUMMARY_INSTRUCTION", "demo_reviews", "run_demo"]

@@ -27,7 +27,7 @@ from llm_magics.errors import (
     ModelNotFoundError,
     RunInterruptedError,
 )
-from llm_magics.plan.run import run_mine
+from llm_magics.plan.runner import run_mine
 
 SCHEMA = {"product": str, "recommend": bool}
 ARGUMENTS: dict[str, tuple[Any, ...]] = {
@@ -266,7 +266,7 @@ def test_without_ray_the_engine_names_the_extra(monkeypatch: pytest.MonkeyPatch)
 def test_a_plan_runs_its_row_wise_steps_on_ray(ray_cluster: Any, reviews: pd.DataFrame) -> None:
     plan = "clean review\nsentiment review -> mood\nembed review -> v dims=3\nkeywords review top=3"
     local = run_mine(reviews, plan, cache=False, progress=False)
-    remote = run_mine(reviews, plan, cache=False, progress=False, engine=TWO_WORKERS)
+    remote = run_mine(reviews, plan, cache=False, progress=False, backend=TWO_WORKERS)
     assert list(remote.frame.columns) == list(local.frame.columns)
     for name in local.frame.columns:
         assert_same(local.frame[name], remote.frame[name])

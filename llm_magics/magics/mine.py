@@ -29,7 +29,9 @@ from IPython.display import display
 from llm_magics.distributed import ENGINES, engine_of
 from llm_magics.errors import InvalidArgumentError, LlmMagicsError, did_you_mean
 from llm_magics.plan import EXAMPLES, VERBS, Plan, PlanSyntaxError, check_plan, describe, parse_plan
-from llm_magics.plan.run import MineRun, estimate_plan, mine_plan
+from llm_magics.plan.estimate import estimate_plan
+from llm_magics.plan.results import MineRun
+from llm_magics.plan.runner import mine_plan
 from llm_magics.runtime.manager import get_manager
 from llm_magics.status import cache_report, models_report, status_report
 
@@ -164,7 +166,7 @@ class MineMagics(Magics):
                 cache=request.cache,
                 progress=not request.quiet,
                 run=run,
-                engine=request.engine,
+                backend=request.engine,
             )
         except BaseException:
             if run.steps:
@@ -369,7 +371,7 @@ class MineMagics(Magics):
 
     def _tune(self, rest: str) -> Any:
         from llm_magics.mining import MiningResult
-        from llm_magics.plan.run import MineRun
+        from llm_magics.plan.results import MineRun
         from llm_magics.widgets import TUNABLE, MiningTunePanel, TunePanel
 
         parser = _parser("%mine tune")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from llm_magics.plan.views import mine_run_html
 
 if TYPE_CHECKING:
-    from llm_magics.plan.run import MineRun
+    from llm_magics.plan.results import MineRun
 
 __all__ = ["chart_svg", "report_html", "write_report"]
 

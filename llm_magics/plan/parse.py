@@ -197,39 +197,49 @@ def _tokens(text: str, line: int, expander: _Expander) -> tuple[list[Token], int
             tokens.append(Token("arrow", "->", i + 1, "->"))
             i += 2
         elif char in "\"'":
-            end = _closing_quote(text, i, line)
-            raw = text[i : end + 1]
-            value = _literal(raw)
-            shown = None
-            if isinstance(value, str) and ("{" in raw or "}" in raw):
-                value = expander.within(value, i + 2)
-                shown = _redouble(repr(value))
-            tokens.append(Token("string", value, i + 1, raw, shown))
-            i = end + 1
+            token, i = _string(text, i, line, expander)
+            tokens.append(token)
         else:
-            start = opened = i
-            depth = 0
-            while i < n:
-                c = text[i]
-                if c in "\"'":
-                    i = _closing_quote(text, i, line) + 1
-                    continue
-                if c == "[":
-                    opened = i if depth == 0 else opened
-                    depth += 1
-                elif c == "]":
-                    depth -= 1
-                    if depth < 0:
-                        msg = "a ']' closes no '['."
-                        raise PlanSyntaxError(msg, line=line, column=i + 1, text=text)
-                elif depth == 0 and (c.isspace() or c in ",#" or text.startswith("->", i)):
-                    break
-                i += 1
-            if depth > 0:
-                msg = "a '[' is never closed; add ']'."
-                raise PlanSyntaxError(msg, line=line, column=opened + 1, text=text)
+            start, i = i, _word_end(text, i, line)
             tokens.append(_word(text[start:i], start + 1, line, text, expander))
     return tokens, n
+
+
+def _string(text: str, start: int, line: int, expander: _Expander) -> tuple[Token, int]:
+    """The quoted string at ``start`` (``{name}`` inside it expanded), and where it ends."""
+    end = _closing_quote(text, start, line)
+    raw = text[start : end + 1]
+    value = _literal(raw)
+    shown = None
+    if isinstance(value, str) and ("{" in raw or "}" in raw):
+        value = expander.within(value, start + 2)
+        shown = _redouble(repr(value))
+    return Token("string", value, start + 1, raw, shown), end + 1
+
+
+def _word_end(text: str, start: int, line: int) -> int:
+    """Where the unquoted token at ``start`` ends: a space, ``,``, ``#`` or ``->`` outside brackets."""
+    i, opened, depth = start, start, 0
+    while i < len(text):
+        c = text[i]
+        if c in "\"'":
+            i = _closing_quote(text, i, line) + 1
+            continue
+        if c == "[":
+            opened = i if depth == 0 else opened
+            depth += 1
+        elif c == "]":
+            depth -= 1
+            if depth < 0:
+                msg = "a ']' closes no '['."
+                raise PlanSyntaxError(msg, line=line, column=i + 1, text=text)
+        elif depth == 0 and (c.isspace() or c in ",#" or text.startswith("->", i)):
+            break
+        i += 1
+    if depth > 0:
+        msg = "a '[' is never closed; add ']'."
+        raise PlanSyntaxError(msg, line=line, column=opened + 1, text=text)
+    return i
 
 
 def _word(raw: str, column: int, line: int, text: str, expander: _Expander) -> Token:
@@ -311,59 +321,16 @@ def _step(text: str, line: int, expander: _Expander) -> Step | None:
     tokens, comment = _tokens(text, line, expander)
     if not tokens:
         return None
-    head = tokens[0]
-    if head.kind != "word" or not _NAME.fullmatch(head.value):
-        msg = "expected a verb (summarize, sentiment, ...) at the start of the line."
-        raise PlanSyntaxError(msg, line=line, column=head.column, text=text)
-    verb, rest = head.value, tokens[1:]
-    target = None
-    if verb == "predict":
-        if not rest or not rest[0].is_text:
-            msg = "expected the target column: predict TARGET from COLUMN, ..."
-            raise PlanSyntaxError(
-                msg, line=line, column=rest[0].column if rest else len(text) + 1, text=text
-            )
-        target, rest = rest[0].value, rest[1:]
-        if rest and rest[0].kind == "word" and rest[0].value == "from":
-            rest = rest[1:]
+    verb, target, rest = _head(tokens, line, text)
     columns, rest = _names(rest, "column", line, text)
     arguments, quoted = [], set()
     while rest and rest[0].kind in ("string", "value") and isinstance(rest[0].value, str):
         arguments.append(rest[0].value)
         quoted.add(rest[0].column)  # a {name} read as a quoted text is written back quoted
         rest = rest[1:]
-    outputs: list[str] = []
-    if rest and rest[0].kind == "arrow":
-        outputs, rest = _names(rest[1:], "output name", line, text)
-        if not outputs:
-            msg = "expected an output name after '->'."
-            raise PlanSyntaxError(
-                msg, line=line, column=rest[0].column if rest else len(text) + 1, text=text
-            )
-    options: dict[str, Any] = {}
-    for token in rest:
-        if token.kind == "arrow" and options:
-            msg = "'->' comes before the options: VERB COLUMN -> OUTPUT key=value."
-            raise PlanSyntaxError(msg, line=line, column=token.column, text=text)
-        if token.kind != "option":
-            expected = "an option key=value" + ("" if outputs else ", '->' and output names")
-            msg = f"unexpected {token.raw!r}; expected {expected}."
-            raise PlanSyntaxError(msg, line=line, column=token.column, text=text)
-        key, value = token.value
-        if key in options:
-            msg = f"option {key!r} is given twice."
-            raise PlanSyntaxError(msg, line=line, column=token.column, text=text)
-        options[key] = value
-    code, at = "", 0
-    for token in tokens:  # the line as run: each {name} replaced by the value it stood for
-        start = token.column - 1
-        if token.kind == "value" and token.column in quoted:
-            shown = plan_value(token.value, quoted=True)
-        else:
-            shown = token.raw if token.shown is None else token.shown
-        code += text[at:start] + shown
-        at = start + len(token.raw)
-    code += text[at:comment]
+    outputs, rest = _outputs(rest, line, text)
+    options = _options(rest, bool(outputs), line, text)
+    code = _code(tokens, quoted, text, comment)
     return Step(
         verb,
         tuple(columns),
@@ -375,6 +342,83 @@ def _step(text: str, line: int, expander: _Expander) -> Step | None:
         code + text[comment:],
         code.strip(),
     )
+
+
+def _head(tokens: list[Token], line: int, text: str) -> tuple[str, str | None, list[Token]]:
+    """The verb, the target of ``predict TARGET from ...`` (else ``None``), and the tokens after."""
+    head = tokens[0]
+    if head.kind != "word" or not _NAME.fullmatch(head.value):
+        msg = "expected a verb (summarize, sentiment, ...) at the start of the line."
+        raise PlanSyntaxError(msg, line=line, column=head.column, text=text)
+    verb, rest = head.value, tokens[1:]
+    if verb != "predict":
+        return verb, None, rest
+    if not rest or not rest[0].is_text:
+        msg_0 = "expected the target column: predict TARGET from COLUMN, ..."
+        raise PlanSyntaxError(
+            msg_0,
+            line=line,
+            column=rest[0].column if rest else len(text) + 1,
+            text=text,
+        )
+    target, rest = rest[0].value, rest[1:]
+    if rest and rest[0].kind == "word" and rest[0].value == "from":
+        rest = rest[1:]
+    return verb, target, rest
+
+
+def _outputs(tokens: list[Token], line: int, text: str) -> tuple[list[str], list[Token]]:
+    """The names after ``->`` (none without an arrow) and the tokens after them."""
+    if not tokens or tokens[0].kind != "arrow":
+        return [], tokens
+    outputs, rest = _names(tokens[1:], "output name", line, text)
+    if not outputs:
+        msg = "expected an output name after '->'."
+        raise PlanSyntaxError(
+            msg,
+            line=line,
+            column=rest[0].column if rest else len(text) + 1,
+            text=text,
+        )
+    return outputs, rest
+
+
+def _options(tokens: list[Token], has_outputs: bool, line: int, text: str) -> dict[str, Any]:
+    """The ``key=value`` options that end a line; anything else there is an error."""
+    options: dict[str, Any] = {}
+    for token in tokens:
+        if token.kind == "arrow" and options:
+            msg = "'->' comes before the options: VERB COLUMN -> OUTPUT key=value."
+            raise PlanSyntaxError(msg, line=line, column=token.column, text=text)
+        if token.kind != "option":
+            expected = "an option key=value" + ("" if has_outputs else ", '->' and output names")
+            msg_0 = f"unexpected {token.raw!r}; expected {expected}."
+            raise PlanSyntaxError(
+                msg_0,
+                line=line,
+                column=token.column,
+                text=text,
+            )
+        key, value = token.value
+        if key in options:
+            msg = f"option {key!r} is given twice."
+            raise PlanSyntaxError(msg, line=line, column=token.column, text=text)
+        options[key] = value
+    return options
+
+
+def _code(tokens: list[Token], quoted: set[int], text: str, comment: int) -> str:
+    """The line as run, up to its comment: each ``{name}`` replaced by the value it stood for."""
+    code, at = "", 0
+    for token in tokens:
+        start = token.column - 1
+        if token.kind == "value" and token.column in quoted:
+            shown = plan_value(token.value, quoted=True)
+        else:
+            shown = token.raw if token.shown is None else token.shown
+        code += text[at:start] + shown
+        at = start + len(token.raw)
+    return code + text[at:comment]
 
 
 def parse_plan(source: str, namespace: Mapping[str, Any] | None = None) -> Plan:

@@ -1,16 +1,17 @@
-"""HTML views of a plan's run and of a dry run (the text views are the objects' ``repr``)."""
+"""HTML views of a plan's run and of a dry run (the text views are the objects' ``repr``).
+
+The views read the objects they are given (a ``MineRun``, a ``PlanEstimate``) by their attributes
+and import neither: the results import this module to draw themselves.
+"""
 
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pandas as pd
 
 from llm_magics.units import format_seconds
-
-if TYPE_CHECKING:
-    from llm_magics.plan.run import MineRun, PlanEstimate
 
 __all__ = ["estimate_html", "mine_run_html"]
 
@@ -29,8 +30,12 @@ def _short(value: object, width: int = 80) -> object:
     return value
 
 
-def mine_run_html(run: MineRun) -> str:
-    """The run's status, its new columns' first rows, the per-step table, and the mining result."""
+def mine_run_html(run: Any) -> str:
+    """The run's status, its new columns' first rows, the per-step table, and the mining result.
+
+    ``run`` is a ``MineRun`` or any object with its ``status_line()``, ``new_columns``, ``frame``,
+    ``table()``, ``topics``, ``result`` and ``narrative``.
+    """
     parts = [f"<h4>%%mine: {html.escape(run.status_line())}</h4>"]
     if run.new_columns:
         head = run.frame[run.new_columns].head(5).map(_short)
@@ -51,8 +56,12 @@ def mine_run_html(run: MineRun) -> str:
     return "<div class='llm-magics-run'>" + "".join(parts) + "</div>"
 
 
-def estimate_html(estimate: PlanEstimate) -> str:
-    """The dry run's steps with their estimates, and the models the plan uses."""
+def estimate_html(estimate: Any) -> str:
+    """The dry run's steps with their estimates, and the models the plan uses.
+
+    ``estimate`` is a ``PlanEstimate`` (or an object with its ``plan``, ``rows``, ``probe_rows``,
+    ``seconds``, ``steps`` and ``models``).
+    """
     return (
         f"<h4>%%mine --dry-run: {len(estimate.plan)} steps on {estimate.rows} rows, about "
         f"{format_seconds(estimate.seconds)}</h4>"

@@ -20,10 +20,12 @@ if TYPE_CHECKING:
     from llm_magics.ops.topics import TopicModel
 
 __all__ = [
+    "STEP_CHARTS",
     "TEXT_CHARTS",
     "confidence_histogram",
     "keyword_frequency",
     "sentiment_distribution",
+    "step_chart",
     "summary_lengths",
     "text_chart",
     "topic_map",
@@ -238,3 +240,56 @@ def text_chart(frame: pd.DataFrame, kind: str, column: str, **kwargs: Any) -> al
             raise InvalidArgumentError(msg)
         return summary_lengths(named.pop("source"), values)
     return TEXT_CHARTS[kind](values, **named)
+
+
+def _sentiment_step(source: pd.Series | None, made: pd.DataFrame) -> alt.Chart | None:
+    return sentiment_distribution(made.iloc[:, 0])
+
+
+def _keywords_step(source: pd.Series | None, made: pd.DataFrame) -> alt.Chart | None:
+    return keyword_frequency(made.iloc[:, 0])
+
+
+def _summary_step(source: pd.Series | None, made: pd.DataFrame) -> alt.LayerChart | None:
+    return None if source is None else summary_lengths(source, made.iloc[:, 0])
+
+
+def _confidence_step(source: pd.Series | None, made: pd.DataFrame) -> alt.Chart | None:
+    # Only a label with its probability beside it; multi-label rows have no single confidence.
+    if made.shape[1] < 2 or not pd.api.types.is_numeric_dtype(made.iloc[:, 1]):
+        return None
+    return confidence_histogram(made.iloc[:, 1], made.iloc[:, 0])
+
+
+STEP_CHARTS = {
+    "sentiment": _sentiment_step,
+    "keywords": _keywords_step,
+    "summary": _summary_step,
+    "confidence": _confidence_step,
+}
+"""The chart kinds an operation's spec may name (``OpSpec.chart``), drawn by ``step_chart``."""
+
+
+def step_chart(kind: str, source: pd.Series | None, made: pd.DataFrame) -> alt.TopLevelMixin | None:
+    """The chart of kind ``kind`` for what one plan step made, or ``None`` when it has nothing to show.
+
+    Parameters
+    ----------
+    kind
+        The op's ``spec.chart``: ``"sentiment"``, ``"keywords"``, ``"summary"`` or
+        ``"confidence"``.
+    source
+        The step's text column (``None`` when the frame no longer has it).
+    made
+        The columns the step made, in the op's order (the label first, then its probability).
+
+    Examples
+    --------
+    >>> made = pd.DataFrame({"sentiment": ["positive", "negative", "positive"]})
+    >>> step_chart("sentiment", None, made) is not None
+    True
+    """
+    if kind not in STEP_CHARTS:
+        msg = f"Unknown step chart {kind!r}.{did_you_mean(kind, STEP_CHARTS)} Kinds: {', '.join(STEP_CHARTS)}."
+        raise InvalidArgumentError(msg)
+    return STEP_CHARTS[kind](source, made)

@@ -120,6 +120,30 @@ class ModelManager:
                     return self._touch(key)
         return self._load_new(spec, target, precision)
 
+    def model_for(self, role: Role | None, model: str | None = None) -> str:
+        """The model a call in ``role`` uses: ``model`` when given, else the role's default.
+
+        The one place that answers "which model": ``load`` and the plan runner ask it, and no
+        caller changes the settings to choose a model for a while.
+
+        Raises
+        ------
+        InvalidArgumentError
+            No ``model`` and a role without a default (a classifier is always named).
+
+        Examples
+        --------
+        >>> manager = get_manager()
+        >>> manager.model_for("chat", "my-model"), manager.model_for("embed")
+        ('my-model', 'default-embed')
+        """
+        if model is not None:
+            return model
+        if role not in ("chat", "embed"):
+            msg = "Name a model, or pass role='chat' or role='embed' to get the default one."
+            raise InvalidArgumentError(msg)
+        return self.config.default_chat_model if role == "chat" else self.config.default_embed_model
+
     def find(self, name: str, *, role: Role | None = None) -> str:
         """Say where the weights of ``name`` are, without loading them; check a name before use.
 
@@ -317,16 +341,7 @@ class ModelManager:
     # ----------------------------------------------------------------------------- internals
 
     def _spec(self, name: str | None, role: Role | None) -> ModelSpec:
-        if name is None:
-            if role not in ("chat", "embed"):
-                msg = "Name a model, or pass role='chat' or role='embed' to get the default one."
-                raise InvalidArgumentError(msg)
-            name = (
-                self.config.default_chat_model
-                if role == "chat"
-                else self.config.default_embed_model
-            )
-        return resolve_spec(name, self.config, role=role)
+        return resolve_spec(self.model_for(role, name), self.config, role=role)
 
     @staticmethod
     def _matches(

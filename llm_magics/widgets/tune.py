@@ -494,7 +494,7 @@ class TunePanel(BackgroundPanel):
             return
         if self.style == "mine":
             from llm_magics.plan import parse_plan
-            from llm_magics.plan.run import mine_plan
+            from llm_magics.plan.runner import mine_plan
 
             plan = parse_plan(self.plan_line(kwargs))
 

@@ -19,7 +19,7 @@ from llm_magics.errors import (
     RunInterruptedError,
 )
 from llm_magics.plan import PlanSyntaxError, parse_plan
-from llm_magics.plan.run import mine_plan
+from llm_magics.plan.runner import mine_plan
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +158,19 @@ def test_model_sets_the_chat_model_for_the_run_only(
     run = run_mine(reviews, "sentiment review", sample=2, model="default-chat", progress=False)
     assert isinstance(run, MineRun) and run.steps[0].models == ["default-chat"]
     assert config.default_chat_model == before
+    # Only the chat-model calls get it: classify by embeddings keeps the embedding model.
+    run = run_mine(
+        reviews, "classify review labels=[good, bad]", sample=2, model=tiny, progress=False
+    )
+    assert isinstance(run, MineRun) and run.steps[0].models == ["default-embed"]
+
+
+def test_engine_is_the_old_name_of_backend(reviews: pd.DataFrame) -> None:
+    with pytest.warns(FutureWarning, match=r"run_mine\(engine=\.\.\.\) is now run_mine\(backend="):
+        run = run_mine(reviews, "clean review", sample=3, engine="local", progress=False)
+    assert isinstance(run, MineRun) and run.completed
+    with pytest.raises(InvalidArgumentError, match="Unknown backend 'rya'"):
+        mine_plan(reviews, parse_plan("clean review"), backend="rya", progress=False)
 
 
 def test_an_interrupted_plan_keeps_the_steps_before_it_and_resumes(reviews: pd.DataFrame) -> None:

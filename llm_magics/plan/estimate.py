@@ -1,0 +1,148 @@
+"""A dry run: the models a plan uses and its time, from running it on a few rows, uncached.
+
+``estimate_plan(frame, plan)`` (``run_mine(..., dry_run=True)``, ``%%mine --dry-run``) loads each
+model the plan names and times every step on ``PROBE_ROWS`` rows with the cache off, so nothing is
+kept; it returns a ``PlanEstimate`` (``llm_magics.plan.results``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+
+from llm_magics import ops
+from llm_magics.mining.columns import is_free_text
+from llm_magics.ops.base import SPECS
+from llm_magics.plan.check import check_plan
+from llm_magics.plan.parse import Plan, Step
+from llm_magics.plan.results import MineRun, PlanEstimate
+from llm_magics.plan.steps import StepRunner, add_columns, sample_rows
+from llm_magics.plan.verbs import models_for
+from llm_magics.runtime.manager import ModelManager, get_manager
+
+__all__ = ["PROBE_ROWS", "estimate_plan"]
+
+PROBE_ROWS = 8
+"""Rows a dry run times each step on."""
+
+
+def _load_models(plan: Plan, manager: ModelManager, chat: str, embed: str) -> list[dict[str, Any]]:
+    """Load each model the plan uses once, timing it; classifiers are the run's own."""
+    loaded_before = {m.spec.key for m in manager.loaded()}
+    models, seen = [], set()
+    for step in plan.steps:
+        for role, name in models_for(step, chat=chat, embed=embed):
+            if (role, name) in seen or role == "classifier" or not name:
+                continue
+            seen.add((role, name))
+            started = time.perf_counter()
+            loaded = manager.load(name, role=role)  # type: ignore[arg-type]
+            models.append(
+                {
+                    "role": role,
+                    "model": name,
+                    "loaded_before": loaded.spec.key in loaded_before,
+                    "load_seconds": round(time.perf_counter() - started, 2),
+                }
+            )
+    return models
+
+
+def _fitting_step(
+    step: Step, probe: pd.DataFrame, chat: str | None
+) -> tuple[pd.DataFrame, int, str]:
+    """Time a ``predict`` or ``finetune`` step by its feature extraction only (with the run's
+    chat model, as the step would use)."""
+    columns = [c for c in step.columns if is_free_text(probe[c])] or [
+        c for c in probe.columns if is_free_text(probe[c])
+    ]
+    kinds = ("embedding",) if step.verb == "finetune" else ops.FEATURE_KINDS
+    chat = step.options.get("chat_model", chat)
+    ops.features(probe, columns, kinds=kinds, chat_model=chat, cache=False, progress=False)
+    epochs = step.options.get("epochs", 3)
+    factor = 3 * epochs if step.verb == "finetune" else 1
+    note = (
+        "features only; model selection and tuning come on top"
+        if step.verb == "predict"
+        else f"rough: {epochs} epochs of training at ~3 forward passes"
+    )
+    added = pd.DataFrame(index=probe.index)
+    if step.verb == "predict":
+        added[step.outputs[0] if step.outputs else f"{step.target}_predicted"] = probe[step.target]
+    return added, factor, note
+
+
+def _topic_outputs(step: Step) -> list[str]:
+    outputs = [o.split(":")[0] for o in step.outputs]
+    return outputs + SPECS[step.verb].output_names(step.columns[0])[len(outputs) :]
+
+
+def _probe_step(
+    runner: StepRunner, step: Step, probe: pd.DataFrame
+) -> tuple[pd.DataFrame, int, str]:
+    """Run ``step`` on the ``probe`` rows: its columns, how many times over the real run takes,
+    a note. The steps timed by their features read the probe rows as drawn."""
+    if step.verb in ("predict", "finetune"):
+        return _fitting_step(step, probe, runner.chat)
+    if step.verb == "explain":
+        return pd.DataFrame(index=probe.index), 0, "one generation"
+    if step.verb == "topics" and len(probe) < 10:
+        ops.embed(probe[step.columns[0]], cache=False, progress=False)
+        added = pd.DataFrame({n: pd.Series(0, index=probe.index) for n in _topic_outputs(step)})
+        return added, 1, "embedding only; clustering and naming come on top"
+    added, _ = runner.step(step)
+    return added, 1, ""
+
+
+def estimate_plan(
+    frame: pd.DataFrame,
+    plan: Plan,
+    *,
+    sample: int | None = None,
+    model: str | None = None,
+    probe: int = PROBE_ROWS,
+    seed: int = 0,
+    manager: ModelManager | None = None,
+) -> PlanEstimate:
+    """The models ``plan`` uses and its time on ``frame``, from running it on ``probe`` rows.
+
+    The probe rows are computed with the cache off, so nothing is kept: the real run computes
+    every row. Steps that fit a model (``predict``, ``finetune``) are timed by their feature
+    extraction only; model selection and training come on top. ``model`` is the run's chat
+    model (see ``run_mine``).
+    """
+    check_plan(plan, frame.columns)
+    manager = manager or get_manager()
+    rows = sample_rows(frame, sample, seed)
+    chat, embed = manager.model_for("chat", model), manager.model_for("embed")
+    models = _load_models(plan, manager, chat, embed)
+    probe_frame = sample_rows(rows, min(probe, len(rows)), seed).copy()
+    scale = len(rows) / max(len(probe_frame), 1)
+    run = MineRun(plan=plan, frame=probe_frame)
+    runner = StepRunner(run, cache=False, progress=False, backend="local", chat=chat)
+    estimates = []
+    for step in plan.steps:
+        started = time.perf_counter()
+        added, factor, note = _probe_step(runner, step, probe_frame)
+        seconds = time.perf_counter() - started
+        add_columns(run, added, step)
+        runner.made += [c for c in added.columns if c not in runner.made]
+        estimates.append(
+            {
+                "line": step.line,
+                "step": step.code,
+                "models": ", ".join(n for _, n in models_for(step, chat=chat, embed=embed) if n),
+                "probe_seconds": round(seconds, 2),
+                "estimate_seconds": round(seconds * scale * factor, 1),
+                "note": note,
+            }
+        )
+    return PlanEstimate(
+        plan=plan,
+        rows=len(rows),
+        probe_rows=len(probe_frame),
+        steps=pd.DataFrame(estimates),
+        models=pd.DataFrame(models, columns=["role", "model", "loaded_before", "load_seconds"]),
+    )

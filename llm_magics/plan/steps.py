@@ -1,0 +1,222 @@
+"""Running one step of a plan: the step runner shared by a run and a dry run.
+
+An operation step is generic over its spec (``llm_magics.ops.spec``): the op is called with the
+text column (or the frame and its columns), the required argument read from the line as
+``spec.plan_argument`` says, the run's chat model for each chat call the line does not name, and
+the engine options its signature takes; its result becomes columns (``spec.to_frame``) named as
+``spec.output_kind`` says, and ``spec.note`` writes the step's note. The mining steps
+(``predict``, ``explain``, ``finetune``) have their own code.
+
+``llm_magics.plan.runner`` (a run) and ``llm_magics.plan.estimate`` (a dry run) both use this
+module, which imports neither.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from llm_magics import ops
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.mining import mine
+from llm_magics.mining.columns import is_free_text
+from llm_magics.ops.base import OPERATIONS, SPECS, defaults_of
+from llm_magics.ops.extract import schema_of_text
+from llm_magics.ops.spec import OpSpec
+from llm_magics.plan.check import check_replaced
+from llm_magics.plan.parse import Step
+from llm_magics.plan.results import MineRun
+from llm_magics.plan.verbs import OVERWRITE
+
+__all__ = ["StepRunner", "add_columns", "sample_rows"]
+
+_MINING_FUNCTIONS: dict[str, Callable[..., Any]] = {"predict": mine, "finetune": ops.finetune}
+
+
+def _engine_options(
+    function: Callable[..., Any] | None, *, cache: bool, progress: bool, backend: Any
+) -> dict[str, Any]:
+    """The engine options a step passes, those ``function``'s signature takes."""
+    if function is None:
+        return {}
+    accepted = inspect.signature(function).parameters
+    options = {"cache": cache, "progress": progress, "backend": backend}
+    return {k: v for k, v in options.items() if k in accepted}
+
+
+def _argument(step: Step, spec: OpSpec, options: dict[str, Any]) -> Any:
+    """The op's required argument, where the line gives it (``spec.plan_argument``)."""
+    if spec.plan_argument == "option":
+        return options.pop(spec.argument, None)
+    if spec.plan_argument == "quoted":
+        return step.arguments[0]
+    if spec.plan_argument == "outputs":
+        return schema_of_text(list(step.outputs))
+    msg = f"{spec.name}: its spec names the argument {spec.argument!r} but not where a plan line gives it."
+    raise InvalidArgumentError(msg)
+
+
+def _named(step: Step, spec: OpSpec, result: pd.DataFrame) -> pd.DataFrame:
+    """The op's columns under the step's output names (``-> mood`` → mood, mood_score)."""
+    names = [str(c) for c in result.columns]
+    outputs = [o.split(":")[0] for o in step.outputs]
+    if spec.output_kind == "schema":
+        return result.set_axis(outputs, axis=1)
+    if spec.output_kind == "replace":
+        outputs = outputs or [step.columns[0]]
+    if not outputs:
+        return result
+    if spec.output_kind == "prefix":
+        return result.set_axis([f"{outputs[0]}_{i}" for i in range(len(names))], axis=1)
+    if len(outputs) > len(names):
+        msg = (
+            f"line {step.line}: {step.verb} makes {len(names)} column(s) ({', '.join(names)}); "
+            f"name at most that many outputs."
+        )
+        raise InvalidArgumentError(msg)
+    first = names[0]
+    renamed = list(outputs)
+    for name in names[len(outputs) :]:
+        suffix = name[len(first) :] if name.startswith(f"{first}_") else f"_{name}"
+        renamed.append(f"{outputs[0]}{suffix}")
+    return result.set_axis(renamed, axis=1)
+
+
+def _is_list_column(series: pd.Series) -> bool:
+    first = series.dropna().head(1)
+    return len(first) > 0 and isinstance(first.iloc[0], list | tuple | np.ndarray)
+
+
+class StepRunner:
+    """Runs the steps of one plan into ``run``, keeping what each produced.
+
+    ``chat`` is the run's chat model: passed to every chat-model call whose argument the line
+    does not set (``%%mine --model``), so the run never changes the kernel's settings.
+    """
+
+    def __init__(
+        self,
+        run: MineRun,
+        *,
+        cache: bool,
+        progress: bool,
+        backend: Any,
+        chat: str | None = None,
+    ) -> None:
+        self.run, self.cache, self.progress, self.backend = run, cache, progress, backend
+        self.chat = chat
+        self.made: list[str] = []  # columns the plan made so far (predict learns from them too)
+
+    def step(self, step: Step) -> tuple[pd.DataFrame, str]:
+        """The columns ``step`` adds (replaced ones included) and a note."""
+        function = OPERATIONS.get(step.verb) or _MINING_FUNCTIONS.get(step.verb)
+        options = {k: v for k, v in step.options.items() if k != OVERWRITE} | _engine_options(
+            function, cache=self.cache, progress=self.progress, backend=self.backend
+        )
+        mining = {"predict": self._predict, "explain": self._explain, "finetune": self._finetune}
+        if step.verb in mining:
+            return mining[step.verb](step, options)
+        return self._operation(step, SPECS[step.verb], options)
+
+    def _operation(
+        self, step: Step, spec: OpSpec, options: dict[str, Any]
+    ) -> tuple[pd.DataFrame, str]:
+        frame = self.run.frame
+        options |= self._chat_models(step, spec, options)
+        if spec.input == "frame":
+            inputs: tuple[Any, ...] = (frame, list(step.columns))
+        else:
+            inputs = (frame[step.columns[0]],)
+        if spec.argument is not None:
+            inputs += (_argument(step, spec, options),)
+        result = OPERATIONS[spec.name](*inputs, **options)
+        self.run.outputs[step.line] = result
+        made = spec.to_frame(result) if spec.to_frame is not None else result
+        if isinstance(made, pd.Series):
+            made = made.to_frame()
+        note = spec.note(result) if spec.note is not None else ""
+        return _named(step, spec, made), note
+
+    def _chat_models(self, step: Step, spec: OpSpec, options: dict[str, Any]) -> dict[str, str]:
+        """The run's chat model for each chat call of the step the line names no model for."""
+        if self.chat is None:
+            return {}
+        calls = spec.calls(defaults_of(spec.name) | options)
+        return {
+            use.argument: self.chat
+            for use in calls
+            if use.role == "chat" and use.argument not in step.options
+        }
+
+    def _explain(self, step: Step, options: dict[str, Any]) -> tuple[pd.DataFrame, str]:
+        if self.run.result is None:
+            msg = f"line {step.line}: explain needs a predict step before it."
+            raise InvalidArgumentError(msg)
+        # The result explains with the chat model its predict step was given (the run's).
+        self.run.narrative = self.run.result.explain(**options)
+        frame = self.run.frame
+        return pd.DataFrame(index=frame.index), f"narrative by the {self.run.narrative.source}"
+
+    def _finetune(self, step: Step, options: dict[str, Any]) -> tuple[pd.DataFrame, str]:
+        frame = self.run.frame
+        text, label = step.columns
+        name = step.outputs[0] if step.outputs else None
+        tuned = ops.finetune(frame, text, label, name=name, **options)
+        self.run.finetuned[tuned.name] = tuned
+        return pd.DataFrame(index=frame.index), f"registered as model {tuned.name!r}"
+
+    def _predict(self, step: Step, options: dict[str, Any]) -> tuple[pd.DataFrame, str]:
+        frame = self.run.frame
+        target = step.target or ""
+        if step.columns:
+            inputs = list(dict.fromkeys([*step.columns, *self.made]))
+            text = [c for c in step.columns if is_free_text(frame[c])]
+        else:
+            inputs, text = [c for c in frame.columns if c != target], None
+        skipped = [c for c in inputs if c != target and _is_list_column(frame[c])]
+        inputs = [c for c in inputs if c != target and c not in skipped]
+        if self.chat is not None and "chat_model" not in step.options:
+            options["chat_model"] = self.chat
+        result = mine(frame[[*inputs, target]], target, text=text, **options)
+        self.run.result = result
+        predicted = result.predict(frame).rename(
+            step.outputs[0] if step.outputs else f"{target}_predicted"
+        )
+        note = (
+            f"trained on {len(result.splits.train)} rows, tested on {len(result.splits.test)}; "
+            f"test {result.metric} {result.metrics[result.metric]:.3f}"
+        )
+        if skipped:
+            note += f"; list columns left out: {', '.join(skipped)}"
+        return predicted.to_frame(), note
+
+
+def add_columns(run: MineRun, added: pd.DataFrame, step: Step) -> None:
+    """Put a step's columns into the frame: replaced ones in place, new ones at the end.
+
+    ``check_plan`` refused the names it could foresee; the ones only the run knows (``p_LABEL``,
+    ``vec_0`` ...) are refused here, before the frame changes.
+    """
+    for report in run.steps:
+        check_replaced(step, added.columns, report.outputs, f"made by line {report.line}")
+    check_replaced(step, added.columns, run.frame.columns, "of the frame")
+    new = [c for c in added.columns if c not in run.frame.columns]
+    for name in added.columns.difference(new, sort=False):
+        run.frame[name] = added[name]
+    if new:
+        run.frame = pd.concat([run.frame, added[new]], axis=1)
+
+
+def sample_rows(frame: pd.DataFrame, sample: int | None, seed: int) -> pd.DataFrame:
+    """``sample`` rows of ``frame`` drawn with ``seed``, in their order (all when ``None``)."""
+    if sample is None or sample >= len(frame):
+        return frame
+    if sample < 1:
+        msg = f"sample must be a positive number of rows, not {sample!r}."
+        raise InvalidArgumentError(msg)
+    positions = np.sort(np.random.default_rng(seed).choice(len(frame), sample, replace=False))
+    return frame.iloc[positions]
