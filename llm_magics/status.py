@@ -197,7 +197,7 @@ def models_report(manager: ModelManager | None = None) -> ModelsReport:
     manager = manager or get_manager()
     config = manager.config
     loaded = manager.loaded()
-    defaults = {config.default_chat_model: "chat", config.default_embed_model: "embed"}
+    defaults = {manager.model_for("chat"): "chat", manager.model_for("embed"): "embed"}
     rows = []
     for alias in [*BUILTIN_ALIASES, *config.aliases]:
         try:

@@ -84,9 +84,7 @@ TUNABLE: Mapping[str, OpSpec] = _Tunable()
 
 def _default_model(manager: ModelManager, role: str) -> str:
     """The model a run of the panel uses for ``role`` when its model box is empty."""
-    # integrator: switch to manager.model_for(role)
-    config = manager.config
-    return config.default_chat_model if role == "chat" else config.default_embed_model
+    return manager.model_for(role)  # type: ignore[arg-type]
 
 
 def _fields(template: str) -> set[str]:
