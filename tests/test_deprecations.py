@@ -140,7 +140,7 @@ def test_a_row_wise_op_on_ray_calls_only_current_apis(
 ) -> None:
     texts = amazon_reviews("test")["review"].head(4)
     with deprecations_under_our_code() as found:
-        ops.sentiment(texts, engine="ray", progress=False)
+        ops.sentiment(texts, backend="ray", progress=False)
     assert found == []
 
 
