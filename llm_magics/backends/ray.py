@@ -346,8 +346,8 @@ def run_op(
         The rows, for example ``ray.data.read_parquet("s3://bucket/reviews/")``. The work is
         spread over its blocks: a single block keeps a single worker busy (``repartition`` first).
     op
-        A row-wise operation: clean, summarize, classify, sentiment, extract, filter, embed or
-        keywords.
+        A row-wise operation (``llm_magics.ops.base.row_ops()``: clean, summarize, classify,
+        sentiment, extract, filter, embed, keywords, and any op of yours whose spec is row-wise).
     column
         The text column.
     backend
