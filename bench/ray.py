@@ -4,7 +4,7 @@ On a local Ray of this machine's CPUs (``ray.init(num_cpus=...)``), for each op,
 real reviews, cache off, greedy:
 
 - ``local``: the op in this process (torch on every core);
-- ``ray ×1`` and ``ray ×2``: ``engine=RayEngine(actors=N)``; each worker reserves one CPU, so
+- ``ray ×1`` and ``ray ×2``: ``backend=RayBackend(actors=N)``; each worker reserves one CPU, so
   torch runs one thread in it.
 
 Each Ray run includes starting its pool and loading the models in every worker (a fixed cost
@@ -16,7 +16,7 @@ local engine already uses both cores, so the most 2 workers can add is what one 
 to threads that do not scale perfectly. The same code runs on a cluster unchanged: start Ray on
 each node (``ray start --head`` on one, ``ray start --address=HEAD:6379`` on the others, with
 llm-magics and the models installed on every node), then pass ``--address auto`` here or
-``engine=RayEngine(address="auto")``; the pool then gets one worker per GPU (``num_gpus=1``
+``backend=RayBackend(address="auto")``; the pool then gets one worker per GPU (``num_gpus=1``
 each) or per CPU. Each worker then has cores or a GPU of its own, so rows/s should grow with
 the workers until the driver or the storage is the limit; run this there to measure it (it has
 not been measured on a cluster yet). Results go to ``bench/results/ray.json`` and ``bench/results/ray.md``.
@@ -50,8 +50,8 @@ import ray
 import torch
 
 from llm_magics import ops
+from llm_magics.backends.ray import RayBackend
 from llm_magics.datasets import amazon_reviews
-from llm_magics.distributed import RayEngine
 
 RESULTS = Path(__file__).parent / "results"
 # (op, extra arguments, rows as a multiple of --rows): embedding is ~50x faster than scoring.
@@ -106,12 +106,12 @@ def main() -> None:
         }
         for actors in (1, 2):
             # Four Ray batches per worker, so that both stay busy to the end.
-            engine = RayEngine(actors=actors, batch_rows=max(1, len(texts) // (4 * actors)))
+            backend = RayBackend(actors=actors, batch_rows=max(1, len(texts) // (4 * actors)))
             _, start_s = timed(
-                lambda: getattr(ops, op)(texts.head(2), engine=engine, **options)  # noqa: B023
+                lambda: getattr(ops, op)(texts.head(2), backend=backend, **options)  # noqa: B023
             )
             remote, ray_s = timed(
-                lambda: getattr(ops, op)(texts, engine=engine, **options)  # noqa: B023
+                lambda: getattr(ops, op)(texts, backend=backend, **options)  # noqa: B023
             )
             row[f"ray{actors}"] = {
                 "seconds": round(ray_s, 1),

@@ -19,13 +19,13 @@ from typing import Any
 
 import pandas as pd
 
-from llm_magics.distributed import ENGINES, engine_of
 from llm_magics.errors import (
     InvalidArgumentError,
     LlmMagicsError,
     LlmMagicsWarning,
     RunInterruptedError,
 )
+from llm_magics.run_options import RunOptions, add_to
 
 __all__ = ["main"]
 
@@ -254,11 +254,8 @@ def _run(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in _WRITERS:
         msg = f"-o {out}: cannot write {out.suffix or 'that'}; use {', '.join(_WRITERS)}."
         raise UsageProblem(msg)
-    if args.sample is not None and args.sample < 1:
-        msg = f"--sample must be a positive number of rows, not {args.sample}."
-        raise UsageProblem(msg)
     try:
-        engine = engine_of(args.engine, address=args.address, actors=args.actors)
+        options = RunOptions.of(args)
     except InvalidArgumentError as err:
         raise UsageProblem(str(err)) from None
     _check_readable(plan_path, "plan file")
@@ -275,16 +272,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageProblem(msg) from None
     run = MineRun(plan=plan, frame=frame)
     try:
-        mine_plan(
-            frame,
-            plan,
-            sample=args.sample,
-            model=args.model,
-            cache=not args.no_cache,
-            progress=not args.quiet,
-            run=run,
-            backend=engine,
-        )
+        mine_plan(frame, plan, run=run, **options.run_arguments())
     except RunInterruptedError as err:
         print(
             f"llm-mine: stopped at {run.error or err}. Run the same command again to resume: "
@@ -303,7 +291,7 @@ def _run(args: argparse.Namespace) -> int:
             plan_text=plan_text,
             source=str(data_path),
         )
-    if not args.quiet:
+    if not options.quiet:
         print(repr(run))
         print(f"Wrote {out}" + (f" and {args.report}" if args.report else "") + ".")
     return 0
@@ -378,30 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the text encoding of a CSV, TSV or JSON table (default utf-8; cp1252 for Excel's "
         "Windows CSVs)",
     )
-    run.add_argument("--sample", type=int, metavar="N", help="run on N random rows")
-    run.add_argument(
-        "--model", metavar="SPEC", help="the chat model (alias, Hugging Face id, folder or .gguf)"
-    )
-    run.add_argument(
-        "--no-cache", action="store_true", help="neither read nor write the result cache"
-    )
-    run.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
-    run.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default="local",
-        help="ray: run the row-wise steps on a Ray cluster, one model per worker "
-        '(pip install "llm-magics[ray]")',
-    )
-    run.add_argument(
-        "--address",
-        metavar="ADDRESS",
-        help="the Ray cluster to join ('auto', 'ray://head:10001'; default: RAY_ADDRESS, else a "
-        "Ray on this machine)",
-    )
-    run.add_argument(
-        "--actors", type=int, metavar="N", help="Ray workers (default: one per GPU, else per CPU)"
-    )
+    add_to(run)
     run.set_defaults(run=_run)
 
     status = commands.add_parser("status", help="models, memory per device and the result cache")

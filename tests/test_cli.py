@@ -128,7 +128,7 @@ def test_an_interrupted_run_resumes_from_the_cache(
         (["{plan}", "{csv}", "-o", "x.xlsx"], "cannot write .xlsx"),
         (["{root}/none.mine", "{csv}", "-o", "x.csv"], "no such plan file"),
         (["{plan}", "{csv}", "-o", "x.csv", "--sample", "0"], "--sample must be a positive"),
-        (["{plan}", "{csv}", "-o", "x.csv", "--address", "auto"], "add --engine ray"),
+        (["{plan}", "{csv}", "-o", "x.csv", "--address", "auto"], "add --backend ray"),
     ],
 )
 def test_usage_and_plan_errors_exit_2_with_where(
@@ -140,6 +140,27 @@ def test_usage_and_plan_errors_exit_2_with_where(
     assert message in err
     if "line 2" in message:
         assert "Did you mean 'review'?" in err and "sentiment reveiw" in err and "^" in err
+
+
+def test_an_unknown_backend_is_refused_by_the_parser(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["run", str(files["plan"]), str(files["csv"]), "-o", "x.csv", "--backend", "rya"])
+    assert caught.value.code == 2
+    assert "invalid choice: 'rya' (choose from 'local', 'ray')" in capsys.readouterr().err
+
+
+def test_the_old_engine_option_still_runs_and_warns_once(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    (tmp_path / "clean.mine").write_text("clean review\n")  # no model: quick
+    out = tmp_path / "cleaned.csv"
+    arguments = [str(tmp_path / "clean.mine"), str(files["csv"]), "-o", str(out), "--quiet"]
+    with pytest.warns(FutureWarning, match="--engine is now --backend") as caught:
+        assert main(["run", *arguments, "--engine", "local"]) == 0
+    assert len(caught) == 1
+    assert pd.read_csv(out)["review"].notna().sum() == 11
 
 
 _UNREADABLE = {

@@ -139,8 +139,11 @@ def test_a_row_wise_op_on_ray_calls_only_current_apis(
     fresh_results: None, ray_cluster: Any
 ) -> None:
     texts = amazon_reviews("test")["review"].head(4)
+    # Ray Data warns about three of its own default settings when it first makes its context,
+    # whoever asks (ray-project/ray#65302; still so in ray 2.60): made here, outside the check.
+    ray_cluster.data.DataContext.get_current()
     with deprecations_under_our_code() as found:
-        ops.sentiment(texts, engine="ray", progress=False)
+        ops.sentiment(texts, backend="ray", progress=False)
     assert found == []
 
 

@@ -17,9 +17,9 @@ __all__: list[str] = []
 
 
 def _ray() -> Any:
-    from llm_magics.distributed import RayEngine
+    from llm_magics.backends.ray import RayBackend
 
-    return RayEngine()
+    return RayBackend()
 
 
 register_backend("ray", _ray)

@@ -26,12 +26,12 @@ from IPython.core.magic_arguments import (
 )
 from IPython.display import display
 
-from llm_magics.distributed import ENGINES, engine_of
 from llm_magics.errors import InvalidArgumentError, LlmMagicsError, did_you_mean
 from llm_magics.plan import EXAMPLES, VERBS, Plan, PlanSyntaxError, check_plan, describe, parse_plan
 from llm_magics.plan.estimate import estimate_plan
 from llm_magics.plan.results import MineRun
 from llm_magics.plan.runner import mine_plan
+from llm_magics.run_options import RunOptions, magic_options
 from llm_magics.runtime.manager import get_manager
 from llm_magics.status import cache_report, models_report, status_report
 
@@ -68,19 +68,18 @@ _SUBCOMMANDS = ("status", "models", "load", "unload", "use", "cache", "tune", "h
 
 @dataclass(frozen=True)
 class CellRequest:
-    """A ``%%mine`` cell, parsed and checked: what to run, on what, and where to put it."""
+    """A ``%%mine`` cell, parsed and checked: what to run, on what, and where to put it.
+
+    ``options`` are those ``%%mine`` shares with ``llm-mine run`` (``llm_magics.run_options``).
+    """
 
     name: str
     frame: pd.DataFrame
     plan: Plan
     out: str
     result: str | None
-    sample: int | None
-    model: str | None
     dry_run: bool
-    cache: bool
-    quiet: bool
-    engine: Any = "local"
+    options: RunOptions
 
 
 def _with_help(text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -116,31 +115,12 @@ class MineMagics(Magics):
         help="Variable for the MineRun: per-step timings, rows, cache hits, models, mining result.",
     )
     @argument(
-        "--sample", metavar="N", type=int, help="Run on N rows drawn at random (kept in order)."
-    )
-    @argument("--model", metavar="SPEC", help="The chat model for this cell (alias or hub id).")
-    @argument(
         "--dry-run",
         action="store_true",
         help="Show the plan, the models it loads and a time estimate from a few uncached rows; "
         "run nothing else.",
     )
-    @argument("--no-cache", action="store_true", help="Neither read nor write the result cache.")
-    @argument("--quiet", action="store_true", help="No progress bars and no summary.")
-    @argument(
-        "--engine",
-        choices=ENGINES,
-        default="local",
-        help="'ray': run the row-wise steps on a Ray cluster, one model per worker "
-        "(needs llm-magics[ray]).",
-    )
-    @argument(
-        "--address",
-        metavar="ADDRESS",
-        help="The Ray cluster to join when not connected yet ('auto', 'ray://head:10001'); "
-        "default: RAY_ADDRESS, else a local Ray.",
-    )
-    @argument("--actors", metavar="N", type=int, help="Ray workers (default: one per GPU or CPU).")
+    @magic_options
     @_with_help(PLAN_HELP)
     @cell_magic("mine")
     def mine_cell(self, line: str, cell: str) -> Any:
@@ -151,30 +131,22 @@ class MineMagics(Magics):
         interruption resumes: rows already computed come from the cache.
         """
         request = self.compile_cell(line, cell)
+        options = request.options
         if request.dry_run:
             return estimate_plan(
-                request.frame, request.plan, sample=request.sample, model=request.model
+                request.frame, request.plan, sample=options.sample, model=options.model
             )
         run = MineRun(plan=request.plan, frame=request.frame)
         namespace = self.shell.user_ns
         try:
-            mine_plan(
-                request.frame,
-                request.plan,
-                sample=request.sample,
-                model=request.model,
-                cache=request.cache,
-                progress=not request.quiet,
-                run=run,
-                backend=request.engine,
-            )
+            mine_plan(request.frame, request.plan, run=run, **options.run_arguments())
         except BaseException:
             if run.steps:
                 namespace[request.out] = run.frame
                 if request.result:
                     namespace[request.result] = run
                 resume = "run the cell again to resume" + (
-                    " (finished rows come from the cache)." if request.cache else "."
+                    " (finished rows come from the cache)." if options.cache else "."
                 )
                 print(
                     f"%%mine stopped at {run.error}. The {len(run.steps)} step(s) before it are in "
@@ -185,7 +157,7 @@ class MineMagics(Magics):
         namespace[request.out] = run.frame
         if request.result:
             namespace[request.result] = run
-        if not request.quiet:
+        if not options.quiet:
             display(run)
             for chart in run.charts():
                 display(chart)
@@ -204,18 +176,15 @@ class MineMagics(Magics):
             plan = parse_plan(cell, self.shell.user_ns)
             check_plan(plan, frame.columns)
         except PlanSyntaxError as err:
-            msg = f"%%mine: {err}"
-            raise UsageError(msg) from None
-        if args.sample is not None and args.sample < 1:
-            msg = f"--sample must be a positive number of rows, not {args.sample}."
-            raise UsageError(msg)
+            msg_0 = f"%%mine: {err}"
+            raise UsageError(msg_0) from None
         for option in ("out", "result"):
             value = getattr(args, option)
             if value is not None and not value.isidentifier():
                 msg = f"--{option} must be a variable name, not {value!r}."
                 raise UsageError(msg)
         try:
-            engine = engine_of(args.engine, address=args.address, actors=args.actors)
+            options = RunOptions.of(args)
         except InvalidArgumentError as err:
             msg = f"%%mine: {err}"
             raise UsageError(msg) from None
@@ -225,12 +194,8 @@ class MineMagics(Magics):
             plan=plan,
             out=args.out or f"{name.replace('.', '_')}_mined",
             result=args.result,
-            sample=args.sample,
-            model=args.model,
             dry_run=args.dry_run,
-            cache=not args.no_cache,
-            quiet=args.quiet,
-            engine=engine,
+            options=options,
         )
 
     def _frame(self, name: str) -> pd.DataFrame:

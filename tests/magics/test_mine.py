@@ -16,8 +16,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import llm_magics
 from llm_magics import MineRun, PlanEstimate, get_manager
+from llm_magics.backends.ray import RayBackend
 from llm_magics.datasets import amazon_reviews
-from llm_magics.distributed import RayEngine
 from llm_magics.engine import get_result_cache
 from llm_magics.errors import LlmMagicsWarning, ModelNotFoundError, RunInterruptedError
 from llm_magics.magics.mine import CellRequest, MineMagics
@@ -128,8 +128,8 @@ def test_the_run_charts_its_topics_and_result(shell: InteractiveShell) -> None:
         ("reviews --sample 0", "clean review", "--sample", "positive number"),
         ("reviews --out 1x", "clean review", "--out", "variable name"),
         ("reviews --bogus", "clean review", "unrecognized arguments", "--bogus"),
-        ("reviews --engine rya", "clean review", "--engine", "invalid choice"),
-        ("reviews --actors 2", "clean review", "--actors", "add --engine ray"),
+        ("reviews --backend rya", "clean review", "--backend", "invalid choice"),
+        ("reviews --actors 2", "clean review", "--actors", "add --backend ray"),
         ("reviews", "summarize {missing}", "line 1, column 11", "names no variable"),
         (
             "reviews",
@@ -150,11 +150,20 @@ def test_mistakes_are_usage_errors_before_any_model_loads(
     assert _state() == before
 
 
-def test_engine_options_make_a_ray_engine(shell: InteractiveShell) -> None:
+def test_backend_options_make_a_ray_backend(shell: InteractiveShell) -> None:
     magics = shell.magics_manager.registry["MineMagics"]
-    request = magics.compile_cell("reviews --engine ray --address auto --actors 3", "clean review")
-    assert request.engine == RayEngine(address="auto", actors=3)
-    assert magics.compile_cell("reviews", "clean review").engine == "local"
+    line = "reviews --backend ray --address auto --actors 3"
+    request = magics.compile_cell(line, "clean review")
+    assert request.options.backend == RayBackend(address="auto", actors=3)
+    assert magics.compile_cell("reviews", "clean review").options.backend == "local"
+
+
+def test_the_old_engine_option_still_works_and_warns_once(shell: InteractiveShell) -> None:
+    magics = shell.magics_manager.registry["MineMagics"]
+    with pytest.warns(FutureWarning, match="--engine is now --backend") as caught:
+        request = magics.compile_cell("reviews --engine ray --actors 2", "clean review")
+    assert len(caught) == 1
+    assert request.options.backend == RayBackend(actors=2)
 
 
 def test_variables_are_interpolated(shell: InteractiveShell) -> None:

@@ -1,4 +1,5 @@
-"""The row-wise ops on a local Ray with 2 CPUs, started by the tests, against the local engine.
+"""The Ray backend: the row-wise ops on a local Ray with 2 CPUs, started by the tests, against
+the local engine.
 
 Each Ray call starts a pool of 2 workers that load their own models (about 10 s here), so these
 tests compare many rows per call rather than making many calls.
@@ -6,11 +7,13 @@ tests compare many rows per call rather than making many calls.
 
 from __future__ import annotations
 
+import importlib
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +23,22 @@ import psutil
 import pytest
 
 from llm_magics import get_manager, ops
-from llm_magics.distributed import RayEngine, engine_of, row_ops, run_op, run_series
+from llm_magics.backends.ray import (
+    RayBackend,
+    RayEngine,
+    _batch_rows,
+    backend_of,
+    run_op,
+    run_series,
+)
+from llm_magics.engine.models import default_max_rows
 from llm_magics.errors import (
     InvalidArgumentError,
     MissingDependencyError,
     ModelNotFoundError,
     RunInterruptedError,
 )
+from llm_magics.ops.base import OPERATIONS, SPECS, row_ops
 from llm_magics.plan.runner import run_mine
 
 SCHEMA = {"product": str, "recommend": bool}
@@ -36,7 +48,7 @@ ARGUMENTS: dict[str, tuple[Any, ...]] = {
     "filter": ("the product arrived damaged",),
 }
 OPTIONS: dict[str, dict[str, Any]] = {"summarize": {"max_words": 8}}
-TWO_WORKERS = RayEngine(actors=2, batch_rows=4)
+TWO_WORKERS = RayBackend(actors=2, batch_rows=4)
 
 
 def assert_same(local: pd.Series | pd.DataFrame, remote: pd.Series | pd.DataFrame) -> None:
@@ -69,20 +81,20 @@ def test_each_row_op_on_ray_matches_the_local_engine(
     if op != "clean":
         options |= {"cache": False, "progress": False}
     local = getattr(ops, op)(texts, *ARGUMENTS.get(op, ()), **options)
-    remote = getattr(ops, op)(texts, *ARGUMENTS.get(op, ()), engine=TWO_WORKERS, **options)
+    remote = getattr(ops, op)(texts, *ARGUMENTS.get(op, ()), backend=TWO_WORKERS, **options)
     assert_same(local, remote)
     made = remote.attrs["llm_magics"]
     assert made["op"] == op
-    assert made["parameters"]["engine"] == "ray"
+    assert made["parameters"]["backend"] == "ray"
     assert made["rows"] == len(texts)
     if op != "clean":  # 10 texts, computed once each by the workers, none from the cache
         assert made["rows_from_cache"] == 0
         assert made["models"] == local.attrs["llm_magics"]["models"]
 
 
-def test_the_accessors_take_the_engine(ray_cluster: Any, reviews: pd.DataFrame) -> None:
+def test_the_accessors_take_the_backend(ray_cluster: Any, reviews: pd.DataFrame) -> None:
     marked = reviews.assign(review=reviews["review"].radd("<b>") + "</b> me@example.com")
-    remote = marked.llm.clean("review", engine=TWO_WORKERS)
+    remote = marked.llm.clean("review", backend=TWO_WORKERS)
     assert_same(marked.llm.clean("review"), remote)
     assert remote.loc[reviews.index[0]].endswith("[EMAIL]")
     job = get_manager().status()["jobs"][-1]
@@ -101,7 +113,7 @@ def test_rows_come_back_in_input_order(ray_cluster: Any) -> None:
         index=np.random.default_rng(3).permutation(300) + 10_000,
         name="note",
     )
-    remote = run_series("clean", texts, engine=RayEngine(actors=2, batch_rows=10))
+    remote = run_series("clean", texts, backend=RayBackend(actors=2, batch_rows=10))
     assert remote.index.tolist() == texts.index.tolist()
     assert [t.split()[1] for t in remote] == [str(i) for i in range(300)]
 
@@ -114,7 +126,7 @@ def test_run_op_on_a_parquet_dataset_keeps_order_and_matches(
     for part, start in enumerate(range(0, 12, 4)):  # three files: three blocks
         rows.iloc[start : start + 4].to_parquet(tmp_path / f"part-{part}.parquet")
     dataset = ray_cluster.data.read_parquet(str(tmp_path), override_num_blocks=3)
-    out = run_op(dataset, "sentiment", "review", engine=TWO_WORKERS, cache=False).to_pandas()
+    out = run_op(dataset, "sentiment", "review", backend=TWO_WORKERS, cache=False).to_pandas()
     assert out["id"].tolist() == rows["id"].tolist()  # input order
     assert list(out.columns) == [*rows.columns, "sentiment", "sentiment_score"]
     local = ops.sentiment(reviews["review"], cache=False, progress=False).reset_index(drop=True)
@@ -149,7 +161,7 @@ def test_a_killed_worker_is_replaced_and_its_batch_retried(
                 max_words=8,
                 cache=False,
                 progress=False,
-                engine=RayEngine(actors=2, batch_rows=2),
+                backend=RayBackend(actors=2, batch_rows=2),
             )
         except BaseException as err:
             outcome["error"] = err
@@ -173,12 +185,12 @@ def test_a_killed_worker_is_replaced_and_its_batch_retried(
 @pytest.mark.slow
 def test_workers_share_the_result_cache(ray_cluster: Any, reviews: pd.DataFrame) -> None:
     texts = reviews["review"].dropna().str.strip().replace("", np.nan).dropna() + " (shared)"
-    first = ops.sentiment(texts, engine=TWO_WORKERS, progress=False)
+    first = ops.sentiment(texts, backend=TWO_WORKERS, progress=False)
     assert first.attrs["llm_magics"]["rows_computed"] == len(texts)
     again = ops.sentiment(texts, progress=False)  # this process: every row from the workers' cache
     assert again.attrs["llm_magics"]["rows_from_cache"] == len(texts)
     assert_same(again, first)
-    rerun = ops.sentiment(texts, engine=TWO_WORKERS, progress=False)
+    rerun = ops.sentiment(texts, backend=TWO_WORKERS, progress=False)
     assert rerun.attrs["llm_magics"]["rows_from_cache"] == len(texts)
 
 
@@ -197,9 +209,9 @@ def test_a_cancelled_ray_run_says_how_to_go_on_and_resumes_from_the_cache(
     remove = manager.add_job_listener(cancel_after_first_batch)
     try:
         with pytest.raises(RunInterruptedError, match="the cache is off") as off:
-            ops.sentiment(texts, cache=False, progress=False, engine=TWO_WORKERS)
+            ops.sentiment(texts, cache=False, progress=False, backend=TWO_WORKERS)
         with pytest.raises(RunInterruptedError, match="run it again to resume") as on:
-            ops.sentiment(texts, progress=False, engine=TWO_WORKERS)
+            ops.sentiment(texts, progress=False, backend=TWO_WORKERS)
     finally:
         remove()
     for caught in (off, on):
@@ -207,7 +219,7 @@ def test_a_cancelled_ray_run_says_how_to_go_on_and_resumes_from_the_cache(
         assert 0 < caught.value.done < count  # stopped after a batch of 4 rows, not at the end
         job = next(j for j in manager.status()["jobs"] if j["id"] == caught.value.job_id)
         assert job["state"] == "cancelled"
-    resumed = ops.sentiment(texts, progress=False, engine=TWO_WORKERS)
+    resumed = ops.sentiment(texts, progress=False, backend=TWO_WORKERS)
     made = resumed.attrs["llm_magics"]
     assert made["rows_from_cache"] >= on.value.done  # what the workers finished is kept
     assert made["rows_from_cache"] + made["rows_computed"] == count
@@ -217,29 +229,29 @@ def test_a_cancelled_ray_run_says_how_to_go_on_and_resumes_from_the_cache(
 def test_a_worker_error_arrives_as_itself(ray_cluster: Any) -> None:
     texts = pd.Series(["good tea", "bad tea", "fine"], name="note")
     with pytest.raises(ModelNotFoundError, match="no-such-model"):
-        ops.sentiment(texts, model="no-such-model", engine=RayEngine(actors=1), progress=False)
+        ops.sentiment(texts, model="no-such-model", backend=RayBackend(actors=1), progress=False)
     with pytest.raises(InvalidArgumentError, match="method must be"):
-        ops.classify(texts, ["a", "b"], method="bogus", engine=RayEngine(actors=1))
+        ops.classify(texts, ["a", "b"], method="bogus", backend=RayBackend(actors=1))
 
 
-def test_the_row_wise_ops_are_those_with_an_engine_argument() -> None:
+def test_the_row_wise_ops_are_those_with_a_backend_argument() -> None:
     rows = {"clean", "summarize", "classify", "sentiment", "extract", "filter", "embed", "keywords"}
     assert set(row_ops()) == rows
     assert {"topics", "features", "finetune"}.isdisjoint(row_ops())
 
 
-def test_bad_engine_arguments_fail_before_ray_starts() -> None:
+def test_bad_backend_arguments_fail_before_ray_starts() -> None:
     texts = pd.Series(["good tea"])
     with pytest.raises(InvalidArgumentError, match="Did you mean 'ray'"):
-        ops.sentiment(texts, engine="rya")
+        ops.sentiment(texts, backend="rya")
     with pytest.raises(InvalidArgumentError, match="runs in this process only"):
-        ops.topics(texts, engine="ray")
+        ops.topics(texts, backend="ray")
     with pytest.raises(InvalidArgumentError, match="Ray workers have their own"):
-        ops.sentiment(texts, engine="ray", manager=get_manager())
+        ops.sentiment(texts, backend="ray", manager=get_manager())
     with pytest.raises(InvalidArgumentError, match="positive whole number"):
-        RayEngine(actors=0)
-    with pytest.raises(InvalidArgumentError, match="add --engine ray"):
-        engine_of("local", actors=2)
+        RayBackend(actors=0)
+    with pytest.raises(InvalidArgumentError, match="add --backend ray"):
+        backend_of("local", actors=2)
     with pytest.raises(InvalidArgumentError, match="cannot run on Ray"):
         run_series("topics", texts)
 
@@ -254,10 +266,10 @@ def test_run_op_checks_the_column_and_the_op(ray_cluster: Any) -> None:
         run_op(dataset, "embed", "review", dims=2)
 
 
-def test_without_ray_the_engine_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_ray_the_backend_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets without the extra
     with pytest.raises(MissingDependencyError) as caught:
-        ops.sentiment(pd.Series(["good tea"]), engine="ray")
+        ops.sentiment(pd.Series(["good tea"]), backend="ray")
     assert caught.value.install == 'pip install "llm-magics[ray]"'
     assert 'pip install "llm-magics[ray]"' in str(caught.value)
 
@@ -282,9 +294,50 @@ def test_llm_mine_run_joins_a_cluster_by_address(
     (tmp_path / "plan.mine").write_text("clean review\nsentiment review\n")
     address = ray_cluster.get_runtime_context().gcs_address
     command = [sys.executable, "-m", "llm_magics", "run", "plan.mine", "reviews.csv"]
-    command += ["-o", "out.csv", "--quiet", "--engine", "ray", "--address", address]
+    command += ["-o", "out.csv", "--quiet", "--backend", "ray", "--address", address]
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     out = pd.read_csv(tmp_path / "out.csv", index_col="id")
     local = ops.sentiment(ops.clean(reviews["review"].head(6)), progress=False)
     assert out["sentiment"].fillna("?").tolist() == local["sentiment"].fillna("?").tolist()
+
+
+@pytest.fixture
+def toy_op() -> Iterator[Any]:
+    """``tests.backends.toy_op`` imported in this process only, and forgotten afterwards."""
+    module = importlib.import_module("tests.backends.toy_op")
+    yield module
+    OPERATIONS.pop("shout", None)
+    SPECS.pop("shout", None)
+    sys.modules.pop(module.__name__, None)
+
+
+def test_an_op_in_its_own_module_runs_on_ray_with_no_other_edit(
+    ray_cluster: Any, reviews: pd.DataFrame, toy_op: Any
+) -> None:
+    assert "shout" in row_ops()
+    texts = reviews["review"]
+    local = toy_op.shout(texts, mark="?")
+    remote = toy_op.shout(texts, mark="?", backend=RayBackend(actors=2, batch_rows=4))
+    assert_same(local, remote)
+    assert remote.attrs["llm_magics"]["parameters"] == {"mark": "?", "backend": "ray"}
+
+
+def test_the_ray_batch_size_comes_from_the_op_spec(toy_op: Any) -> None:
+    backend = RayBackend()
+    assert _batch_rows("shout", {}, backend, "cpu") == 1024  # no model: plain Python per row
+    assert _batch_rows("clean", {}, backend, "gpu") == 1024
+    assert _batch_rows("summarize", {}, backend, "cpu") == default_max_rows("generate", "cpu")
+    assert _batch_rows("sentiment", {}, backend, "gpu") == default_max_rows("score", "gpu")
+    assert _batch_rows("classify", {}, backend, "gpu") == default_max_rows("embed", "gpu")
+    llm = {"method": "llm"}
+    assert _batch_rows("filter", llm, backend, "gpu") == default_max_rows("score", "gpu")
+    assert _batch_rows("sentiment", {}, RayBackend(batch_rows=7), "gpu") == 7
+
+
+def test_engine_ray_still_works_and_warns_once(ray_cluster: Any) -> None:
+    texts = pd.Series(["<b>tea</b>", "me@example.com"], name="note")
+    with pytest.warns(FutureWarning, match=r"clean\(backend=\.\.\.\)") as caught:
+        remote = ops.clean(texts, engine=RayEngine(actors=1))
+    assert [w.category for w in caught] == [FutureWarning]
+    assert remote.tolist() == ops.clean(texts).tolist()

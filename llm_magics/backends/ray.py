@@ -1,0 +1,523 @@
+"""The Ray backend: the row-wise operations over a Ray cluster (Ray Data), one model per worker.
+
+``run_op(dataset, op, column, **kwargs)`` adds an op's columns to a ``ray.data.Dataset`` (read
+from Parquet or CSV on shared storage, so the table never has to fit in the driver's memory);
+``df.llm.<op>(..., backend="ray")`` and ``--backend ray`` in ``%%mine`` and ``llm-mine run`` send
+a pandas column through the same path and get back exactly what the local engine returns.
+
+How it runs:
+
+- Workers are a ``ray.data.ActorPoolStrategy`` pool of ``_OpWorker`` actors. Each loads the
+  models once, into its own model manager, with the driver's settings (models, dtype, memory
+  budget, cache folder); on a cluster with GPUs each actor asks for one (``num_gpus``).
+- Which ops may run here, and which engine primitive sizes a batch, come from each op's spec
+  (``OpSpec.row_wise``, ``OpSpec.primitive``). A worker imports the module that defines the op
+  before looking it up, so an op registered outside ``llm_magics.ops`` runs here too, as long as
+  the workers can import that module (Ray puts the driver's working directory and script
+  directory on their ``sys.path``; elsewhere, ship it with ``runtime_env``).
+- A Ray batch holds as many rows as one engine batch may (the engine's row cap for the op's
+  primitive on that device); inside it the worker's engine sorts by length, forms token-budget
+  batches, dedups and reuses shared prompts exactly as it does locally. Same model, same greedy
+  decoding: same texts and labels. Scores agree to float32 rounding (about 1e-6), which depends
+  on which rows share a batch, locally too.
+- Results are returned in input order: rows carry their position and the driver sorts on it;
+  ``run_op``'s dataset keeps order (``preserve_order``).
+- The result cache is the driver's cache folder. Workers on one machine share it (SQLite in WAL
+  mode); on a cluster it is shared when that folder is on shared storage, otherwise each node
+  keeps its own. Either way a re-run computes only rows no worker has finished.
+- A worker that dies is restarted by Ray and its unfinished batches are retried on the pool
+  (Ray Data's actor defaults: restart and retry without limit); a batch is written only once it
+  is complete, so no row is lost or returned twice.
+
+Ray is an optional extra (``pip install "llm-magics[ray]"``), imported only when a call asks for
+this backend. Write our own only where Ray Data does not already do the job: here that is
+carrying the settings to the workers, the batch size, and putting pandas results back on the
+caller's index.
+
+Layer: a backend; it imports op specs and helpers (``llm_magics.ops``), the engine and the
+runtime. Nothing in ``llm_magics.ops`` imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import pickle
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from llm_magics._optional import import_optional
+from llm_magics.config import get_config
+from llm_magics.engine.jobs import Job, JobStopped, running
+from llm_magics.engine.models import default_max_rows
+from llm_magics.errors import (
+    InvalidArgumentError,
+    LlmMagicsError,
+    LlmMagicsWarning,
+    did_you_mean,
+    warn,
+)
+from llm_magics.ops.backend import backend_names
+from llm_magics.ops.base import (
+    OPERATIONS,
+    SPECS,
+    accepted_arguments,
+    check_arguments,
+    defaults_of,
+    record_provenance,
+    row_ops,
+    text_of,
+)
+from llm_magics.runtime.manager import get_manager
+
+if TYPE_CHECKING:
+    import ray.data
+
+__all__ = ["RayBackend", "RayEngine", "backend_of", "connect", "run_op", "run_series"]
+
+_ROW = "__llm_magics_row"
+_ROWS = "rows"
+_PAYLOAD = "result"
+_TEXT = "__llm_magics_text"
+
+
+@dataclass(frozen=True)
+class RayBackend:
+    """How to run an operation on Ray: pass ``backend=RayBackend(...)`` instead of ``"ray"``.
+
+    Parameters
+    ----------
+    address
+        The cluster to connect to (``"auto"``, ``"ray://head:10001"`` ...) when this process is
+        not connected yet; ``None`` joins ``RAY_ADDRESS`` or starts Ray on this machine. An
+        existing ``ray.init()`` is always used as it is.
+    actors
+        Workers in the pool, each with its own copy of the models; ``None``: one per GPU of the
+        cluster, or one per CPU where there is no GPU.
+    batch_rows
+        Rows per Ray batch; ``None``: the engine's row cap for the op on the workers' device.
+    cpus_per_actor
+        CPUs each worker reserves (and torch threads it uses).
+    gpus_per_actor
+        GPUs each worker reserves; ``None``: 1 on a cluster with GPUs, else 0.
+
+    Examples
+    --------
+    >>> RayBackend(actors=2).actors
+    2
+    """
+
+    address: str | None = None
+    actors: int | None = None
+    batch_rows: int | None = None
+    cpus_per_actor: float = 1.0
+    gpus_per_actor: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("actors", "batch_rows"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                msg = f"RayBackend({name}=...) must be a positive whole number or None, not {value!r}."
+                raise InvalidArgumentError(msg)
+
+    def run_series(self, op: str, texts: pd.Series, **kwargs: Any) -> pd.Series | pd.DataFrame:
+        """``op(texts, **kwargs)`` on this Ray pool (the backend protocol, ``llm_magics.ops.backend``)."""
+        return run_series(op, texts, backend=self, **kwargs)
+
+    @classmethod
+    def of(cls, backend: Any) -> RayBackend:
+        """``backend`` as a ``RayBackend`` (``"ray"`` gives the defaults)."""
+        if isinstance(backend, RayBackend):
+            return backend
+        if isinstance(backend, str) and backend == "ray":
+            return cls()
+        names = backend_names()
+        msg = (
+            f"backend must be one of {', '.join(names)} or a llm_magics.backends.ray.RayBackend, "
+            f"not {backend!r}." + (did_you_mean(backend, names) if isinstance(backend, str) else "")
+        )
+        raise InvalidArgumentError(msg)
+
+
+RayEngine = RayBackend
+"""The name ``RayBackend`` had before backends were a registry (``llm_magics.distributed``)."""
+
+
+def backend_of(name: str, *, address: str | None = None, actors: int | None = None) -> Any:
+    """The backend that ``--backend NAME [--address A] [--actors N]`` asks for.
+
+    Examples
+    --------
+    >>> backend_of("local")
+    'local'
+    >>> backend_of("ray", actors=2)
+    RayBackend(address=None, actors=2, batch_rows=None, cpus_per_actor=1.0, gpus_per_actor=None)
+    """
+    names = backend_names()
+    if name not in names:
+        msg = f"backend must be one of {', '.join(names)}, not {name!r}.{did_you_mean(name, names)}"
+        raise InvalidArgumentError(msg)
+    if name == "ray":
+        return RayBackend(address=address, actors=actors)
+    if address is not None or actors is not None:
+        msg = "--address and --actors are for the Ray backend; add --backend ray."
+        raise InvalidArgumentError(msg)
+    return name
+
+
+def _ray() -> Any:
+    ray = import_optional("ray", purpose="backend='ray'", extra="ray")
+    import_optional("ray.data", purpose="backend='ray'", extra="ray")
+    return ray
+
+
+def connect(address: str | None = None) -> Any:
+    """The ``ray`` module, connected: to ``address`` if this process is not connected yet."""
+    ray = _ray()
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    return ray
+
+
+def _settings() -> dict[str, Any]:
+    """The driver's settings, for the workers: the same models, dtype, budget and cache."""
+    config = get_config()
+    names = config.trait_names(config=True)
+    return {name: getattr(config, name) for name in names} | {"cache_dir": str(config.cache_path)}
+
+
+class _OpWorker:
+    """One Ray actor: loads the op's models on its first batch and keeps them for the rest.
+
+    For ``run_op`` (``name`` is None) it returns the batch with the op's columns added. For
+    ``run_series`` it returns the op's columns, each row's position, and on the first row what
+    the driver needs to rebuild the local result: whether it was a Series, and the engine steps.
+
+    ``module`` defines the op: importing it registers the op in this worker's process, which
+    has imported only ``llm_magics`` (an op may live in a module of its own, anywhere).
+    """
+
+    def __init__(
+        self,
+        op: str,
+        module: str,
+        column: str,
+        kwargs: dict[str, Any],
+        settings: dict[str, Any],
+        name: tuple[Any] | None,
+    ) -> None:
+        config = get_config()
+        for setting, value in settings.items():
+            setattr(config, setting, value)
+        self.column, self.name = column, name
+        importlib.import_module(module)
+        self.fn = OPERATIONS[op]
+        self.kwargs = dict(kwargs)
+        if "progress" in accepted_arguments(self.fn):
+            self.kwargs["progress"] = False
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        if self.name is None:
+            return self._columns_added(batch)
+        return self._pickled_result(batch)
+
+    def _columns_added(self, batch: pd.DataFrame) -> pd.DataFrame:
+        """``run_op``: the input columns, then the op's (replacing any of the same name)."""
+        result = self.fn(batch[self.column], **self.kwargs)
+        frame = (result.to_frame() if isinstance(result, pd.Series) else result).reset_index(
+            drop=True
+        )
+        frame.attrs = {}
+        for name, dtype in frame.dtypes.items():
+            # None, not NaN, for a missing text: Ray stores an object column holding NaN as
+            # pickled Python objects, which Parquet writers and other readers cannot use. (Text
+            # is object dtype in pandas 2, str in pandas 3.)
+            if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype):
+                frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+        rest = batch.reset_index(drop=True).drop(columns=frame.columns, errors="ignore")
+        return pd.concat([rest, frame], axis=1)
+
+    def _pickled_result(self, batch: pd.DataFrame) -> pd.DataFrame:
+        """``run_series``: the pandas result itself, pickled, so it reaches the driver with its
+        dtypes and values as the local engine makes them (Arrow would turn lists into arrays and
+        float64 into double[pyarrow]); or our error, pickled the same way."""
+        assert self.name is not None
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", LlmMagicsWarning)
+                result = self.fn(batch[self.column].rename(self.name[0]), **self.kwargs)
+        except LlmMagicsError as err:
+            # Sent back as a value: Ray would wrap it in a UserCodeException that keeps only the
+            # traceback's text, and the caller could no longer catch it by its class.
+            return pd.DataFrame({_ROWS: [0], _PAYLOAD: [pickle.dumps(err)]})
+        provenance = result.attrs.get("llm_magics", {})
+        result = result.set_axis(batch[_ROW].to_numpy(), axis=0)
+        result.attrs = {}
+        notes = [str(w.message) for w in caught if issubclass(w.category, LlmMagicsWarning)]
+        # Rows with text, and how many of them a model computed (the busiest engine call): the
+        # driver's job counts rows as the local engine's does, the rest came from the cache.
+        texts = sum(text_of(v) is not None for v in batch[self.column])
+        computed = max((s["computed"] for s in provenance.get("steps", [])), default=0)
+        counts = (texts, min(texts, computed))
+        payload = pickle.dumps(
+            (result, provenance, notes, counts), protocol=pickle.HIGHEST_PROTOCOL
+        )
+        return pd.DataFrame({_ROWS: [len(result)], _PAYLOAD: [payload]})
+
+
+def _check_call(op: str, kwargs: dict[str, Any]) -> None:
+    if op not in row_ops():
+        msg = (
+            f"{op!r} cannot run on Ray.{did_you_mean(op, row_ops())} The row-wise operations "
+            f"are: {', '.join(row_ops())}."
+        )
+        if op in OPERATIONS:
+            msg = f"{op}() needs every row at once, so it runs in one process. {msg}"
+        raise InvalidArgumentError(msg)
+    check_arguments(op, accepted_arguments(OPERATIONS[op]), kwargs)
+
+
+def _check_manager(op: str, manager: Any) -> None:
+    if manager is not None:
+        msg = f"{op}(manager=...) is a model manager in this process; Ray workers have their own."
+        raise InvalidArgumentError(msg)
+
+
+def _pool(ray: Any, backend: RayBackend, *, spare_cpu: bool) -> tuple[Any, dict[str, float], str]:
+    """The actor pool, the resources of one actor, and the device kind the workers get.
+
+    With ``spare_cpu`` the pool never reserves the cluster's last CPU: a dataset's own tasks
+    (reading Parquet, say) need one, and a pool that holds them all waits for them forever.
+    Workers then get a share of a CPU each in Ray's accounting; torch still runs one thread.
+    """
+    resources = ray.cluster_resources()
+    cpus = float(resources.get("CPU", 1))
+    gpus = backend.gpus_per_actor
+    if gpus is None:
+        gpus = 1.0 if resources.get("GPU", 0) >= 1 else 0.0
+    budget = (cpus - 1 if cpus >= 2 else cpus / 2) if spare_cpu else cpus
+    if backend.actors is not None:
+        size = backend.actors
+    elif gpus:
+        size = max(1, int(resources.get("GPU", 0) // gpus))
+    else:
+        size = max(1, int(budget // backend.cpus_per_actor))
+    actor = {"num_cpus": min(backend.cpus_per_actor, budget / size), "num_gpus": gpus}
+    return ray.data.ActorPoolStrategy(size=size), actor, "gpu" if gpus else "cpu"
+
+
+def _worker_arguments(
+    op: str, column: str, kwargs: dict[str, Any], name: tuple[Any] | None
+) -> tuple[Any, ...]:
+    """``_OpWorker``'s arguments: the op and the module that defines it, and the driver's settings."""
+    return (op, OPERATIONS[op].__module__, column, kwargs, _settings(), name)
+
+
+def _batch_rows(op: str, kwargs: dict[str, Any], backend: RayBackend, device: str) -> int:
+    """Rows per Ray batch: the engine's row cap for the op's main primitive on ``device``."""
+    if backend.batch_rows is not None:
+        return backend.batch_rows
+    primitive = SPECS[op].primitive(defaults_of(op) | kwargs)
+    if primitive is None:  # no model: plain Python per row, so batches only bound the overhead
+        return 1024
+    # A classifier's predict runs through the encoder's runner, with embed's batch sizes.
+    return default_max_rows("embed" if primitive == "predict" else primitive, device)
+
+
+def run_op(
+    dataset: ray.data.Dataset,
+    op: str,
+    column: str,
+    *,
+    backend: RayBackend | None = None,
+    **kwargs: Any,
+) -> ray.data.Dataset:
+    """Add ``op``'s result columns to a Ray dataset, computed by a pool of model workers.
+
+    Parameters
+    ----------
+    dataset
+        The rows, for example ``ray.data.read_parquet("s3://bucket/reviews/")``. The work is
+        spread over its blocks: a single block keeps a single worker busy (``repartition`` first).
+    op
+        A row-wise operation (``llm_magics.ops.base.row_ops()``: clean, summarize, classify,
+        sentiment, extract, filter, embed, keywords, and any op of yours whose spec is row-wise).
+    column
+        The text column.
+    backend
+        Pool size, batch size and resources (``RayBackend``); its ``address`` is used when this
+        process is not connected to Ray yet. (``engine=``, its old name, still works and warns.)
+    **kwargs
+        The op's arguments, as for ``df.llm.<op>`` (``labels=``, ``schema=``, ``model=`` ...).
+
+    Returns
+    -------
+    ray.data.Dataset
+        Lazy, like every Ray dataset: the input columns plus the op's, in input order. Write it
+        (``.write_parquet(...)``) or iterate it; nothing runs before that.
+
+    Examples
+    --------
+    >>> import ray  # doctest: +SKIP
+    >>> reviews = ray.data.read_parquet("/shared/reviews/")  # doctest: +SKIP
+    >>> run_op(reviews, "sentiment", "review").write_parquet("/shared/sentiment/")  # doctest: +SKIP
+    """
+    backend = RayBackend.of(_renamed("run_op", kwargs, backend) or "ray")
+    _check_call(op, kwargs)
+    if op == "embed" and kwargs.get("dims") is not None:
+        msg = (
+            "embed(dims=...) fits a projection on all rows at once; on a dataset, embed with "
+            "dims=None and reduce afterwards (for example sklearn's IncrementalPCA)."
+        )
+        raise InvalidArgumentError(msg)
+    ray = connect(backend.address)
+    names = dataset.schema().names if dataset.schema() is not None else [column]
+    if column not in names:
+        msg = f"No column {column!r} in the dataset.{did_you_mean(column, names)} Columns: {', '.join(names)}."
+        raise InvalidArgumentError(msg)
+    pool, actor, device = _pool(ray, backend, spare_cpu=True)
+    out = dataset.map_batches(
+        _OpWorker,
+        fn_constructor_args=_worker_arguments(op, column, kwargs, None),
+        batch_size=_batch_rows(op, kwargs, backend, device),
+        batch_format="pandas",
+        compute=pool,
+        **actor,
+    )
+    out.context.execution_options.preserve_order = True
+    return out
+
+
+def run_series(
+    op: str,
+    texts: pd.Series,
+    *,
+    backend: Any = "ray",
+    progress: bool = True,
+    manager: Any = None,
+    **kwargs: Any,
+) -> pd.Series | pd.DataFrame:
+    """``op(texts, **kwargs)`` computed on Ray: the same result as the local engine, same index.
+
+    This is what ``backend="ray"`` on an op calls (``RayBackend.run_series``). Progress, the job
+    in ``%mine status`` and the sidebar, and cancellation stay in this process; the rows go to the
+    pool in Ray batches. (``engine=``, the old name of ``backend=``, still works and warns.)
+    """
+    ray_backend = RayBackend.of(_renamed("run_series", kwargs, backend))
+    _check_call(op, kwargs)
+    _check_manager(op, manager)
+    if not isinstance(texts, pd.Series):
+        msg = f"{op}() needs a pandas Series of text, not {type(texts).__name__}."
+        raise InvalidArgumentError(msg)
+    if len(texts) == 0:  # nothing to spread out
+        local = {"progress": progress} if "progress" in accepted_arguments(OPERATIONS[op]) else {}
+        return OPERATIONS[op](texts, **kwargs, **local)
+    dims = kwargs.pop("dims", None) if op == "embed" else None
+    ray = connect(ray_backend.address)
+    pool, actor, device = _pool(ray, ray_backend, spare_cpu=False)
+    rows = _batch_rows(op, kwargs, ray_backend, device)
+    table = pd.DataFrame({_TEXT: texts.to_numpy(dtype=object), _ROW: np.arange(len(texts))})
+    # One block per Ray batch, so every worker gets work (a single block would go to one actor).
+    blocks = [table.iloc[i : i + rows] for i in range(0, len(table), rows)] or [table]
+    dataset = ray.data.from_pandas(blocks).map_batches(
+        _OpWorker,
+        fn_constructor_args=_worker_arguments(op, _TEXT, kwargs, (texts.name,)),
+        batch_size=rows,
+        batch_format="pandas",
+        compute=pool,
+        **actor,
+    )
+    # Our bar, job and sidebar entry stand for the run here; Ray's own bars would repeat them.
+    dataset.context.enable_progress_bars = False
+    with_text = sum(text_of(v) is not None for v in texts)
+    parts, provenance = zip(
+        *_collect(dataset, op, kwargs, rows=len(texts), texts=with_text, progress=progress),
+        strict=True,
+    )
+    merged = pd.concat(parts).sort_index(kind="stable").set_axis(texts.index, axis=0)
+    parameters = dict(provenance[0].get("parameters", {}))
+    if dims is not None:
+        merged = _reduce(merged, dims)
+        parameters["dims"] = dims
+    steps = _merged_steps([step for batch in provenance for step in batch.get("steps", [])])
+    record_provenance(merged, op, parameters | {"backend": "ray"}, steps)
+    return merged
+
+
+def _renamed(function: str, kwargs: dict[str, Any], backend: Any) -> Any:
+    """``backend``, or what the caller passed as ``engine=`` (its old name), with a warning."""
+    if "engine" not in kwargs:
+        return backend
+    warn(f"{function}(engine=...) is now {function}(backend=...).", FutureWarning)
+    return kwargs.pop("engine")
+
+
+def _reduce(vectors: pd.DataFrame, dims: int) -> pd.DataFrame:
+    """``embed(dims=...)``'s projection, fitted here on every row the workers embedded."""
+    from llm_magics.ops.embed import reduce_dims, vectors_frame
+
+    present = vectors.notna().all(axis=1).to_numpy()
+    reduced = reduce_dims(vectors.to_numpy(dtype=np.float32)[present], dims)
+    prefix = str(vectors.columns[0]).rsplit("_", 1)[0]  # "<column>_emb", as the workers named it
+    return vectors_frame(reduced, present, vectors.index, prefix)
+
+
+def _collect(
+    dataset: Any,
+    op: str,
+    kwargs: dict[str, Any],
+    *,
+    rows: int,
+    texts: int,
+    progress: bool,
+) -> Iterator[tuple[pd.Series | pd.DataFrame, dict[str, Any]]]:
+    """Yield the result batches as workers finish them, with a job, a bar and cancellation."""
+    # The job counts rows with text, as the local engine's jobs do; the bar counts every row.
+    job = Job(f"{op} · ray", str(kwargs.get("model") or "default"), total=texts)
+    resume = (
+        "run it again to resume: the workers keep finished batches in the result cache."
+        if kwargs.get("cache", True)
+        else "the cache is off (cache=False), so a re-run starts over."
+    )
+    bar = tqdm(total=rows, disable=not progress, unit="rows", desc=f"{op} · ray")
+    manager = get_manager()
+    noted: set[str] = set()
+    with running(job, manager, resume=resume), contextlib.closing(bar):
+        for batch in dataset.iter_batches(batch_size=None, batch_format="pandas"):
+            for size, payload in zip(batch[_ROWS], batch[_PAYLOAD], strict=True):
+                loaded = pickle.loads(payload)
+                if isinstance(loaded, LlmMagicsError):
+                    raise loaded
+                result, provenance, notes, (present, computed) = loaded
+                for note in notes:
+                    if note not in noted:  # each worker batch warns on its own; say it once
+                        noted.add(note)
+                        warn(note)
+                job.cached += present - computed
+                job.advance(present)
+                bar.update(int(size))
+                manager.notify(job)
+                yield result, provenance
+            if job.stop_requested:
+                raise JobStopped
+
+
+def _merged_steps(steps: list[dict[str, Any]]) -> list[Any]:
+    """The workers' engine steps added up per primitive and model (one per Ray batch otherwise)."""
+    from llm_magics.engine.results import Provenance
+
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for step in steps:
+        key = (step["primitive"], step["model"], step["fingerprint"])
+        if key not in merged:
+            merged[key] = dict(step) | {"job_id": "ray"}
+            continue
+        for field in ("rows", "unique_rows", "cache_hits", "computed", "seconds"):
+            merged[key][field] += step[field]
+    return [Provenance(**step) for step in merged.values()]
