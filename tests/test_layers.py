@@ -52,6 +52,7 @@ RANKS: dict[str, int] = {
     "comm": 8,
     "accessor": 8,
     "status": 8,
+    "run_options": 8,
     "demo": 8,
     "distributed": 8,  # a compatibility shim over backends
     "__init__": 8,
@@ -68,36 +69,6 @@ ALLOWED_LATE = ("llm_magics.conveniences",)
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "llm_magics.ops": ("llm_magics.backends", "llm_magics.distributed", "ray"),
 }
-
-# KNOWN VIOLATIONS, measured on this branch before the other issue-20 branches were merged: the
-# imports those branches remove. The integrator empties this set after merging them; a
-# violation not listed here fails the test, and so does an entry here that no longer occurs.
-KNOWN_VIOLATIONS: frozenset[str] = frozenset(
-    {
-        # Ray inside the ops layer: ops.base dispatches to it, the ops name RayEngine for typing.
-        "cycle: llm_magics.distributed, llm_magics.ops.base, llm_magics.ops.embed",
-        "forbidden: llm_magics.ops.base -> llm_magics.distributed",
-        "forbidden: llm_magics.ops.classify -> llm_magics.distributed",
-        "forbidden: llm_magics.ops.clean -> llm_magics.distributed",
-        "forbidden: llm_magics.ops.embed -> llm_magics.distributed",
-        "forbidden: llm_magics.ops.extract -> llm_magics.distributed",
-        "forbidden: llm_magics.ops.filter -> llm_magics.distributed",
-        "forbidden: llm_magics.ops.keywords -> llm_magics.distributed",
-        "forbidden: llm_magics.ops.sentiment -> llm_magics.distributed",
-        "forbidden: llm_magics.ops.summarize -> llm_magics.distributed",
-        "up: llm_magics.plan.run -> llm_magics.distributed",
-        # Results reaching up to their charts and panels, and plan.run <-> plan.views: one circle.
-        "cycle: llm_magics.mining, llm_magics.mining.candidates, llm_magics.mining.mine, "
-        "llm_magics.mining.result, llm_magics.ops, llm_magics.ops.features, "
-        "llm_magics.ops.topics, llm_magics.plan, llm_magics.plan.check, llm_magics.plan.run, "
-        "llm_magics.plan.verbs, llm_magics.plan.views, llm_magics.plots, "
-        "llm_magics.plots.mining, llm_magics.plots.text, llm_magics.widgets, "
-        "llm_magics.widgets.mining, llm_magics.widgets.tune",
-        "up: llm_magics.mining.result -> llm_magics.plots",
-        "up: llm_magics.mining.result -> llm_magics.widgets",
-        "up: llm_magics.ops.topics -> llm_magics.plots",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -334,14 +305,25 @@ def _root() -> Path:
 
 def test_imports_run_down_the_layers_and_never_in_circles() -> None:
     found = violations(_root(), "llm_magics", RANKS, allowed_late=ALLOWED_LATE, forbidden=FORBIDDEN)
-    new = [message for key, message in found.items() if key not in KNOWN_VIOLATIONS]
-    fixed = sorted(KNOWN_VIOLATIONS - set(found))
-    assert not new, "Imports against the layers (see tests/test_layers.py):\n" + "\n".join(new)
-    assert not fixed, f"Fixed: remove them from KNOWN_VIOLATIONS: {fixed}"
+    assert not found, "Imports against the layers (see tests/test_layers.py):\n" + "\n".join(
+        found.values()
+    )
 
 
 @pytest.mark.parametrize(
-    "package", ["runtime", "engine", "ops", "mining", "plots", "plan", "widgets", "comm", "magics"]
+    "package",
+    [
+        "runtime",
+        "engine",
+        "ops",
+        "mining",
+        "plots",
+        "backends",
+        "plan",
+        "widgets",
+        "comm",
+        "magics",
+    ],
 )
 def test_each_layer_says_what_it_may_import(package: str) -> None:
     doc = (_root() / "llm_magics" / package / "__init__.py").read_text(encoding="utf-8")

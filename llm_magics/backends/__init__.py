@@ -4,7 +4,8 @@
 looked up in ``llm_magics.ops.backend``'s registry; this package puts its backends there when
 ``llm_magics`` is imported, and imports a backend's module (and Ray) only when a call asks for it.
 
-Layer: a backend knows op specs (``llm_magics.ops``) and the engine; no op imports a backend.
+Layer: a backend may import the op specs and ops (``llm_magics.ops``), the engine, the runtime and
+the bottom layer; no op imports a backend (they find it through the registry).
 """
 
 from __future__ import annotations

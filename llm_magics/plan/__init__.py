@@ -4,7 +4,7 @@
 ``steps`` runs one step, ``runner`` runs a plan (``mine_plan``, ``run_mine``), ``estimate`` times
 it on a few rows, ``results`` holds what a run gives back and ``views`` draws it as HTML.
 
-Layer: the plan imports the op specs and ops (``llm_magics.ops``), the mining functions
+Layer: the plan may import the op specs and ops (``llm_magics.ops``), the mining functions
 (``llm_magics.mining``), the engine's job listing and the model manager; never an entry point
 (magics, cli, widgets, comm, accessor). Inside it imports run one way: ``runner`` → ``estimate``
 → ``steps`` → ``results`` → ``parse``, and ``views`` imports nothing of the plan.
