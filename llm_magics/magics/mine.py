@@ -37,7 +37,7 @@ from llm_magics.status import cache_report, models_report, status_report
 
 __all__ = ["PLAN_HELP", "MineMagics"]
 
-PLAN_HELP = dedent(
+_PLAN_HELP = dedent(
     """
     A plan has one step per line:
 
@@ -55,13 +55,22 @@ PLAN_HELP = dedent(
         %%mine reviews --out mined --sample 200
         {example}
     """
-).format(
-    verbs=", ".join(VERBS),
-    example="\n    ".join(
-        EXAMPLES[v].split("  #")[0].rstrip()
-        for v in ("clean", "summarize", "sentiment", "extract", "filter", "predict", "explain")
-    ),
 )
+
+
+def plan_help() -> str:
+    """What ``%mine help`` says: the plan language, every verb registered now, and an example."""
+    return _PLAN_HELP.format(
+        verbs=", ".join(VERBS),
+        example="\n    ".join(
+            EXAMPLES[v].split("  #")[0].rstrip()
+            for v in ("clean", "summarize", "sentiment", "extract", "filter", "predict", "explain")
+        ),
+    )
+
+
+PLAN_HELP = plan_help()
+"""The plan language's help when this module was imported (``%%mine?`` shows it)."""
 
 _SUBCOMMANDS = ("status", "models", "load", "unload", "use", "cache", "tune", "help")
 
@@ -401,7 +410,7 @@ class MineMagics(Magics):
         raise UsageError(msg)
 
     def _help(self, rest: str) -> Any:
-        return _Help(describe(rest) if rest else PLAN_HELP.strip())
+        return _Help(describe(rest) if rest else plan_help().strip())
 
     @staticmethod
     def _no_arguments(command: str, rest: str) -> None:

@@ -146,6 +146,17 @@ def test_mine_cells_check_the_toy_op(toy: ModuleType, shell: InteractiveShell) -
     assert [line.strip() for line in source] == ["shout note  volume=11", "^"]
 
 
+def test_mine_help_lists_the_toy_op(toy: ModuleType, shell: InteractiveShell) -> None:
+    verbs = next(
+        line
+        for line in repr(shell.run_line_magic("mine", "help")).splitlines()
+        if line.startswith("Verbs:")
+    )
+    assert "shout" in verbs
+    assert repr(shell.run_line_magic("mine", "help shout")).startswith("shout: ")
+    )
+
+
 class _Recorder:
     """A backend that computes here and notes each call."""
 
