@@ -154,7 +154,6 @@ def test_mine_help_lists_the_toy_op(toy: ModuleType, shell: InteractiveShell) ->
     )
     assert "shout" in verbs
     assert repr(shell.run_line_magic("mine", "help shout")).startswith("shout: ")
-    )
 
 
 class _Recorder:
