@@ -49,6 +49,7 @@ class StatusReport:
     data: dict[str, Any]
 
     def models(self) -> pd.DataFrame:
+        """One row per model: name, role, state, device, dtype, size and when last used."""
         return pd.DataFrame(
             [
                 {
@@ -65,6 +66,7 @@ class StatusReport:
         )
 
     def memory(self) -> pd.DataFrame:
+        """One row per device: bytes held by models, their budget, and the device's used and total."""
         return pd.DataFrame(
             [
                 {
@@ -79,6 +81,7 @@ class StatusReport:
         )
 
     def jobs(self) -> pd.DataFrame:
+        """One row per engine job, most recent first: state, rows done of total, cached, rows/s."""
         return pd.DataFrame(
             [
                 {
@@ -152,6 +155,7 @@ class CacheReport:
     cleared: int | None = None
 
     def table(self) -> pd.DataFrame:
+        """One row per primitive and model fingerprint: how many results, and their size."""
         return pd.DataFrame(
             [
                 {

@@ -136,6 +136,7 @@ class SharedPrefix:
         return len(self.ids)
 
     def expand(self, rows: int) -> Any:
+        """A fresh copy of the prefix's cache, repeated for a batch of ``rows`` rows."""
         cache = copy.deepcopy(self.cache)
         cache.batch_repeat_interleave(rows)
         return cache
@@ -152,6 +153,7 @@ class PrefixReuse:
 
     @functools.cached_property
     def prefix(self) -> SharedPrefix | None:
+        """The rows' shared prefix, computed once; None when reuse is off or none is long enough."""
         common = find_shared_prefix(self._rows) if self._enabled else []
         return SharedPrefix(self._loaded, common) if common else None
 

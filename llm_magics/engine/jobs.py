@@ -76,14 +76,17 @@ class Job:
 
     @property
     def stop_requested(self) -> bool:
+        """Whether ``cancel()`` was called (the job stops at its next batch boundary)."""
         return self._stop.is_set()
 
     def advance(self, rows: int) -> None:
+        """Count ``rows`` more input rows computed, and reset the within-batch progress."""
         self.done += rows
         self._computed += rows
         self.batch = 0.0
 
     def finish(self, state: JobState, error: str | None = None) -> None:
+        """End the job in ``state`` (with ``error``'s message if it failed) and stamp the time."""
         self.state = state
         self.error = error
         self.finished = time.time()
@@ -153,6 +156,7 @@ class CancelScope:
 
     @property
     def cancelled(self) -> bool:
+        """Whether ``cancel()`` was called on this scope."""
         return self._cancelled.is_set()
 
     def cancel(self) -> None:
@@ -172,6 +176,7 @@ class CancelScope:
 
     @property
     def jobs(self) -> list[Job]:
+        """A copy of the list of jobs started in this scope so far, oldest first."""
         with self._lock:
             return list(self._jobs)
 

@@ -26,6 +26,7 @@ class Provenance:
     job_id: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The provenance as a plain, JSON-serializable dict of its fields."""
         return asdict(self)
 
 

@@ -105,11 +105,17 @@ class BaselineScore(TransformerMixin, BaseEstimator):
         return np.asarray(pipeline.predict(X), dtype=float)[:, None]
 
     def fit(self, X: Any, y: Any) -> BaselineScore:
+        """Fit the TF-IDF baseline on every row of ``X`` (and remember ``y``'s classes)."""
         self.pipeline_ = self._pipeline().fit(X, y)
         self.classes_ = list(getattr(self.pipeline_, "classes_", []))
         return self
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        """Fit on ``X``, then return out-of-fold predictions for its rows, shape ``[rows, k]``.
+
+        ``k`` is the number of classes (probabilities) or 1 (a regression's prediction). A
+        class with fewer than 2 rows cannot be split, so then the fitted baseline predicts.
+        """
         from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 
         self.fit(X, y)
@@ -123,9 +129,11 @@ class BaselineScore(TransformerMixin, BaseEstimator):
         return np.asarray(cross_val_predict(self._pipeline(), X, y, cv=cv), dtype=float)[:, None]
 
     def transform(self, X: Any) -> np.ndarray:
+        """The fitted baseline's predictions for new rows, shape ``[rows, k]``."""
         return self._predict(self.pipeline_, X)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the output columns: one per class probability, or one prediction."""
         prefix = "+".join(map(str, self.text))
         if self.task == "classification":
             return np.array([f"{prefix}_tfidf_p_{c}" for c in self.classes_], dtype=object)

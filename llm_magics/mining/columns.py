@@ -34,6 +34,7 @@ class Columns:
 
     @property
     def features(self) -> list[str]:
+        """Every feature column: text, then numeric, then categorical (not the target)."""
         return [*self.text, *self.numeric, *self.categorical]
 
 

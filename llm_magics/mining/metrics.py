@@ -45,6 +45,7 @@ def check_metric(metric: str | None, task: str) -> str:
 
 
 def higher_is_better(metric: str) -> bool:
+    """Whether a larger value of ``metric`` is better (False for the errors ``rmse``, ``mae``)."""
     return metric not in ("rmse", "mae")
 
 

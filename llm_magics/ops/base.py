@@ -291,6 +291,10 @@ class TextColumn:
 
     @classmethod
     def of(cls, series: pd.Series, op: str) -> TextColumn:
+        """The text rows of ``series``, warning once about converted non-text or non-UTF-8 cells.
+
+        Raises InvalidArgumentError, naming ``op``, if ``series`` is not a pandas Series.
+        """
         if not isinstance(series, pd.Series):
             msg = f"{op}() needs a pandas Series of text, not {type(series).__name__}."
             raise InvalidArgumentError(msg)
@@ -320,6 +324,7 @@ class TextColumn:
 
     @property
     def name(self) -> str:
+        """The source Series' name as a string, ``"text"`` if it has none."""
         return "text" if self.source.name is None else str(self.source.name)
 
     def series(

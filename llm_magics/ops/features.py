@@ -154,6 +154,11 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         ).vectors
 
     def fit(self, X: Any, y: Any = None) -> TextFeatures:
+        """Learn what each kind needs from the rows with text (``y`` is ignored).
+
+        ``embedding`` fits a PCA, ``topics`` a KMeans, ``keywords`` keeps the most frequent
+        keywords; with ``finetuned``, its classes become extra columns.
+        """
         from sklearn.decomposition import PCA
 
         from llm_magics.ops.keywords import keywords
@@ -196,9 +201,11 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The fitted output column names, in the order ``transform`` returns them."""
         return np.array(self.feature_names_, dtype=object)
 
     def transform(self, X: Any) -> pd.DataFrame:
+        """The features of each row, ``[rows, len(feature_names_)]`` on ``X``'s index; NaN where no text."""
         from llm_magics.ops.sentiment import sentiment
 
         column = self._column(X)

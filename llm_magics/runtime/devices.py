@@ -86,6 +86,7 @@ class MemoryInfo:
 
     @property
     def used(self) -> int:
+        """Bytes in use: ``total - free``."""
         return self.total - self.free
 
 

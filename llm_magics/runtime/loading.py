@@ -79,6 +79,7 @@ class LoadedModel:
     last_used: float = field(default_factory=time.time)
 
     def touch(self) -> None:
+        """Mark the model used now (the manager evicts the least recently used first)."""
         self.last_used = time.time()
 
     def snapshot(self) -> dict[str, Any]:
@@ -109,6 +110,7 @@ class ModelSource:
     description: str
 
     def kwargs(self, config: LlmMagics) -> dict[str, Any]:
+        """Keyword arguments for the transformers ``from_pretrained`` calls that read this source."""
         kwargs: dict[str, Any] = {
             "local_files_only": self.local_files_only,
             "trust_remote_code": config.trust_remote_code,

@@ -95,6 +95,46 @@ def _looks_like_path(name: str) -> bool:
     )
 
 
+def _check_arguments(name: str, role: Role | None) -> None:
+    if role is not None and role not in ROLES:
+        msg = f"Unknown role {role!r}. Choose one of {', '.join(ROLES)}.{did_you_mean(role, ROLES)}"
+        raise InvalidArgumentError(msg)
+    if not isinstance(name, str) or not name.strip():
+        msg = f"A model name must be a non-empty string, not {name!r}. Try 'default-chat'."
+        raise InvalidArgumentError(msg)
+
+
+def _follow_aliases(name: str, config: LlmMagics) -> str:
+    """The name ``name`` stands for once the user's aliases are followed to the end."""
+    seen: list[str] = []
+    while name in config.aliases:
+        seen.append(name)
+        name = config.aliases[name].strip()
+        if name in seen or len(seen) > _MAX_ALIAS_DEPTH:
+            msg = f"The aliases loop: {' -> '.join([*seen, name])}. Fix LlmMagics.aliases."
+            raise InvalidArgumentError(msg)
+    return name
+
+
+def _local_spec(asked: str, name: str, role: Role | None) -> ModelSpec | None:
+    """The spec of a model folder or ``.gguf`` file at ``name``; None if it is not a path."""
+    try:
+        path = Path(name).expanduser()
+    except RuntimeError:  # "~user" for a user that does not exist
+        path = Path(name)
+    if path.is_dir():
+        return ModelSpec(asked, "local", str(path.resolve()), role=role)
+    if path.is_file():
+        if path.suffix != ".gguf":
+            msg = f"{name!r} is a file but not a .gguf file. Name a model folder, a .gguf file or a hub id."
+            raise InvalidArgumentError(msg)
+        return ModelSpec(asked, "gguf", str(path.resolve().parent), gguf_file=path.name, role=role)
+    if _looks_like_path(name):
+        msg = f"No model file or folder at {name!r}. Check the path, or name a hub id or 'default-chat'."
+        raise ModelNotFoundError(msg, model=asked, tried=(f"path {path}",))
+    return None
+
+
 def resolve_spec(name: str, config: LlmMagics, *, role: Role | None = None) -> ModelSpec:
     """Return what ``name`` refers to, following the configured aliases.
 
@@ -114,39 +154,15 @@ def resolve_spec(name: str, config: LlmMagics, *, role: Role | None = None) -> M
     >>> resolve_spec("Qwen/Qwen2.5-0.5B-Instruct", get_config()).kind
     'hub'
     """
-    if role is not None and role not in ROLES:
-        msg = f"Unknown role {role!r}. Choose one of {', '.join(ROLES)}.{did_you_mean(role, ROLES)}"
-        raise InvalidArgumentError(msg)
-    if not isinstance(name, str) or not name.strip():
-        msg = f"A model name must be a non-empty string, not {name!r}. Try 'default-chat'."
-        raise InvalidArgumentError(msg)
-    asked, seen = name.strip(), []
-    name = asked
-    while name in config.aliases:
-        seen.append(name)
-        name = config.aliases[name].strip()
-        if name in seen or len(seen) > _MAX_ALIAS_DEPTH:
-            msg = f"The aliases loop: {' -> '.join([*seen, name])}. Fix LlmMagics.aliases."
-            raise InvalidArgumentError(msg)
-
+    _check_arguments(name, role)
+    asked = name.strip()
+    name = _follow_aliases(asked, config)
     if name in BUILTIN_ALIASES:
         spec = _builtin(name)
         return ModelSpec(asked, spec.kind, spec.location, spec.gguf_file, role or spec.role)
-
-    try:
-        path = Path(name).expanduser()
-    except RuntimeError:  # "~user" for a user that does not exist
-        path = Path(name)
-    if path.is_dir():
-        return ModelSpec(asked, "local", str(path.resolve()), role=role)
-    if path.is_file():
-        if path.suffix != ".gguf":
-            msg = f"{name!r} is a file but not a .gguf file. Name a model folder, a .gguf file or a hub id."
-            raise InvalidArgumentError(msg)
-        return ModelSpec(asked, "gguf", str(path.resolve().parent), gguf_file=path.name, role=role)
-    if _looks_like_path(name):
-        msg = f"No model file or folder at {name!r}. Check the path, or name a hub id or 'default-chat'."
-        raise ModelNotFoundError(msg, model=asked, tried=(f"path {path}",))
+    local = _local_spec(asked, name, role)
+    if local is not None:
+        return local
     if _HUB_ID.match(name):
         return ModelSpec(asked, "hub", name, role=role)
     choices = [*BUILTIN_ALIASES, *config.aliases]

@@ -44,11 +44,13 @@ class BackgroundRun:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> BackgroundRun:
+        """Start the thread and return this run (so ``BackgroundRun(...).start()`` chains)."""
         self._thread.start()
         return self
 
     @property
     def running(self) -> bool:
+        """Whether the work's thread is still alive."""
         return self._thread.is_alive()
 
     def cancel(self) -> None:

@@ -36,6 +36,7 @@ class BackgroundPanel:
     _busy: tuple[Any, ...] = ()
 
     def code(self) -> str:
+        """The Python code that does what the panel does; each panel defines it."""
         raise NotImplementedError
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -43,6 +44,7 @@ class BackgroundPanel:
 
     @property
     def running(self) -> bool:
+        """Whether a background run was started and has not ended."""
         return self._run is not None and self._run.running
 
     def cancel(self) -> None:
