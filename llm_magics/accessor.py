@@ -10,7 +10,8 @@ argument names the text column (``None``: the one text column, if there is one).
 
 A method returns new objects aligned to the input's index and never adds columns to the caller's
 frame, so a name clash is settled the pandas way: ``df.join(df.llm.sentiment("review"))`` refuses
-columns that overlap (pandas' ``ValueError`` names them; pass ``rsuffix=`` or rename), while
+columns that overlap (pandas' ``ValueError`` names them; pass ``suffixes=`` — ``rsuffix=`` before
+pandas 3.1 — or rename), while
 ``df.assign(...)`` or ``df[columns] = ...`` replace them on purpose.
 
 Examples
@@ -41,10 +42,14 @@ def column_ops() -> list[str]:
     return [name for name, spec in SPECS.items() if spec.input == "column"]
 
 
-def _doc(op: Callable[..., Any]) -> str:
-    """The op's documentation without its examples (they run as the op's doctests)."""
-    doc = op.__doc__ or ""
-    return doc.split("\n    Examples\n    --------")[0].rstrip() + "\n"
+_TEXTS_DOC = "    texts\n        The text column.\n"
+
+
+def _doc(op: Callable[..., Any], column: str = "") -> str:
+    """The op's documentation without its examples (they run as the op's doctests), its text
+    argument described as the method takes it: ``column`` on a DataFrame, none on a Series."""
+    doc = (op.__doc__ or "").split("\n    Examples\n    --------")[0].rstrip() + "\n"
+    return doc.replace(_TEXTS_DOC, column, 1)
 
 
 def _series_method(name: str, op: Callable[..., Any]) -> Callable[..., Any]:
@@ -70,7 +75,9 @@ def _frame_method(name: str, op: Callable[..., Any]) -> Callable[..., Any]:
         column = column.replace(default=inspect.Parameter.empty)
     method.__signature__ = inspect.Signature([self_param, column, *rest])  # type: ignore[attr-defined]
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = _doc(op)
+    method.__doc__ = _doc(
+        op, "    column\n        The text column's name (``None``: the frame's one text column).\n"
+    )
     return method
 
 

@@ -36,6 +36,9 @@ def test_series_and_frame_methods_carry_the_op_signature() -> None:
         assert next(iter(on_frame.parameters)) == "column"
         assert list(on_frame.parameters)[1:] == list(on_series.parameters)
         assert getattr(frame.llm, name).__doc__
+        assert "\n    column\n" in getattr(frame.llm, name).__doc__
+        assert "\n    texts\n" not in getattr(frame.llm, name).__doc__
+        assert "\n    texts\n" not in getattr(frame["review"].llm, name).__doc__
 
 
 def test_frame_and_series_give_the_same_result_and_never_mutate() -> None:
@@ -88,7 +91,12 @@ def test_a_name_clash_is_settled_the_pandas_way() -> None:
     assert frame.columns.tolist() == ["review", "label"]  # the accessor added nothing
     with pytest.raises(ValueError, match="columns overlap"):
         frame.join(labelled)
-    joined = frame.join(labelled, rsuffix="_model")
+    suffix = (
+        {"suffixes": ("", "_model")}
+        if "suffixes" in inspect.signature(pd.DataFrame.join).parameters
+        else {"rsuffix": "_model"}  # pandas before 3.1
+    )
+    joined = frame.join(labelled, **suffix)
     assert joined["label"].tolist() == ["mine", "mine"]
     assert joined["label_model"].tolist() == ["taste", "delivery"]
     assert frame.assign(label=labelled["label"])["label"].tolist() == ["taste", "delivery"]

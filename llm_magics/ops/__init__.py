@@ -3,12 +3,19 @@
 Each is a function of a text Series (``features`` of a DataFrame) that returns new objects on the
 same index; ``df.llm.<op>`` and ``series.llm.<op>`` call them, and so do ``%%mine`` and the CLI.
 
+A new operation is one module here with an ``OpSpec`` and an ``@operation(SPEC)`` function
+(``llm_magics.ops.spec``): importing this package imports every module in it, so the op is
+registered, and exported under its name, with no other edit.
+
 The ops may import ``engine``, ``runtime`` and the bottom layer; never ``backends``,
 ``distributed`` or Ray (not even for typing: the op runner chooses where work runs), nor
 ``mining``, ``plots``, ``plan`` or an entry point.
 """
 
-from llm_magics.ops.base import OPERATIONS
+import importlib
+import pkgutil
+
+from llm_magics.ops.base import OPERATIONS, SPECS
 
 # isort: off
 # The ops register in the order of a plan (clean first, then the per-row ops, then those across
@@ -51,3 +58,18 @@ __all__ = [
     "summarize",
     "topics",
 ]
+
+
+def _register_other_modules() -> list[str]:
+    """Import the modules of this package not imported above (new ops register on import), in
+    name order after the ops above, and export each op they register under its name."""
+    known = set(SPECS)
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    added = [name for name in SPECS if name not in known]
+    globals().update({name: OPERATIONS[name] for name in added})
+    __all__.extend(added)
+    return added
+
+
+_register_other_modules()

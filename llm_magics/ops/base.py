@@ -87,7 +87,10 @@ def operation(spec: OpSpec) -> Callable[[F], F]:
             return result
 
         def _call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            if spec.row_wise and "engine" in kwargs and "backend" not in kwargs:
+            if spec.row_wise and "engine" in kwargs:
+                if "backend" in kwargs:
+                    msg = f"{spec.name}(): engine= is the old name of backend=; pass only backend=."
+                    raise InvalidArgumentError(msg)
                 warn(_DEPRECATED_ENGINE.format(op=spec.name), FutureWarning)
                 kwargs["backend"] = kwargs.pop("engine")
             check_arguments(spec.name, accepted, kwargs)
@@ -281,6 +284,11 @@ def text_of(value: Any) -> str | None:
     return None if is_blank(value) else value
 
 
+def _named(series: pd.Series) -> str:
+    """How a warning names a column: ``'review'``, or "the text" for a Series without a name."""
+    return "the text" if series.name is None else repr(series.name)
+
+
 @dataclass(frozen=True)
 class TextColumn:
     """The rows of a Series that hold text, as strings, and how to put results back in place."""
@@ -312,12 +320,12 @@ class TextColumn:
                 converted += not isinstance(value, str)
         if converted:
             warn(
-                f"{op}(): {converted} non-text cell(s) of {series.name!r} were converted with str(); "
+                f"{op}(): {converted} non-text cell(s) of {_named(series)} were converted with str(); "
                 "cast the column with .astype(str) to silence this."
             )
         if not_utf8:
             warn(
-                f"{op}(): {not_utf8} bytes cell(s) of {series.name!r} are not UTF-8 and were read "
+                f"{op}(): {not_utf8} bytes cell(s) of {_named(series)} are not UTF-8 and were read "
                 "as cp1252; decode the column yourself (.str.decode(ENCODING)) if that is wrong."
             )
         return cls(source=series, present=present, texts=texts)

@@ -265,9 +265,10 @@ def run_mine(
     manager
         The model manager (``None``: this kernel's).
     backend
-        ``"ray"`` (or a ``llm_magics.backends.ray.RayBackend``) runs the row-wise steps (clean,
-        summarize, classify, sentiment, extract, filter, embed, keywords) on a Ray cluster; the
-        others (topics, features, predict, explain, finetune) need every row and run here.
+        ``"ray"`` (or a ``llm_magics.backends.ray.RayBackend``) runs the row-wise steps (the ops
+        of ``llm_magics.ops.base.row_ops()``: clean, summarize, classify, sentiment, extract,
+        filter, embed, keywords) on a Ray cluster; the others (topics, features, predict,
+        explain, finetune) need every row and run here.
     engine
         The old name of ``backend`` (deprecated: it warns, and will be removed).
 

@@ -447,7 +447,11 @@ class TunePanel(BackgroundPanel):
             else:
                 positional = text
         return plan_line(
-            self.op, str(self.column), positional=positional, outputs=outputs, options=options
+            self.op,
+            str(self.texts.name if self.column is None else self.column),
+            positional=positional,
+            outputs=outputs,
+            options=options,
         )
 
     # ----------------------------------------------------------------------------- actions

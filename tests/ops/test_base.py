@@ -9,7 +9,7 @@ import pytest
 
 import llm_magics  # noqa: F401  (the .llm accessor)
 from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
-from llm_magics.ops import OPERATIONS, summarize
+from llm_magics.ops import OPERATIONS, clean, summarize
 from llm_magics.ops.base import SPECS, TextColumn, operation, resolve_column, text_of
 from llm_magics.ops.spec import OpSpec
 
@@ -137,3 +137,15 @@ def test_an_op_takes_engine_exactly_when_its_spec_names_engine_arguments() -> No
     with pytest.raises(TypeError, match="take \\*\\*engine exactly when"):
         operation(OpSpec(name="loud", engine_arguments=()))(loud)
     assert "loud" not in OPERATIONS
+
+
+def test_engine_and_backend_together_ask_for_backend_only() -> None:
+    with pytest.raises(
+        InvalidArgumentError, match=r"engine= is the old name of backend=; pass only"
+    ):
+        clean(pd.Series(["x"]), engine="local", backend="local")
+
+
+def test_an_unnamed_series_is_called_the_text_in_warnings() -> None:
+    with pytest.warns(LlmMagicsWarning, match="1 non-text cell\\(s\\) of the text were converted"):
+        clean(pd.Series(["tea", 3]))

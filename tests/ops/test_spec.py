@@ -1,14 +1,13 @@
 """A new operation is one module: its spec and function, and every entry point offers it.
 
 The toy op ``shout`` (each text in capitals, row by row, no model, one tunable setting) is
-written as a module of its own and imported here; nothing else is edited, yet ``df.llm``,
+written as a module of its own in a folder of the ops package; nothing else is edited, yet ``df.llm``,
 ``series.llm``, the plan language, ``%%mine`` checking, the row-wise set, a registered backend and
 the tuning panel all know it. The fixture removes it again, so other tests never see it.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 import llm_magics
+from llm_magics import ops
 from llm_magics.ops import backend as backends
 from llm_magics.ops.base import OPERATIONS, SPECS, row_ops
 from llm_magics.plan import PlanSyntaxError, check_plan, describe, parse_plan
@@ -75,23 +75,26 @@ NOTES = pd.DataFrame({"note": ["hi there", None, "be quiet"], "n": [1, 2, 3]}, i
 
 @pytest.fixture
 def toy(tmp_path: Path) -> Iterator[ModuleType]:
-    """The ``shout`` module, imported from a file of its own; unregistered afterwards."""
-    path = tmp_path / "shout_op.py"
-    path.write_text(TOY_MODULE)
-    found = importlib.util.spec_from_file_location("shout_op", path)
-    assert found is not None and found.loader is not None
-    module = importlib.util.module_from_spec(found)
-    found.loader.exec_module(module)
+    """The ``shout`` module, a file of its own in a folder of the ops package: registered the way
+    importing ``llm_magics.ops`` registers every module there; unregistered afterwards."""
+    (tmp_path / "shout.py").write_text(TOY_MODULE)
+    ops.__path__.append(str(tmp_path))
     try:
-        yield module
+        assert ops._register_other_modules() == ["shout"]
+        yield sys.modules["llm_magics.ops.shout"]
     finally:
+        ops.__path__.remove(str(tmp_path))
         OPERATIONS.pop("shout", None)
         SPECS.pop("shout", None)
-        sys.modules.pop("shout_op", None)
+        sys.modules.pop("llm_magics.ops.shout", None)
+        vars(ops).pop("shout", None)
+        if "shout" in ops.__all__:
+            ops.__all__.remove("shout")
 
 
 def test_the_toy_op_is_registered_and_row_wise(toy: ModuleType) -> None:
-    assert OPERATIONS["shout"] is toy.shout and SPECS["shout"] is toy.SPEC
+    assert OPERATIONS["shout"] is toy.shout is ops.shout and SPECS["shout"] is toy.SPEC
+    assert "shout" in ops.__all__
     assert "shout" in row_ops()
     assert list(inspect.signature(toy.shout).parameters) == ["texts", "exclaim", "backend"]
     assert "    backend\n" in (toy.shout.__doc__ or "")
