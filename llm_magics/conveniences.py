@@ -1,7 +1,8 @@
 """The one place where a result object reaches up to a higher layer, late, for a convenience.
 
 Result objects hold data and sit beside the operations that make them: ``MiningResult``
-(``mining/result.py``), ``TopicModel`` (``ops/topics.py``) and ``MineRun`` (``plan/run.py``). For
+(``mining/result.py``) and ``TopicModel`` (``ops/topics.py``). (``MineRun``, in ``plan/results.py``,
+sits above the charts and imports them itself.) For
 the reader's sake they also offer ``.plot()``, ``.charts()`` and ``.tune()``, which need the
 charts (``llm_magics.plots``) or the widgets (``llm_magics.widgets``) — layers above them that
 import them in turn. As pandas' ``DataFrame.plot`` finds its plotting backend only when it is
