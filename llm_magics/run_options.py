@@ -158,7 +158,7 @@ class RunOptions:
     >>> import argparse
     >>> parser = add_to(argparse.ArgumentParser())
     >>> RunOptions.of(parser.parse_args(["--sample", "5", "--quiet"])).run_arguments()
-    {'sample': 5, 'model': None, 'cache': True, 'progress': False, 'engine': 'local'}
+    {'sample': 5, 'model': None, 'cache': True, 'progress': False, 'backend': 'local'}
     """
 
     sample: int | None = None

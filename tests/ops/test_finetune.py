@@ -56,7 +56,7 @@ def test_ray_workers_load_the_fine_tuned_classifier_by_its_name(
     texts = amazon_reviews("test")["review"].head(8)
     local = classify(texts, method="finetuned", model=tuned.name, cache=False, progress=False)
     remote = classify(
-        texts, method="finetuned", model=tuned.name, cache=False, progress=False, engine="ray"
+        texts, method="finetuned", model=tuned.name, cache=False, progress=False, backend="ray"
     )
     assert remote["label"].tolist() == local["label"].tolist()
     np.testing.assert_allclose(remote["probability"], local["probability"], atol=1e-5)
