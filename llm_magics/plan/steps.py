@@ -25,12 +25,11 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.mining import mine
 from llm_magics.mining.columns import is_free_text
 from llm_magics.ops.base import OPERATIONS, SPECS, defaults_of
-from llm_magics.ops.extract import schema_of_text
 from llm_magics.ops.spec import OpSpec
 from llm_magics.plan.check import check_replaced
 from llm_magics.plan.parse import Step
 from llm_magics.plan.results import MineRun
-from llm_magics.plan.verbs import OVERWRITE
+from llm_magics.plan.verbs import OVERWRITE, output_schema
 
 __all__ = ["StepRunner", "add_columns", "sample_rows"]
 
@@ -55,7 +54,7 @@ def _argument(step: Step, spec: OpSpec, options: dict[str, Any]) -> Any:
     if spec.plan_argument == "quoted":
         return step.arguments[0]
     if spec.plan_argument == "outputs":
-        return schema_of_text(list(step.outputs))
+        return output_schema(step)
     msg = f"{spec.name}: its spec names the argument {spec.argument!r} but not where a plan line gives it."
     raise InvalidArgumentError(msg)
 
