@@ -63,7 +63,7 @@ from llm_magics.errors import (
     did_you_mean,
     warn,
 )
-from llm_magics.ops.backend import backend_names
+from llm_magics.ops.backend import backend_names, renamed_engine
 from llm_magics.ops.base import (
     OPERATIONS,
     SPECS,
@@ -368,7 +368,7 @@ def run_op(
     >>> reviews = ray.data.read_parquet("/shared/reviews/")  # doctest: +SKIP
     >>> run_op(reviews, "sentiment", "review").write_parquet("/shared/sentiment/")  # doctest: +SKIP
     """
-    backend = RayBackend.of(_renamed("run_op", kwargs, backend) or "ray")
+    backend = RayBackend.of(renamed_engine("run_op", backend, kwargs.pop("engine", None)) or "ray")
     _check_call(op, kwargs)
     if op == "embed" and kwargs.get("dims") is not None:
         msg = (
@@ -409,7 +409,7 @@ def run_series(
     in ``%mine status`` and the sidebar, and cancellation stay in this process; the rows go to the
     pool in Ray batches. (``engine=``, the old name of ``backend=``, still works and warns.)
     """
-    ray_backend = RayBackend.of(_renamed("run_series", kwargs, backend))
+    ray_backend = RayBackend.of(renamed_engine("run_series", backend, kwargs.pop("engine", None)))
     _check_call(op, kwargs)
     _check_manager(op, manager)
     if not isinstance(texts, pd.Series):
@@ -448,14 +448,6 @@ def run_series(
     steps = _merged_steps([step for batch in provenance for step in batch.get("steps", [])])
     record_provenance(merged, op, parameters | {"backend": "ray"}, steps)
     return merged
-
-
-def _renamed(function: str, kwargs: dict[str, Any], backend: Any) -> Any:
-    """``backend``, or what the caller passed as ``engine=`` (its old name), with a warning."""
-    if "engine" not in kwargs:
-        return backend
-    warn(f"{function}(engine=...) is now {function}(backend=...).", FutureWarning)
-    return kwargs.pop("engine")
 
 
 def _reduce(vectors: pd.DataFrame, dims: int) -> pd.DataFrame:

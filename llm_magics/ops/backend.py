@@ -19,11 +19,23 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from llm_magics.errors import InvalidArgumentError, did_you_mean
+from llm_magics.errors import InvalidArgumentError, did_you_mean, warn
 
-__all__ = ["LOCAL", "Backend", "backend_names", "register_backend", "resolve_backend"]
+__all__ = [
+    "LOCAL",
+    "Backend",
+    "backend_names",
+    "register_backend",
+    "renamed_engine",
+    "resolve_backend",
+]
 
 LOCAL = "local"
+
+_ENGINE_RENAMED = (
+    "{caller}(engine=...) is now {caller}(backend=...): 'engine' names the inference layer. "
+    "engine= still works for now and will be removed in a later release."
+)
 
 
 class Backend(Protocol):
@@ -79,3 +91,12 @@ def resolve_backend(backend: Any) -> Backend | None:
         f"method (such as llm_magics.backends.ray.RayBackend), not {backend!r}."
     )
     raise InvalidArgumentError(msg)
+
+
+def renamed_engine(caller: str, backend: Any, engine: Any) -> Any:
+    """``backend``, or ``engine`` (the argument's old name) when it is given, with a
+    ``FutureWarning`` at the user's line: the one place that says ``engine=`` was renamed."""
+    if engine is None:
+        return backend
+    warn(_ENGINE_RENAMED.format(caller=caller), FutureWarning)
+    return engine

@@ -24,7 +24,7 @@ import pandas as pd
 
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError, collected_warnings, did_you_mean, warn
-from llm_magics.ops.backend import LOCAL, resolve_backend
+from llm_magics.ops.backend import LOCAL, renamed_engine, resolve_backend
 from llm_magics.ops.spec import BACKEND_DOC, ENGINE_ARGUMENTS, EngineArgument, OpSpec
 
 __all__ = [
@@ -51,11 +51,6 @@ OPERATIONS: dict[str, Callable[..., Any]] = {}
 
 SPECS: dict[str, OpSpec] = {}
 """Every operation's spec by name (``llm_magics.ops.spec``), in the same order."""
-
-_DEPRECATED_ENGINE = (
-    "{op}(engine=...) is now {op}(backend=...): 'engine' names the inference layer. "
-    "engine= still works for now and will be removed in a later release."
-)
 
 
 def operation(spec: OpSpec) -> Callable[[F], F]:
@@ -91,8 +86,7 @@ def operation(spec: OpSpec) -> Callable[[F], F]:
                 if "backend" in kwargs:
                     msg = f"{spec.name}(): engine= is the old name of backend=; pass only backend=."
                     raise InvalidArgumentError(msg)
-                warn(_DEPRECATED_ENGINE.format(op=spec.name), FutureWarning)
-                kwargs["backend"] = kwargs.pop("engine")
+                kwargs["backend"] = renamed_engine(spec.name, LOCAL, kwargs.pop("engine"))
             check_arguments(spec.name, accepted, kwargs)
             backend = resolve_backend(kwargs.pop("backend", LOCAL)) if spec.row_wise else None
             if backend is not None:

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from llm_magics.engine.jobs import step as step_job
 from llm_magics.errors import InvalidArgumentError, collected_warnings, warn
 from llm_magics.mining.columns import is_free_text
-from llm_magics.ops.backend import LOCAL, resolve_backend
+from llm_magics.ops.backend import LOCAL, renamed_engine, resolve_backend
 from llm_magics.ops.base import text_of
 from llm_magics.plan.check import check_plan
 from llm_magics.plan.estimate import estimate_plan
@@ -36,19 +36,6 @@ from llm_magics.plan.steps import StepRunner, add_columns, sample_rows
 from llm_magics.runtime.manager import ModelManager, get_manager
 
 __all__ = ["mine_plan", "run_mine"]
-
-_DEPRECATED_ENGINE = (
-    "{caller}(engine=...) is now {caller}(backend=...): 'engine' names the inference layer. "
-    "engine= still works for now and will be removed in a later release."
-)
-
-
-def backend_argument(backend: Any, engine: Any, caller: str) -> Any:
-    """``backend``, or the deprecated ``engine=`` (with a ``FutureWarning``) when it is given."""
-    if engine is None:
-        return backend
-    warn(_DEPRECATED_ENGINE.format(caller=caller), FutureWarning)
-    return engine
 
 
 @contextlib.contextmanager
@@ -199,7 +186,7 @@ def mine_plan(
         msg = f"A plan runs over a pandas DataFrame, not {type(frame).__name__}."
         raise InvalidArgumentError(msg)
     check_plan(plan, frame.columns)
-    backend = backend_argument(backend, engine, "mine_plan")
+    backend = renamed_engine("mine_plan", backend, engine)
     # Resolved once, so a misspelt backend fails before the first step and every step shares it.
     backend = resolve_backend(backend) or LOCAL
     manager = manager or get_manager()
@@ -285,7 +272,7 @@ def run_mine(
     >>> run_mine(frame, "clean note", progress=False).frame["note"].tolist()
     ['Great tea!', 'Call me at [EMAIL]']
     """
-    backend = backend_argument(backend, engine, "run_mine")
+    backend = renamed_engine("run_mine", backend, engine)
     plan = parse_plan(text, namespace)
     if dry_run:
         return estimate_plan(frame, plan, sample=sample, model=model, seed=seed, manager=manager)
