@@ -15,7 +15,7 @@ LOCK ?= requirements/lock-py$(PYTHON_VERSION).txt
 LOCK_PYTHONS ?= 3.11 3.12 3.13
 UV ?= uv==0.13.9
 
-.PHONY: demo test lint lock labextension notebooks bench quality mining finetune plan ray clean
+.PHONY: demo test lint lock labextension notebooks bench quality mining finetune plan ray across clean
 
 $(VENV)/.installed: pyproject.toml $(wildcard $(LOCK))
 	@test -f $(LOCK) || { echo "No $(LOCK): the locks are for Python $(LOCK_PYTHONS). Use one of those (make PYTHON=python3.11 ...)."; exit 1; }
@@ -63,6 +63,11 @@ test: $(VENV)/.dev llm_magics/labextension/package.json
 
 bench: $(VENV)/.dev
 	$(PY) bench/run.py
+
+across: $(VENV)/.dev
+	$(PY) bench/aggregate.py
+	$(PY) bench/dedup.py
+	$(PY) bench/join.py
 
 ray: $(VENV)/.dev
 	$(PY) bench/ray.py

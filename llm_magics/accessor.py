@@ -5,8 +5,10 @@ state lives in the model manager. Every registered operation of a text column (i
 ``input == "column"``, ``llm_magics.ops.base.SPECS``) is a method of both, found when it is asked
 for, so an op registered later is one too. A method calls the op of the same name (same
 arguments, same documentation): on a Series, the Series is the text; on a DataFrame, the first
-argument names the text column (``None``: the one text column, if there is one). ``features``
-(an op of a frame) and the conveniences below are written out.
+argument names the text column (``None``: the one text column, if there is one), arguments
+that name other columns (``aggregate``'s ``by``) take column names, and an op whose result is
+rows of the frame (``top_k``) returns them with all their columns. ``features`` and ``join``
+(ops of a frame) and the conveniences below are written out.
 
 A method returns new objects aligned to the input's index and never adds columns to the caller's
 frame, so a name clash is settled the pandas way: ``df.join(df.llm.sentiment("review"))`` refuses
@@ -32,7 +34,7 @@ import pandas as pd
 
 from llm_magics import ops
 from llm_magics.errors import did_you_mean
-from llm_magics.ops.base import OPERATIONS, SPECS, resolve_column
+from llm_magics.ops.base import OPERATIONS, SPECS, columns_of, resolve_column
 
 __all__ = ["DataFrameLlm", "SeriesLlm"]
 
@@ -64,8 +66,15 @@ def _series_method(name: str, op: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _frame_method(name: str, op: Callable[..., Any]) -> Callable[..., Any]:
+    spec = SPECS[name]
+
     def method(self: DataFrameLlm, column: Any = None, *args: Any, **kwargs: Any) -> Any:
-        return op(resolve_column(self._obj, column), *args, **kwargs)
+        frame = self._obj
+        for argument in spec.frame_arguments:  # by="product": the column itself
+            if argument in kwargs:
+                kwargs[argument] = columns_of(frame, kwargs[argument])
+        result = op(resolve_column(frame, column), *args, **kwargs)
+        return result if spec.reshape is None else spec.reshape(frame, result)
 
     params = list(inspect.signature(op).parameters.values())
     column = inspect.Parameter("column", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
@@ -122,6 +131,11 @@ class SeriesLlm(_ColumnOps):
         """Numeric features of this text Series (see ``llm_magics.ops.features``)."""
         return ops.features(self._obj, **kwargs)
 
+    def join(self, right: Any, condition: str, **kwargs: Any) -> pd.DataFrame:
+        """Pairs of this Series' texts and ``right``'s rows that satisfy ``condition`` (see
+        ``llm_magics.ops.join``)."""
+        return ops.join(self._obj, right, condition, **kwargs)
+
     def tune(self, op: str, **kwargs: Any) -> Any:
         """A panel to tune ``op`` on a sample of this Series before running it on all of it
         (see ``llm_magics.widgets.TunePanel``)."""
@@ -147,6 +161,11 @@ class DataFrameLlm(_ColumnOps):
     def features(self, cols: Any = None, **kwargs: Any) -> pd.DataFrame:
         """Numeric features of the text columns ``cols`` (see ``llm_magics.ops.features``)."""
         return ops.features(self._obj, cols, **kwargs)
+
+    def join(self, right: Any, condition: str, **kwargs: Any) -> pd.DataFrame:
+        """Pairs of this frame's rows and ``right``'s rows whose texts satisfy ``condition``, as
+        ``pd.merge`` returns them, with each pair's probability (see ``llm_magics.ops.join``)."""
+        return ops.join(self._obj, right, condition, **kwargs)
 
     def plot(self, kind: str, column: Any, **kwargs: Any) -> Any:
         """A chart of ``column``: ``"sentiment"`` (``by=`` a category column), ``"keywords"``,

@@ -230,6 +230,8 @@ def step(label: str, manager: ModelManager, *, rows: int) -> Iterator[Job]:
 
     The calls' rows add up in the step's counts and cancelling the step stops the call running
     now and every later one. Ctrl-C or a cancel ends the step ``interrupted``/``cancelled``.
+    Inside another step of this thread (an op that makes itself one job, run by a plan line that
+    is one already), the block belongs to the outer step: one job per step, as the user sees it.
 
     Examples
     --------
@@ -239,13 +241,16 @@ def step(label: str, manager: ModelManager, *, rows: int) -> Iterator[Job]:
     >>> job.state, job.total
     ('done', 3)
     """
+    stack = _steps()
+    if stack:
+        yield stack[-1]
+        return
     job = Job(label, "", total=rows)
     job._scope = CancelScope()
     manager.add_job(job)
     outer = current_scope()
     if outer is not None:
         outer.adopt(job)
-    stack = _steps()
     stack.append(job)
     try:
         with job._scope.active():

@@ -1,7 +1,8 @@
 """The data-mining operations: pandas in, pandas out, the engine underneath.
 
-Each is a function of a text Series (``features`` of a DataFrame) that returns new objects on the
-same index; ``df.llm.<op>`` and ``series.llm.<op>`` call them, and so do ``%%mine`` and the CLI.
+Each is a function of a text Series (``features`` and ``join`` of DataFrames) that returns new
+objects on the same index, or a new table for those across rows (``aggregate``: one row per
+group, ``top_k``: the chosen rows, ``join``: the matching pairs); ``df.llm.<op>`` and ``series.llm.<op>`` call them, and so do ``%%mine`` and the CLI.
 
 A new operation is one module here with an ``OpSpec`` and an ``@operation(SPEC)`` function
 (``llm_magics.ops.spec``): importing this package imports every module in it, so the op is
@@ -31,6 +32,10 @@ from llm_magics.ops.embed import embed
 from llm_magics.ops.keywords import keywords
 from llm_magics.ops.topics import TopicModel, topics
 from llm_magics.ops.features import FEATURE_KINDS, TextFeatures, features
+from llm_magics.ops.aggregate import aggregate
+from llm_magics.ops.dedup import dedup
+from llm_magics.ops.join import join
+from llm_magics.ops.top_k import top_k
 
 # isort: on
 from llm_magics.ops.finetune import FineTuned, finetune
@@ -42,20 +47,24 @@ __all__ = [
     "FineTuned",
     "TextFeatures",
     "TopicModel",
+    "aggregate",
     "classify",
     "clean",
+    "dedup",
     "embed",
     "extract",
     "features",
     "filter",
     "finetune",
     "get_prompt",
+    "join",
     "keywords",
     "query",
     "reset_prompts",
     "sentiment",
     "set_prompt",
     "summarize",
+    "top_k",
     "topics",
 ]
 

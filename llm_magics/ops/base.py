@@ -11,21 +11,24 @@ accessors, the plan language, the tuning panel and the backends find it there by
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import textwrap
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from llm_magics.engine.jobs import Job, step
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError, collected_warnings, did_you_mean, warn
 from llm_magics.ops.backend import LOCAL, renamed_engine, resolve_backend
 from llm_magics.ops.spec import BACKEND_DOC, ENGINE_ARGUMENTS, EngineArgument, OpSpec
+from llm_magics.runtime.manager import ModelManager, get_manager
 
 __all__ = [
     "OPERATIONS",
@@ -33,9 +36,11 @@ __all__ = [
     "TextColumn",
     "accepted_arguments",
     "check_arguments",
+    "columns_of",
     "defaults_of",
     "is_blank",
     "looks_like_text",
+    "one_job",
     "operation",
     "record_provenance",
     "resolve_column",
@@ -223,6 +228,33 @@ def resolve_column(frame: pd.DataFrame, column: Any) -> pd.Series:
         msg = f"Column name {column!r} is not unique; rename the duplicates first."
         raise InvalidArgumentError(msg)
     return values
+
+
+def columns_of(frame: pd.DataFrame, names: Any) -> pd.Series | list[pd.Series]:
+    """The columns of ``frame`` that ``names`` names: one name gives a Series, a list a list.
+
+    Anything that is not a column name (a Series, an array, a list of them) is returned as it
+    is, so ``by=df["product"]`` and ``by="product"`` mean the same. Raises
+    ``InvalidArgumentError`` for a name that is not a column, naming the columns there are.
+    """
+    if isinstance(names, list | tuple):
+        return [columns_of(frame, name) for name in names]  # type: ignore[misc]
+    if isinstance(names, str) or (np.ndim(names) == 0 and names in frame.columns):
+        return resolve_column(frame, names)
+    return names
+
+
+@contextlib.contextmanager
+def one_job(op: str, texts: pd.Series, manager: ModelManager | None) -> Iterator[Job]:
+    """Run the block as one listed job, ``"OP COLUMN"``, that its engine calls report to.
+
+    An op that makes several engine calls (embed, then score the candidates, then reduce) shows
+    as one job with one progress count and one cancel; inside a plan step it is that step's job
+    (``llm_magics.engine.jobs.step``).
+    """
+    label = op if texts.name is None else f"{op} {texts.name}"
+    with step(label, manager or get_manager(), rows=len(texts)) as job:
+        yield job
 
 
 def looks_like_text(series: pd.Series) -> bool:

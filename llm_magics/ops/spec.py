@@ -22,7 +22,7 @@ This module imports nothing above ``llm_magics.errors``: a spec is data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -161,7 +161,8 @@ class OpSpec:
     output_kind
         ``"columns"`` (fixed names), ``"prefix"`` (numbered columns such as ``vec_0``, named
         by the first output), ``"replace"`` (the text column itself) or ``"schema"`` (one
-        column per field the plan line names).
+        column per field the plan line names); ``"frame"``: the op returns a new table (one row
+        per group, the top rows, the joined pairs) that becomes a plan's frame from that step on.
     prompts
         The names of the shipped prompts the op renders (``llm_magics.ops.prompts``).
     row_wise
@@ -171,7 +172,15 @@ class OpSpec:
     engine_arguments
         Which of ``ENGINE_ARGUMENTS`` the op takes (declared once there).
     argument
-        The op's required argument after the text (``labels``, ``schema``, ``condition``).
+        The op's argument after the text that a plan line gives (``labels``, ``schema``,
+        ``condition``); required unless ``argument_required`` is false (``aggregate``'s
+        instruction: without one it summarizes).
+    argument_required
+        Whether a line must give ``argument``.
+    frame_arguments
+        Arguments that name other columns of the frame (``aggregate``'s ``by``): on a DataFrame
+        (``df.llm``, a plan line) a name or a list of names is given, and the op receives those
+        columns as Series.
     plan_argument
         Where a plan line gives ``argument``: ``"option"`` (``labels=[a, b]``), ``"quoted"``
         (``filter review "mentions delivery"``) or ``"outputs"`` (``-> item, price:float``).
@@ -192,13 +201,22 @@ class OpSpec:
         (``topics`` returns a ``TopicModel``).
     note
         A one-line note on a result for the run's table ("35% of rows match").
+    reshape
+        ``reshape(frame, result)``: what ``df.llm.<op>`` returns and a plan's frame becomes, from
+        the frame the text came from and the op's result (``top_k``: the chosen rows of the frame,
+        all their columns, with the score). ``None``: the result itself.
+    columns_after
+        ``columns_after(available, columns, outputs, options)``: the columns of a plan's frame
+        after a ``"frame"`` step, from the columns before it, the line's text columns, its output
+        names (the defaults where it names none) and its options; read by the plan checker, before
+        anything runs.
     """
 
     name: str
     uses: tuple[Uses, ...] = ()
     by_method: Mapping[str, tuple[Uses, ...]] = field(default_factory=dict)
     outputs: tuple[str, ...] = ()
-    output_kind: Literal["columns", "prefix", "replace", "schema"] = "columns"
+    output_kind: Literal["columns", "prefix", "replace", "schema", "frame"] = "columns"
     prompts: tuple[str, ...] = ()
     row_wise: bool = True
     input: Literal["column", "frame"] = "column"
@@ -212,6 +230,12 @@ class OpSpec:
     chart: str | None = None
     to_frame: Callable[[Any], Any] | None = None
     note: Callable[[Any], str] | None = None
+    argument_required: bool = True
+    frame_arguments: tuple[str, ...] = ()
+    reshape: Callable[[Any, Any], Any] | None = None
+    columns_after: (
+        Callable[[Sequence[str], Sequence[str], Sequence[str], Mapping[str, Any]], list[str]] | None
+    ) = None
 
     def calls(self, options: Mapping[str, Any]) -> tuple[Uses, ...]:
         """The model calls of a run with ``options`` (the op's defaults filled in)."""
