@@ -39,7 +39,7 @@ from llm_magics.ops.spec import OpSpec
 from llm_magics.plan.check import check_replaced
 from llm_magics.plan.parse import CONNECTORS, Step
 from llm_magics.plan.results import MineRun
-from llm_magics.plan.verbs import OVERWRITE, frame_columns, output_schema
+from llm_magics.plan.verbs import OVERWRITE, frame_columns, output_names, output_schema
 from llm_magics.tables import read_table
 
 __all__ = ["StepRunner", "add_columns", "replaces_frame", "sample_rows"]
@@ -90,12 +90,9 @@ def _named(step: Step, spec: OpSpec, result: pd.DataFrame) -> pd.DataFrame:
             f"name at most that many outputs."
         )
         raise InvalidArgumentError(msg)
-    first = names[0]
-    renamed = list(outputs)
-    for name in names[len(outputs) :]:
-        suffix = name[len(first) :] if name.startswith(f"{first}_") else f"_{name}"
-        renamed.append(f"{outputs[0]}{suffix}")
-    return result.set_axis(renamed, axis=1)
+    return result.set_axis(
+        output_names(names, outputs, step.columns[0] if step.columns else ""), axis=1
+    )
 
 
 def replaces_frame(step: Step) -> bool:

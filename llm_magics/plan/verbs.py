@@ -30,6 +30,7 @@ __all__ = [
     "function_of",
     "models_for",
     "options_of",
+    "output_names",
     "output_schema",
     "required_options",
     "verbs",
@@ -161,19 +162,41 @@ def default_outputs(step: Step) -> list[str]:
     return spec.output_names(step.columns[0] if step.columns else "")
 
 
+def output_names(names: Sequence[str], outputs: Sequence[str], column: str) -> list[str]:
+    """An op's columns ``names`` under a line's ``outputs``: the first ones as named, the others
+    after the first output with what sets each apart (``-> mood``: mood, mood_score).
+
+    A column named after the text column (``review_rows``) keeps what follows the text column's
+    name; any other keeps its whole name (``-> aspect``: aspect_p_taste).
+
+    Examples
+    --------
+    >>> output_names(["review_aggregate", "review_rows"], ["complaints"], "review")
+    ['complaints', 'complaints_rows']
+    >>> output_names(["sentiment", "sentiment_score"], ["mood"], "review")
+    ['mood', 'mood_score']
+    """
+    if not outputs:
+        return list(names)
+    first, prefix = names[0], f"{column}_"
+    renamed = list(outputs)
+    for name in names[len(outputs) :]:
+        if name.startswith(f"{first}_"):
+            suffix = name[len(first) :]
+        elif column and first.startswith(prefix) and name.startswith(prefix):
+            suffix = name[len(column) :]
+        else:
+            suffix = f"_{name}"
+        renamed.append(f"{outputs[0]}{suffix}")
+    return renamed
+
+
 def _step_outputs(step: Step) -> list[str]:
-    """The output columns of an op's step: the line's names, then the op's other columns named
-    after the first, as the run names them (``-> complaints``: complaints, complaints_rows)."""
+    """The output columns of an op's step, as the run names them."""
     spec = SPECS[step.verb]
-    defaults = spec.output_names(step.columns[0] if step.columns else "")
+    column = step.columns[0] if step.columns else ""
     named = [o.split(":")[0] for o in step.outputs]
-    if not named or not defaults:
-        return named or defaults
-    first = defaults[0]
-    rest = [
-        d[len(first) :] if d.startswith(f"{first}_") else f"_{d}" for d in defaults[len(named) :]
-    ]
-    return named + [f"{named[0]}{suffix}" for suffix in rest]
+    return output_names(spec.output_names(column), named, column)
 
 
 def frame_columns(step: Step, available: Sequence[str]) -> tuple[list[str], list[str]]:
