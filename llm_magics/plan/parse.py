@@ -348,7 +348,7 @@ def _step(text: str, line: int, expander: _Expander) -> Step | None:
         more, rest = _quoted(rest, quoted)
         arguments += more
     options = _options(rest, bool(outputs), line, text)
-    for key, token in connected.items():
+    for key, (token, _) in connected.items():
         if key in options:
             msg = f"option {key!r} is given twice ({token.raw} ... and {key}=)."
             raise PlanSyntaxError(msg, line=line, column=token.column, text=text)
