@@ -14,7 +14,7 @@ import pytest
 from llm_magics import MineRun, PlanEstimate, get_manager, run_mine
 from llm_magics.ops.base import SPECS
 from llm_magics.plan import PlanSyntaxError, check_plan, describe, parse_plan
-from llm_magics.plan.runner import _row_counts
+from llm_magics.plan.runner import _row_counts, _shorten
 from llm_magics.plan.steps import _table, add_columns
 from llm_magics.plan.verbs import (
     frame_columns,
@@ -321,7 +321,7 @@ def test_each_step_across_rows_is_one_job(reviews: pd.DataFrame, line: str) -> N
     before = {j["id"] for j in get_manager().status()["jobs"]}
     run = run_mine(reviews, line, namespace={"issues": ISSUES}, progress=False)
     jobs = _new_jobs(before)
-    assert [j["primitive"] for j in jobs] == [line]
+    assert [j["primitive"] for j in jobs] == [_shorten(line)]
     assert jobs[0]["state"] == "done"
     assert run.steps[0].models  # it called a model, inside the one job
 
