@@ -269,8 +269,9 @@ def run_mine(
     backend
         ``"ray"`` (or a ``llm_magics.backends.ray.RayBackend``) runs the row-wise steps (the ops
         of ``llm_magics.ops.base.row_ops()``: clean, summarize, classify, sentiment, extract,
-        filter, embed, keywords) on a Ray cluster; the others (topics, features, predict,
-        explain, finetune) need every row and run here.
+        filter, embed, keywords) on a Ray cluster, and the operations across rows (aggregate,
+        dedup, join, top_k) their row-wise parts (embeddings, pair scores, chunk answers); the
+        others (topics, features, predict, explain, finetune) need every row and run here.
     engine
         The old name of ``backend`` (deprecated: it warns, and will be removed).
 
