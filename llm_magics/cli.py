@@ -9,7 +9,6 @@ rows come from the cache).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import textwrap
 import warnings
@@ -26,6 +25,7 @@ from llm_magics.errors import (
     RunInterruptedError,
 )
 from llm_magics.run_options import RunOptions, add_to
+from llm_magics.tables import check_readable, not_text, read_table
 
 __all__ = ["main"]
 
@@ -99,15 +99,6 @@ class UsageProblem(Exception):
     """A mistake in the command line or the plan: exit status 2."""
 
 
-_READERS = {
-    ".csv": lambda path, encoding: pd.read_csv(path, encoding=encoding),
-    ".tsv": lambda path, encoding: pd.read_csv(path, sep="\t", encoding=encoding),
-    ".parquet": lambda path, encoding: pd.read_parquet(path),
-    ".jsonl": lambda path, encoding: pd.read_json(path, lines=True, encoding=encoding),
-    ".json": lambda path, encoding: pd.read_json(path, encoding=encoding),
-}
-
-
 def _to_parquet(frame: pd.DataFrame, path: Path) -> None:
     # A text column whose missing cells are NaN beside lists (keywords) is not one Arrow type;
     # None is a missing value in any type.
@@ -125,116 +116,6 @@ _WRITERS = {
     ".parquet": _to_parquet,
     ".jsonl": lambda frame, path: frame.to_json(path, orient="records", lines=True),
 }
-
-
-_DENIED = "permission denied; make it readable (chmod +r) or copy it somewhere you can read."
-
-
-def _check_readable(path: Path, what: str) -> None:
-    """A ``UsageProblem`` saying why ``path`` cannot be read and what to do, if it cannot."""
-    if not path.exists():
-        msg = f"{path}: no such {what}."
-        raise UsageProblem(msg)
-    if path.is_dir():
-        msg = f"{path} is a folder; pass the {what} inside it."
-        raise UsageProblem(msg)
-    try:
-        with path.open("rb") as file:
-            empty = not file.read(1)
-    except PermissionError:
-        msg = f"{path}: {_DENIED}"
-        raise UsageProblem(msg) from None
-    except OSError as err:
-        msg = f"{path}: cannot read it ({err.strerror or err})."
-        raise UsageProblem(msg) from None
-    if empty:
-        msg = f"{path} is empty; pass a {what} with something in it."
-        raise UsageProblem(msg)
-
-
-def _likely_encoding(raw: bytes) -> str:
-    """The encoding a file that is not UTF-8 most likely has."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    try:
-        raw.decode("cp1252")
-    except UnicodeDecodeError:
-        return "latin-1"
-    return "cp1252"
-
-
-def _not_text(path: Path, err: UnicodeDecodeError, encoding: str, *, table: bool) -> UsageProblem:
-    """The one line for a file that is not in ``encoding``: which encoding to pass instead."""
-    with path.open("rb") as file:
-        head = file.read(1 << 20)
-    try:  # readers decode in chunks, so err's offset is within a chunk: find the line here
-        head.decode(encoding)
-        where = f"byte 0x{err.object[err.start]:02x}"
-    except UnicodeDecodeError as found:
-        line = head[: found.start].count(b"\n") + 1
-        where = f"byte 0x{head[found.start]:02x} on line {line}"
-    if not table:  # a plan file is ours: UTF-8 only
-        return UsageProblem(f"{path} is not UTF-8 ({where}); re-save it as UTF-8.")
-    guess = _likely_encoding(head)
-    if guess == encoding.lower():
-        guess = "utf-8"
-    return UsageProblem(
-        f"{path} is not {encoding} ({where}); it looks like {guess}: pass --encoding {guess}, or "
-        're-save it as UTF-8 (in Excel: Save As > "CSV UTF-8").'
-    )
-
-
-def _broken_line(path: Path, encoding: str) -> tuple[int, str] | None:
-    """The first line of a JSON Lines file that is not JSON: its number and the parser's words."""
-    with path.open(encoding=encoding) as lines:
-        for number, line in enumerate(lines, start=1):
-            if line.strip():
-                try:
-                    json.loads(line)
-                except json.JSONDecodeError as err:
-                    return number, err.msg
-    return None
-
-
-def _read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
-    """The table at ``path``; anything that stops it being read is one ``UsageProblem`` line."""
-    suffix = path.suffix.lower()
-    reader = _READERS.get(suffix)
-    if reader is None and not path.is_dir():
-        msg = f"{path}: cannot read {path.suffix or 'a file without extension'}; use {', '.join(_READERS)}."
-        raise UsageProblem(msg)
-    if not (suffix == ".parquet" and path.is_dir()):  # a folder of parquet files is one table
-        _check_readable(path, "file")
-    try:
-        frame = reader(path, encoding)
-    except ImportError as err:  # parquet without pyarrow
-        msg = f'{path}: {err} Or: pip install "llm-magics[data]".'
-        raise UsageProblem(msg) from None
-    except UnicodeDecodeError as err:
-        raise _not_text(path, err, encoding, table=True) from None
-    except LookupError:
-        msg = f"--encoding {encoding}: no such encoding; try utf-8, cp1252 or latin-1."
-        raise UsageProblem(msg) from None
-    except PermissionError:
-        msg = f"{path}: {_DENIED}"
-        raise UsageProblem(msg) from None
-    except pd.errors.EmptyDataError:
-        msg = f"{path} has no columns; pass a table with a header row."
-        raise UsageProblem(msg) from None
-    except (ValueError, pd.errors.ParserError) as err:  # pyarrow's ArrowInvalid is a ValueError
-        broken = _broken_line(path, encoding) if suffix == ".jsonl" else None
-        where = f", line {broken[0]}: not JSON ({broken[1]})" if broken else f": {_first_line(err)}"
-        kind = suffix.lstrip(".").upper()
-        msg = f"{path} cannot be read as {kind}{where}; fix the file or save it again as {kind}."
-        raise UsageProblem(msg) from None
-    if frame.empty:
-        msg = f"{path} has no rows; pass a table with at least one row."
-        raise UsageProblem(msg)
-    return frame
-
-
-def _first_line(err: BaseException) -> str:
-    return str(err).strip().splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
 
 
 def _write_table(frame: pd.DataFrame, path: Path) -> None:
@@ -258,12 +139,12 @@ def _run(args: argparse.Namespace) -> int:
         options = RunOptions.of(args)
     except InvalidArgumentError as err:
         raise UsageProblem(str(err)) from None
-    _check_readable(plan_path, "plan file")
+    check_readable(plan_path, "plan file")
     try:
         plan_text = plan_path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
-        raise _not_text(plan_path, err, "utf-8", table=False) from None
-    frame = _read_table(data_path, args.encoding)
+        raise not_text(plan_path, err, "utf-8", table=False) from None
+    frame = read_table(data_path, args.encoding)
     try:
         plan = parse_plan(plan_text)
         check_plan(plan, frame.columns)

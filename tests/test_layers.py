@@ -35,6 +35,7 @@ RANKS: dict[str, int] = {
     "_optional": 0,
     "config": 0,
     "datasets": 0,
+    "tables": 0,
     # Result objects' `.plot()`/`.tune()` conveniences: anyone may import it (see ALLOWED_LATE).
     "conveniences": 0,
     "runtime": 1,

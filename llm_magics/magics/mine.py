@@ -44,6 +44,9 @@ _PLAN_HELP = dedent(
         VERB COLUMN ["quoted text"] [-> OUTPUT, ...] [key=value ...]   # comment
 
     Verbs: {verbs}.
+    After the column, `by NAME, ...` groups (aggregate review by product) and `with {{table}}`
+    (or a file path) gives join its other table; aggregate, top_k and join make a new table
+    that the lines after them work on.
     Keys are the keyword arguments of the verb's function (`%mine help VERB` lists them); values
     are Python literals (k=6, calibrate=False, labels=[a, b]) or plain words (model=default-chat).
     `{{name}}` is replaced by the value of the notebook variable `name`, exactly as it is (a text

@@ -46,6 +46,7 @@ SPEC = OpSpec(
     tune_prompt="aggregate",
     result_name="groups",
     columns_after=_columns_after,
+    cost="~ the rows' tokens (chunks), then a fold of a few levels per group",
 )
 
 

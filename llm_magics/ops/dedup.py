@@ -34,6 +34,7 @@ SPEC = OpSpec(
     ),
     result_name="groups",
     note=lambda result: f"{result.iloc[:, 0].nunique()} clusters",
+    cost="~ rows·k candidate pairs (k neighbours per row; a probe of few rows has fewer)",
 )
 
 

@@ -59,6 +59,8 @@ SPEC = OpSpec(
     result_name="pairs",
     columns_after=_columns_after,
     note=lambda result: f"{len(result)} pairs",
+    column_argument="left_on",
+    cost="~ left rows·k candidate pairs; the right table is embedded whole",
 )
 
 

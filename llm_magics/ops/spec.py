@@ -210,6 +210,14 @@ class OpSpec:
         after a ``"frame"`` step, from the columns before it, the line's text columns, its output
         names (the defaults where it names none) and its options; read by the plan checker, before
         anything runs.
+    column_argument
+        For an op of a frame (``input="frame"``): the argument a plan line's text column gives,
+        by name (``join``'s ``left_on``; the op then takes the frame first and the other arguments
+        by keyword). ``None``: the op's second argument takes the list of the line's columns
+        (``features``).
+    cost
+        How the op's time grows with the rows, as a dry run's note says it (``"~ rows·k
+        candidate pairs"``); ``""``: in proportion to the rows, the dry run's scaling.
     """
 
     name: str
@@ -236,6 +244,8 @@ class OpSpec:
     columns_after: (
         Callable[[Sequence[str], Sequence[str], Sequence[str], Mapping[str, Any]], list[str]] | None
     ) = None
+    column_argument: str | None = None
+    cost: str = ""
 
     def calls(self, options: Mapping[str, Any]) -> tuple[Uses, ...]:
         """The model calls of a run with ``options`` (the op's defaults filled in)."""

@@ -54,6 +54,7 @@ SPEC = OpSpec(
     result_name="top",
     reshape=_rows,
     columns_after=_columns_after,
+    cost="~ rows (the embedding), plus a candidate pool scored that grows with k, not the rows",
 )
 
 

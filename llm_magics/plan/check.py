@@ -10,20 +10,44 @@ A step never replaces a column silently: an output named like a column of the fr
 earlier step is an error, unless the step says ``overwrite=True`` (``clean COLUMN`` rewrites its
 own column by design). Names that only the run knows (``p_LABEL``, ``vec_0`` ...) are checked
 again when the step's columns are added (``check_replaced``).
+
+An operation across rows whose result is a new table (``OpSpec.output_kind == "frame"``:
+``aggregate``, ``join``, ``top_k``) changes the columns the lines after it see to those its spec
+says (``OpSpec.columns_after``); ``by NAME`` names columns of the frame (the spec's
+``frame_arguments``), and ``with TABLE`` gives ``join`` its other table: a DataFrame or Series,
+or a file path, read here to learn its columns (``right_on`` must be one of them).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from llm_magics.errors import InvalidArgumentError, did_you_mean
 from llm_magics.ops.base import SPECS
 from llm_magics.ops.spec import OpSpec
-from llm_magics.plan.parse import Plan, PlanSyntaxError, Step
-from llm_magics.plan.verbs import OVERWRITE, default_outputs, options_of, output_schema, verbs
+from llm_magics.plan.parse import CONNECTORS, Plan, PlanSyntaxError, Step
+from llm_magics.plan.verbs import (
+    OVERWRITE,
+    default_outputs,
+    frame_columns,
+    options_of,
+    output_schema,
+    required_options,
+    verbs,
+)
+from llm_magics.tables import read_table
 
 __all__ = ["check_plan", "check_replaced"]
+
+# The plan key of ``with TABLE`` and the key that names a column of that table.
+_RIGHT = CONNECTORS["with"][0]
+_RIGHT_COLUMN = f"{_RIGHT}_on"
 
 # The mining steps (declared in ``plan.verbs``); an operation's needs are read off its spec.
 _MINING_NO_COLUMN = ("explain", "predict")
@@ -33,6 +57,13 @@ _MINING_COLUMNS = ("predict", "finetune")  # steps that take several columns
 def _column_of(step: Step, name: str) -> int:
     at = step.text.find(name)
     return at + 1 if at >= 0 else 1
+
+
+def _word_at(step: Step, word: str, after: str = "") -> int:
+    """The column of ``word`` standing alone in the line (after ``after``, if that is there)."""
+    start = max(step.text.find(f" {after} ") if after else 0, 0)
+    at = step.text.find(f" {word}", start)
+    return at + 2 if at >= 0 else 1
 
 
 def _fail(step: Step, message: str, at: str | int) -> PlanSyntaxError:
@@ -46,7 +77,11 @@ def _check_columns(step: Step, spec: OpSpec | None) -> None:
     takes_frame = spec.input == "frame" if spec is not None else verb in _MINING_NO_COLUMN
     if not takes_frame and not step.columns:
         raise _fail(step, f"{verb} needs a column: {verb} COLUMN ...", len(verb) + 1)
-    several = spec.input == "frame" if spec is not None else verb in _MINING_COLUMNS
+    several = (
+        spec.input == "frame" and spec.column_argument is None
+        if spec is not None
+        else verb in _MINING_COLUMNS
+    )
     if len(step.columns) > 1 and not several:
         raise _fail(step, f"{verb} takes one column; write one line per column.", step.columns[1])
 
@@ -71,8 +106,10 @@ def _check_argument(step: Step, spec: OpSpec) -> None:
     verb, end = step.verb, len(step.text.rstrip()) + 1
     if spec.plan_argument != "quoted":
         _no_quoted_text(step)
-    if spec.plan_argument == "quoted" and len(step.arguments) != 1:
-        message = f"{verb} needs one quoted {spec.argument}: {_quoted_example(spec)}"
+    given = len(step.arguments)
+    if spec.plan_argument == "quoted" and (given > 1 or (given == 0 and spec.argument_required)):
+        needs = "needs one" if spec.argument_required else "takes at most one"
+        message = f"{verb} {needs} quoted {spec.argument}: {_quoted_example(spec)}"
         raise _fail(step, message, end)
     # A fine-tuned classifier brings its own labels.
     finetuned = step.options.get("method") == "finetuned"
@@ -161,15 +198,72 @@ def _check_known(step: Step, available: list[str]) -> None:
             raise _fail(step, message, name)
 
 
+def _connector_of(key: str) -> str | None:
+    return next((word for word, (option, _) in CONNECTORS.items() if option == key), None)
+
+
 def _check_options(step: Step) -> None:
     valid = options_of(step.verb)
     for key in step.options:
+        word = _connector_of(key)
+        if key not in valid and word is not None and f" {word} " in f" {step.code} ":
+            takers = [v for v in verbs() if key in options_of(v)]
+            message = f"{step.verb} takes no '{word} ...'; {word} is for {', '.join(takers)}."
+            raise _fail(step, message, _word_at(step, word))
         if key not in valid:
             message = (
                 f"{step.verb} takes no option {key!r}.{did_you_mean(key, valid)} "
                 f"Options: {', '.join(valid)}."
             )
             raise _fail(step, message, f"{key}=")
+    for key in required_options(step.verb):
+        if key not in step.options:
+            word = _connector_of(key)
+            how = f"{word} {'NAME' if CONNECTORS[word][1] else 'TABLE'}" if word else f"{key}=..."
+            message = f"{step.verb} needs {key}: {step.verb} COLUMN {how} ..."
+            raise _fail(step, message, len(step.text.rstrip()) + 1)
+
+
+def _check_frame_arguments(step: Step, spec: OpSpec, available: list[str]) -> None:
+    """``by NAME, ...``: each name is a column here."""
+    for argument in spec.frame_arguments:
+        names = step.options.get(argument)
+        for name in [names] if isinstance(names, str) else names or []:
+            if isinstance(name, str) and name not in available:
+                message = (
+                    f"no column {name!r} ({argument}).{did_you_mean(name, available)} "
+                    f"Columns here: {', '.join(available)}."
+                )
+                raise _fail(step, message, _word_at(step, name, argument))
+
+
+def _right_table(step: Step) -> pd.DataFrame | pd.Series | None:
+    """The table ``with`` gives (a path read as ``llm-mine run`` reads its input), if any."""
+    right = step.options.get(_RIGHT)
+    if right is None or isinstance(right, pd.DataFrame | pd.Series):
+        return right
+    if not isinstance(right, str | Path):
+        message = (
+            f"'with' takes a DataFrame or a Series ({{name}}) or a file path, "
+            f"not {type(right).__name__}."
+        )
+        raise _fail(step, message, _word_at(step, "with"))
+    try:
+        return read_table(Path(right))
+    except InvalidArgumentError as err:
+        raise _fail(step, str(err), str(right)) from None
+
+
+def _check_right(step: Step, right: pd.DataFrame | pd.Series | None) -> None:
+    """``right_on`` names a column of the ``with`` table."""
+    name = step.options.get(_RIGHT_COLUMN)
+    columns = [str(c) for c in getattr(right, "columns", [])]
+    if isinstance(name, str) and columns and name not in columns:
+        message = (
+            f"the 'with' table has no column {name!r}.{did_you_mean(name, columns)} "
+            f"Its columns: {', '.join(columns)}."
+        )
+        raise _fail(step, message, f"{_RIGHT_COLUMN}=")
 
 
 def _made(step: Step) -> list[str]:
@@ -178,6 +272,25 @@ def _made(step: Step) -> list[str]:
     if spec is not None and spec.output_kind == "prefix":  # -> vec makes vec_0, vec_1 ...
         return []
     return [o.split(":")[0] for o in step.outputs] or default_outputs(step)
+
+
+def _frame_step(step: Step, available: list[str], makers: dict[str, int]) -> list[str]:
+    """The columns after a step whose result becomes the frame; its outputs must not clash with
+    the other columns of the new frame."""
+    options: Mapping[str, Any] = step.options
+    right = _right_table(step)
+    _check_right(step, right)
+    if right is not None:
+        step = dataclasses.replace(step, options={**options, _RIGHT: right})
+    after, outputs = frame_columns(step, available)
+    kept = list(after)
+    for name in outputs:  # the other columns, a name the op's keys or rows share included
+        kept.remove(name)
+    for name in outputs:
+        where = makers.get(name)
+        origin = "of the frame" if where is None else f"made by line {where}"
+        check_replaced(step, [name], kept, origin)
+    return after
 
 
 def check_plan(plan: Plan, columns: Iterable[str]) -> None:
@@ -189,6 +302,14 @@ def check_plan(plan: Plan, columns: Iterable[str]) -> None:
         _check_known(step, available)
         _check_shape(step, predicted)
         _check_options(step)
+        spec = SPECS.get(step.verb)
+        if spec is not None:
+            _check_frame_arguments(step, spec, available)
+        if spec is not None and spec.output_kind == "frame":
+            available = _frame_step(step, available, makers)
+            makers = {c: m for c, m in makers.items() if c in available}
+            makers.update(dict.fromkeys(frame_columns(step, [])[1], step.line))
+            continue
         predicted = predicted or step.verb == "predict"
         made = _made(step)
         for name in made:

@@ -3,6 +3,13 @@
 ``estimate_plan(frame, plan)`` (``run_mine(..., dry_run=True)``, ``%%mine --dry-run``) loads each
 model the plan names and times every step on ``PROBE_ROWS`` rows with the cache off, so nothing is
 kept; it returns a ``PlanEstimate`` (``llm_magics.plan.results``).
+
+The time of a step is scaled from the probe rows to all rows in proportion. An operation across
+rows says in its note how its cost really grows (``OpSpec.cost``: ``dedup`` ~ rows·k candidate
+pairs, ``top_k`` a pool that does not grow with the rows ...), and a step whose result replaces
+the frame (``aggregate``, ``top_k``, ``join``) runs on the probe rows too, so the lines after it
+time what it made from them; how many rows it makes from all the rows is known only when it runs,
+so they are scaled as if it kept every row (an upper bound), and say so.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from llm_magics.ops.base import SPECS
 from llm_magics.plan.check import check_plan
 from llm_magics.plan.parse import Plan, Step
 from llm_magics.plan.results import MineRun, PlanEstimate
-from llm_magics.plan.steps import StepRunner, add_columns, sample_rows
+from llm_magics.plan.steps import StepRunner, add_columns, replaces_frame, sample_rows
 from llm_magics.plan.verbs import models_for
 from llm_magics.runtime.manager import ModelManager, get_manager
 
@@ -93,7 +100,8 @@ def _probe_step(
         added = pd.DataFrame({n: pd.Series(0, index=probe.index) for n in _topic_outputs(step)})
         return added, 1, "embedding only; clustering and naming come on top"
     added, _ = runner.step(step)
-    return added, 1, ""
+    spec = SPECS[step.verb]
+    return added, 1, f"cost {spec.cost}" if spec.cost else ""
 
 
 def estimate_plan(
@@ -122,13 +130,18 @@ def estimate_plan(
     scale = len(rows) / max(len(probe_frame), 1)
     run = MineRun(plan=plan, frame=probe_frame)
     runner = StepRunner(run, cache=False, progress=False, backend="local", chat=chat)
-    estimates = []
+    estimates, reshaped = [], None  # the last line whose result replaced the frame
     for step in plan.steps:
         started = time.perf_counter()
-        added, factor, note = _probe_step(runner, step, probe_frame)
+        added, factor, note = _probe_step(runner, step, run.frame)
         seconds = time.perf_counter() - started
+        if reshaped is not None:
+            upper = f"rows as made by line {reshaped} from the probe; scaled as all rows: an upper bound"
+            note = "; ".join(n for n in (note, upper) if n)
         add_columns(run, added, step)
         runner.made += [c for c in added.columns if c not in runner.made]
+        runner.made = [c for c in runner.made if c in run.frame.columns]
+        reshaped = step.line if replaces_frame(step) else reshaped
         estimates.append(
             {
                 "line": step.line,

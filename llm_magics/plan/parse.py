@@ -2,7 +2,7 @@
 
 ::
 
-    VERB COLUMN[, COLUMN ...] ["positional text"] [-> OUTPUT[, OUTPUT ...]] [key=value ...]
+    VERB COLUMN[, COLUMN ...] [by NAME, ...] [with TABLE] ["text"] [-> OUTPUT, ...] ["text"] [key=value ...]
 
 ``#`` starts a comment (outside quotes); strings are quoted with ``"`` or ``'``; ``[a, b]`` is a
 list. ``predict TARGET from COLUMN, ...`` names its target first. Values are read as Python
@@ -22,6 +22,13 @@ text (``model=default-chat``).
 ``{{`` and ``}}`` are a literal ``{`` and ``}`` everywhere (``instruction="Answer {{yes}}"``);
 ``plan_value`` writes any value so that it reads back the same.
 
+A connector word after the columns gives an option a plain phrase (``CONNECTORS``): ``by NAME[,
+NAME]`` the columns to group by (``options["by"]``, a list: ``aggregate review by product``) and
+``with TABLE`` the other table (``options["right"]``: ``join ticket with {issues} ...``, a lone
+``{name}`` being the DataFrame itself, a word or a quoted text a file path). The quoted text may
+also come after the outputs (``aggregate review by product -> complaints "What ..."``), as one
+reads the line aloud.
+
 Parsing checks the shape of every line; ``check_plan`` then checks verbs, columns and keys against
 the operations and the frame, before any model is loaded. Every error names the line and column,
 what was expected, and the closest valid name.
@@ -37,7 +44,7 @@ from typing import Any
 
 from llm_magics.errors import InvalidArgumentError
 
-__all__ = ["Plan", "PlanSyntaxError", "Step", "parse_plan", "plan_value"]
+__all__ = ["CONNECTORS", "Plan", "PlanSyntaxError", "Step", "parse_plan", "plan_value"]
 
 _VARIABLE = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"  # name or name.attribute
 _INTERPOLATION = re.compile(rf"\{{\{{|\}}\}}|\{{({_VARIABLE})\}}")  # {{, }} or {name}
@@ -45,6 +52,10 @@ _ALONE = re.compile(rf"\{{({_VARIABLE})\}}")
 _NAME = re.compile(r"[A-Za-z_][\w.\-:]*")
 _PLAIN = re.compile(r"[A-Za-z_][\w.\-/]*")
 _PLAIN_KEYWORDS = {"True", "False", "None", "from"}
+
+CONNECTORS: dict[str, tuple[str, bool]] = {"by": ("by", True), "with": ("right", False)}
+"""Connector word → the option it gives, and whether it takes names (``by a, b``: a list) or one
+value (``with {table}``)."""
 
 
 class PlanSyntaxError(InvalidArgumentError):
@@ -272,8 +283,9 @@ def _word(raw: str, column: int, line: int, text: str, expander: _Expander) -> T
     if not braces:
         return Token("word", raw, column, raw)
     alone, found = expander.alone(raw, column)
-    if alone:
-        return Token("value", found, column, raw, plan_value(found))
+    if alone:  # a value whose text spans lines (a DataFrame) is written back as {name}
+        shown = plan_value(found)
+        return Token("value", found, column, raw, None if "\n" in shown else shown)
     expanded = expander.within(raw, column)
     return Token("word", expanded, column, raw, _redouble(expanded))
 
@@ -322,14 +334,25 @@ def _step(text: str, line: int, expander: _Expander) -> Step | None:
     if not tokens:
         return None
     verb, target, rest = _head(tokens, line, text)
+    if len(rest) > 1 and rest[0].kind == "word" and rest[0].value in CONNECTORS and rest[1].is_text:
+        msg = (
+            f"expected the text column before {rest[0].value!r}: {verb} COLUMN {rest[0].value} ..."
+        )
+        raise PlanSyntaxError(msg, line=line, column=rest[0].column, text=text)
     columns, rest = _names(rest, "column", line, text)
-    arguments, quoted = [], set()
-    while rest and rest[0].kind in ("string", "value") and isinstance(rest[0].value, str):
-        arguments.append(rest[0].value)
-        quoted.add(rest[0].column)  # a {name} read as a quoted text is written back quoted
-        rest = rest[1:]
+    connected, rest = _connectors(rest, line, text)
+    quoted: set[int] = set()
+    arguments, rest = _quoted(rest, quoted)
     outputs, rest = _outputs(rest, line, text)
+    if outputs:
+        more, rest = _quoted(rest, quoted)
+        arguments += more
     options = _options(rest, bool(outputs), line, text)
+    for key, (token, _) in connected.items():
+        if key in options:
+            msg = f"option {key!r} is given twice ({token.raw} ... and {key}=)."
+            raise PlanSyntaxError(msg, line=line, column=token.column, text=text)
+    options = {key: value for key, (_, value) in connected.items()} | options
     code = _code(tokens, quoted, text, comment)
     return Step(
         verb,
@@ -342,6 +365,46 @@ def _step(text: str, line: int, expander: _Expander) -> Step | None:
         code + text[comment:],
         code.strip(),
     )
+
+
+def _quoted(tokens: list[Token], quoted: set[int]) -> tuple[list[str], list[Token]]:
+    """The quoted texts (and lone ``{name}``s holding text) at the front of ``tokens``."""
+    arguments = []
+    while tokens and tokens[0].kind in ("string", "value") and isinstance(tokens[0].value, str):
+        arguments.append(tokens[0].value)
+        quoted.add(tokens[0].column)  # a {name} read as a quoted text is written back quoted
+        tokens = tokens[1:]
+    return arguments, tokens
+
+
+def _connectors(
+    tokens: list[Token], line: int, text: str
+) -> tuple[dict[str, tuple[Token, Any]], list[Token]]:
+    """The ``by NAME, ...`` and ``with TABLE`` phrases after the columns: option → (word, value)."""
+    found: dict[str, tuple[Token, Any]] = {}
+    while tokens and tokens[0].kind == "word" and tokens[0].value in CONNECTORS:
+        word, rest = tokens[0], tokens[1:]
+        key, takes_names = CONNECTORS[word.value]
+        if key in found:
+            msg = f"{word.value!r} is given twice; write {word.value} once."
+            raise PlanSyntaxError(msg, line=line, column=word.column, text=text)
+        end = rest[0].column if rest else len(text) + 1
+        if takes_names:
+            names, rest = _names(rest, "column", line, text)
+            if not names:
+                msg = f"expected a column after {word.value!r}: {word.value} NAME[, NAME ...]."
+                raise PlanSyntaxError(msg, line=line, column=end, text=text)
+            found[key] = (word, names)
+        else:
+            if not rest or rest[0].kind not in ("word", "string", "value"):
+                msg = (
+                    f"expected a table after {word.value!r}: {word.value} {{name}}, or a file path."
+                )
+                raise PlanSyntaxError(msg, line=line, column=end, text=text)
+            found[key] = (word, rest[0].value)
+            rest = rest[1:]
+        tokens = rest
+    return found, tokens
 
 
 def _head(tokens: list[Token], line: int, text: str) -> tuple[str, str | None, list[Token]]:
@@ -387,6 +450,12 @@ def _options(tokens: list[Token], has_outputs: bool, line: int, text: str) -> di
     """The ``key=value`` options that end a line; anything else there is an error."""
     options: dict[str, Any] = {}
     for token in tokens:
+        if token.kind == "word" and token.value in CONNECTORS:
+            msg = (
+                f"{token.value!r} comes right after the columns: "
+                f'VERB COLUMN {token.value} ... ["text"] [-> OUTPUT] [key=value].'
+            )
+            raise PlanSyntaxError(msg, line=line, column=token.column, text=text)
         if token.kind == "arrow" and options:
             msg = "'->' comes before the options: VERB COLUMN -> OUTPUT key=value."
             raise PlanSyntaxError(msg, line=line, column=token.column, text=text)

@@ -25,13 +25,16 @@ __all__ = ["MineRun", "PlanEstimate", "StepReport"]
 
 @dataclass
 class StepReport:
-    """What one step did."""
+    """What one step did: ``rows`` in the frame after it, of ``input_rows`` it read (they differ
+    for a step whose result replaces the frame: ``aggregate``, ``top_k``, ``join``); of the rows
+    with text, ``computed`` by a model and ``cached`` from the result cache."""
 
     line: int
     step: str
     outputs: list[str]
     seconds: float
     rows: int
+    input_rows: int = 0
     computed: int = 0
     cached: int = 0
     models: list[str] = field(default_factory=list)
@@ -51,7 +54,9 @@ class MineRun:
     ----------
     frame
         The input rows (sampled, if asked) with every step's columns; a ``clean`` step replaces
-        its column.
+        its column, and a step whose result is a new table (``aggregate``: one row per group,
+        ``top_k``: the chosen rows, ``join``: the matching pairs) replaces the frame itself, so
+        the steps after it add their columns to that table.
     steps
         One ``StepReport`` per step that ran, in order.
     outputs

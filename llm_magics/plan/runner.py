@@ -7,6 +7,10 @@ and served from the cache, and models. Every model call goes through the engine'
 so running a plan again after an interruption resumes where it stopped. With ``dry_run=True``
 they return a ``PlanEstimate`` instead (``llm_magics.plan.estimate``).
 
+A step of an operation across rows whose result is a new table (``aggregate``: one row per
+group, ``top_k``: the chosen rows, ``join``: the matching pairs) replaces the frame: the lines
+after it see its columns, and its report says how many rows it read and how many it made.
+
 ``model=`` is passed down to each step as an argument (``llm_magics.plan.steps``); a run never
 writes the kernel's settings, so a tuning panel running at the same time keeps its own model.
 """
@@ -32,7 +36,7 @@ from llm_magics.plan.check import check_plan
 from llm_magics.plan.estimate import estimate_plan
 from llm_magics.plan.parse import Plan, Step, parse_plan
 from llm_magics.plan.results import MineRun, PlanEstimate, StepReport
-from llm_magics.plan.steps import StepRunner, add_columns, sample_rows
+from llm_magics.plan.steps import StepRunner, add_columns, replaces_frame, sample_rows
 from llm_magics.runtime.manager import ModelManager, get_manager
 
 __all__ = ["mine_plan", "run_mine"]
@@ -103,15 +107,21 @@ def _row_counts(step: Step, frame: pd.DataFrame, jobs: list[dict[str, Any]]) -> 
     item per row), else it came from the cache; a step that called no model counts neither.
     ``predict`` computes its training rows and its test rows in separate calls, and only then the
     whole column (from the cache by then), so its computed rows are what its calls computed.
+    A step whose calls are not over its rows (``aggregate``'s chunks, a ``join``'s pairs) or whose
+    result replaces the frame counts its rows in the share of the calls' items it computed: every
+    row when nothing came from the cache, none on a re-run.
     """
     if not jobs:
         return 0, 0
     rows = _rows_with_text(step, frame)
     over_rows = [j for j in jobs if j["total"] == rows]
-    if step.verb == "predict" or not over_rows:
+    if step.verb == "predict":
         computed = sum(j["done"] - j["cached"] for j in jobs)
-    else:
+    elif over_rows and not replaces_frame(step):
         computed = max(j["done"] - j["cached"] for j in over_rows)
+    else:
+        items = sum(j["done"] for j in jobs)
+        computed = round(rows * sum(j["done"] - j["cached"] for j in jobs) / max(items, 1))
     computed = min(rows, computed)
     return computed, rows - computed
 
@@ -140,7 +150,11 @@ class _Steps:
             run.error = f"line {step.line} ({step.verb}): {type(err).__name__}: {err}"
             raise
         outputs = [str(c) for c in added.columns]
+        if replaces_frame(step):  # the new table's own columns, not those it kept or joined
+            outputs = [c for c in outputs if c not in frame_before.columns]
+            note = "; ".join(n for n in (f"{len(frame_before)} rows → {len(run.frame)}", note) if n)
         runner.made += [c for c in outputs if c not in runner.made and c not in step.columns]
+        runner.made = [c for c in runner.made if c in run.frame.columns]
         snapshots = [job.snapshot() for job in jobs.values()]
         computed, cached = _row_counts(step, frame_before, snapshots)
         if snapshots:
@@ -153,6 +167,7 @@ class _Steps:
                 outputs=outputs,
                 seconds=time.perf_counter() - started,
                 rows=len(run.frame),
+                input_rows=len(frame_before),
                 computed=computed,
                 cached=cached,
                 models=sorted({s["model"] for s in snapshots}),
@@ -254,8 +269,9 @@ def run_mine(
     backend
         ``"ray"`` (or a ``llm_magics.backends.ray.RayBackend``) runs the row-wise steps (the ops
         of ``llm_magics.ops.base.row_ops()``: clean, summarize, classify, sentiment, extract,
-        filter, embed, keywords) on a Ray cluster; the others (topics, features, predict,
-        explain, finetune) need every row and run here.
+        filter, embed, keywords) on a Ray cluster, and the operations across rows (aggregate,
+        dedup, join, top_k) their row-wise parts (embeddings, pair scores, chunk answers); the
+        others (topics, features, predict, explain, finetune) need every row and run here.
     engine
         The old name of ``backend`` (deprecated: it warns, and will be removed).
 

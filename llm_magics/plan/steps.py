@@ -7,6 +7,15 @@ the engine options its signature takes; its result becomes columns (``spec.to_fr
 ``spec.output_kind`` says, and ``spec.note`` writes the step's note. The mining steps
 (``predict``, ``explain``, ``finetune``) have their own code.
 
+An operation across rows reads the spec's other fields: the columns its ``frame_arguments`` name
+(``by product``) are passed as the frame's Series (``llm_magics.ops.base.columns_of``); an op of
+a frame with a ``column_argument`` (``join``) takes the frame first and the line's column under
+that name, its other arguments by keyword; a ``with PATH`` table is read as ``llm-mine run``
+reads its input (``llm_magics.tables``). A ``"frame"`` result (``spec.output_kind``) becomes
+the run's frame: ``spec.reshape(frame, result)`` where the spec has one, the group keys of its
+index made columns (where ``spec.columns_after`` lists them), its own columns under the line's
+output names (``-> complaints``: complaints, complaints_rows).
+
 ``llm_magics.plan.runner`` (a run) and ``llm_magics.plan.estimate`` (a dry run) both use this
 module, which imports neither.
 """
@@ -15,6 +24,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,14 +34,17 @@ from llm_magics import ops
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.mining import mine
 from llm_magics.mining.columns import is_free_text
-from llm_magics.ops.base import OPERATIONS, SPECS, defaults_of
+from llm_magics.ops.base import OPERATIONS, SPECS, columns_of, defaults_of
 from llm_magics.ops.spec import OpSpec
 from llm_magics.plan.check import check_replaced
-from llm_magics.plan.parse import Step
+from llm_magics.plan.parse import CONNECTORS, Step
 from llm_magics.plan.results import MineRun
-from llm_magics.plan.verbs import OVERWRITE, output_schema
+from llm_magics.plan.verbs import OVERWRITE, frame_columns, output_names, output_schema
+from llm_magics.tables import read_table
 
-__all__ = ["StepRunner", "add_columns", "sample_rows"]
+__all__ = ["StepRunner", "add_columns", "replaces_frame", "sample_rows"]
+
+_RIGHT = CONNECTORS["with"][0]  # the plan key of ``with TABLE``
 
 _MINING_FUNCTIONS: dict[str, Callable[..., Any]] = {"predict": mine, "finetune": ops.finetune}
 
@@ -77,12 +90,34 @@ def _named(step: Step, spec: OpSpec, result: pd.DataFrame) -> pd.DataFrame:
             f"name at most that many outputs."
         )
         raise InvalidArgumentError(msg)
-    first = names[0]
-    renamed = list(outputs)
-    for name in names[len(outputs) :]:
-        suffix = name[len(first) :] if name.startswith(f"{first}_") else f"_{name}"
-        renamed.append(f"{outputs[0]}{suffix}")
-    return result.set_axis(renamed, axis=1)
+    return result.set_axis(
+        output_names(names, outputs, step.columns[0] if step.columns else ""), axis=1
+    )
+
+
+def replaces_frame(step: Step) -> bool:
+    """Whether ``step``'s result becomes the run's frame (``OpSpec.output_kind == "frame"``)."""
+    spec = SPECS.get(step.verb)
+    return spec is not None and spec.output_kind == "frame"
+
+
+def _table(step: Step, spec: OpSpec, frame: pd.DataFrame, result: Any) -> pd.DataFrame:
+    """A ``"frame"`` op's result as the run's next frame: reshaped as its spec says, the group
+    keys of its index as columns, its own columns under the line's output names."""
+    table = spec.reshape(frame, result) if spec.reshape is not None else result
+    if isinstance(table, pd.Series):
+        table = table.to_frame()
+    after, _ = frame_columns(step, [str(c) for c in frame.columns])
+    keys = [n for n in table.index.names if n is not None and n in after and n not in table]
+    if keys:
+        table = table.reset_index(level=keys if len(keys) < table.index.nlevels else None)
+    own = [c for c in spec.output_names(step.columns[0]) if c in table.columns]
+    if step.outputs and own:
+        named = _named(step, spec, table[own]).columns
+        table = table.rename(columns=dict(zip(own, named, strict=True)))
+        # overwrite=True: the output replaces the column of that name
+        table = table.loc[:, ~table.columns.duplicated(keep="last")]
+    return table
 
 
 def _is_list_column(series: pd.Series) -> bool:
@@ -126,18 +161,31 @@ class StepRunner:
     ) -> tuple[pd.DataFrame, str]:
         frame = self.run.frame
         options |= self._chat_models(step, spec, options)
-        if spec.input == "frame":
-            inputs: tuple[Any, ...] = (frame, list(step.columns))
-        else:
-            inputs = (frame[step.columns[0]],)
-        if spec.argument is not None:
-            inputs += (_argument(step, spec, options),)
+        for argument in spec.frame_arguments:  # by product: the column itself
+            if argument in options:
+                options[argument] = columns_of(frame, options[argument])
+        if isinstance(options.get(_RIGHT), str | Path):
+            options[_RIGHT] = read_table(Path(options[_RIGHT]))
+        inputs: tuple[Any, ...] = (frame[step.columns[0]],)
+        if spec.input == "frame" and spec.column_argument is not None:
+            inputs = (frame,)
+            options[spec.column_argument] = step.columns[0]
+        elif spec.input == "frame":
+            inputs = (frame, list(step.columns))
+        if spec.argument is not None and (step.arguments or spec.plan_argument != "quoted"):
+            argument = _argument(step, spec, options)
+            if spec.column_argument is None:
+                inputs += (argument,)
+            else:  # the frame's op takes its other arguments by name (join's right, condition)
+                options[spec.argument] = argument
         result = OPERATIONS[spec.name](*inputs, **options)
         self.run.outputs[step.line] = result
+        note = spec.note(result) if spec.note is not None else ""
+        if spec.output_kind == "frame":
+            return _table(step, spec, frame, result), note
         made = spec.to_frame(result) if spec.to_frame is not None else result
         if isinstance(made, pd.Series):
             made = made.to_frame()
-        note = spec.note(result) if spec.note is not None else ""
         return _named(step, spec, made), note
 
     def _chat_models(self, step: Step, spec: OpSpec, options: dict[str, Any]) -> dict[str, str]:
@@ -195,11 +243,15 @@ class StepRunner:
 
 
 def add_columns(run: MineRun, added: pd.DataFrame, step: Step) -> None:
-    """Put a step's columns into the frame: replaced ones in place, new ones at the end.
+    """Put a step's columns into the frame: replaced ones in place, new ones at the end; the
+    result of a step whose op returns a new table (``replaces_frame``) replaces the frame.
 
     ``check_plan`` refused the names it could foresee; the ones only the run knows (``p_LABEL``,
     ``vec_0`` ...) are refused here, before the frame changes.
     """
+    if replaces_frame(step):
+        run.frame = added
+        return
     for report in run.steps:
         check_replaced(step, added.columns, report.outputs, f"made by line {report.line}")
     check_replaced(step, added.columns, run.frame.columns, "of the frame")

@@ -18,7 +18,7 @@ from llm_magics.errors import InvalidArgumentError, did_you_mean
 from llm_magics.mining import mine
 from llm_magics.ops.base import OPERATIONS, SPECS, defaults_of
 from llm_magics.ops.extract import schema_of_text
-from llm_magics.plan.parse import Step
+from llm_magics.plan.parse import CONNECTORS, Step
 
 __all__ = [
     "EXAMPLES",
@@ -26,10 +26,13 @@ __all__ = [
     "VERBS",
     "default_outputs",
     "describe",
+    "frame_columns",
     "function_of",
     "models_for",
     "options_of",
+    "output_names",
     "output_schema",
+    "required_options",
     "verbs",
 ]
 
@@ -114,7 +117,7 @@ def _given(verb: str) -> set[str]:
     parameters = list(inspect.signature(OPERATIONS[verb]).parameters)
     given = {parameters[0]} | _RUNNER_GIVEN
     if spec.input == "frame":  # the text columns are the line's columns
-        given.add(parameters[1])
+        given.add(spec.column_argument or parameters[1])
     if spec.argument is not None and spec.plan_argument != "option":  # quoted, or -> outputs
         given.add(spec.argument)
     return given
@@ -131,6 +134,20 @@ def options_of(verb: str) -> list[str]:
     return names
 
 
+def required_options(verb: str) -> list[str]:
+    """The keys a step of ``verb`` must give (``join``'s ``right``, given as ``with TABLE``)."""
+    if verb not in SPECS:
+        return []
+    parameters = inspect.signature(OPERATIONS[verb]).parameters
+    return [
+        name
+        for name in options_of(verb)
+        if name in parameters
+        and parameters[name].default is inspect.Parameter.empty
+        and parameters[name].kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+
+
 def default_outputs(step: Step) -> list[str]:
     """The columns a step adds to the frame when no ``-> OUTPUT`` names them.
 
@@ -143,6 +160,62 @@ def default_outputs(step: Step) -> list[str]:
     if spec is None or spec.output_kind in ("prefix", "schema"):
         return []
     return spec.output_names(step.columns[0] if step.columns else "")
+
+
+def output_names(names: Sequence[str], outputs: Sequence[str], column: str) -> list[str]:
+    """An op's columns ``names`` under a line's ``outputs``: the first ones as named, the others
+    after the first output with what sets each apart (``-> mood``: mood, mood_score).
+
+    A column named after the text column (``review_rows``) keeps what follows the text column's
+    name; any other keeps its whole name (``-> aspect``: aspect_p_taste).
+
+    Examples
+    --------
+    >>> output_names(["review_aggregate", "review_rows"], ["complaints"], "review")
+    ['complaints', 'complaints_rows']
+    >>> output_names(["sentiment", "sentiment_score"], ["mood"], "review")
+    ['mood', 'mood_score']
+    """
+    if not outputs:
+        return list(names)
+    first, prefix = names[0], f"{column}_"
+    renamed = list(outputs)
+    for name in names[len(outputs) :]:
+        if name.startswith(f"{first}_"):
+            suffix = name[len(first) :]
+        elif column and first.startswith(prefix) and name.startswith(prefix):
+            suffix = name[len(column) :]
+        else:
+            suffix = f"_{name}"
+        renamed.append(f"{outputs[0]}{suffix}")
+    return renamed
+
+
+def _step_outputs(step: Step) -> list[str]:
+    """The output columns of an op's step, as the run names them."""
+    spec = SPECS[step.verb]
+    column = step.columns[0] if step.columns else ""
+    named = [o.split(":")[0] for o in step.outputs]
+    return output_names(spec.output_names(column), named, column)
+
+
+def frame_columns(step: Step, available: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The columns of the frame after a ``"frame"`` step (``OpSpec.columns_after``) and, of
+    them, those the step names: its outputs (``-> complaints`` and ``complaints_rows``).
+
+    Examples
+    --------
+    >>> from llm_magics.plan import parse_plan
+    >>> step = parse_plan('aggregate review by product -> complaints "What?"').steps[0]
+    >>> frame_columns(step, ["review", "product", "score"])
+    (['product', 'complaints', 'complaints_rows'], ['complaints', 'complaints_rows'])
+    """
+    spec = SPECS[step.verb]
+    outputs = _step_outputs(step)
+    if spec.columns_after is None:
+        return [*available, *outputs], outputs
+    options = defaults_of(step.verb) | dict(step.options)
+    return spec.columns_after(list(available), list(step.columns), outputs, options), outputs
 
 
 def output_schema(step: Step) -> dict[str, Any]:
@@ -190,7 +263,7 @@ def _keys(verb: str) -> dict[str, Any]:
     for name in options_of(verb):
         if name == OVERWRITE:
             keys[name] = False
-        elif spec is not None and name == spec.argument:
+        elif spec is not None and name == spec.argument and spec.argument_required:
             keys[name] = "(required)"
         elif name in parameters:
             default = parameters[name].default
@@ -208,9 +281,24 @@ def describe(verb: str) -> str:
         summary = "A short narrative of the last predict step's result, numbers checked."
     else:
         summary = (inspect.getdoc(function_of(verb)) or "").split("\n\n")[0]
-    made = default_outputs(Step(verb, ("COLUMN",), target="TARGET"))
+    phrases = {key: word for word, (key, _) in CONNECTORS.items()}
     lines = [f"{verb}: {summary}", "", f"  {EXAMPLES[verb]}", "", "Keys:"]
-    lines += [f"  {name}={value!r}" for name, value in _keys(verb).items()]
-    if made:
-        lines += ["", f"Adds (without -> OUTPUT): {', '.join(made)}"]
-    return "\n".join(lines)
+    for name, value in _keys(verb).items():
+        word = phrases.get(name)
+        also = (
+            f"   (or: {word} {'NAME[, NAME]' if CONNECTORS[word][1] else 'TABLE'})" if word else ""
+        )
+        lines.append(f"  {name}={value!r}{also}")
+    return "\n".join([*lines, *_made_help(verb)])
+
+
+def _made_help(verb: str) -> list[str]:
+    """What ``describe`` says a step of ``verb`` adds, or what the frame becomes after it."""
+    spec = SPECS.get(verb)
+    by = {name: [name.upper()] for name in spec.frame_arguments} if spec is not None else {}
+    step = Step(verb, ("COLUMN",), target="TARGET", options=by)
+    if spec is not None and spec.output_kind == "frame":
+        after, _ = frame_columns(step, ["..."])
+        return ["", f"The frame becomes (without -> OUTPUT): {', '.join(after)}"]
+    made = default_outputs(step)
+    return ["", f"Adds (without -> OUTPUT): {', '.join(made)}"] if made else []

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from llm_magics import ops
@@ -16,7 +17,10 @@ def test_every_operation_and_mining_step_is_a_verb_with_an_example() -> None:
 @pytest.mark.parametrize("verb", VERBS)
 def test_each_example_checks_and_each_verb_describes_its_keys(verb: str) -> None:
     plan = "predict score from review\n" if verb == "explain" else ""
-    check_plan(parse_plan(plan + EXAMPLES[verb]), ["review", "score", "product"])
+    # The examples across rows name the issue's columns (emp_title, ticket) and a table.
+    namespace = {"issues": pd.DataFrame({"issue": ["late delivery", "broken lid"]})}
+    columns = ["review", "score", "product", "emp_title", "ticket"]
+    check_plan(parse_plan(plan + EXAMPLES[verb], namespace), columns)
     text = describe(verb)
     assert text.startswith(f"{verb}: ") and EXAMPLES[verb] in text
     for key in options_of(verb):
