@@ -131,3 +131,14 @@ def test_normal_form_and_candidate_pairs() -> None:
     assert similarity[0] == pytest.approx(1.0)
     assert len(pairs) <= 4 * 1
     assert "dedup" in DEFAULT_PROMPTS
+
+
+def test_centre_linkage_does_not_chain() -> None:
+    from llm_magics.ops.dedup import _clusters
+
+    chain = np.array([[0, 1], [1, 2], [2, 3]])  # A~B~C~D, A the most frequent
+    similarity = np.array([0.9, 0.9, 0.9])
+    counts = np.array([5.0, 1.0, 1.0, 1.0])
+    assert len(set(_clusters(4, chain, similarity, counts, "single"))) == 1
+    star = _clusters(4, chain, similarity, counts, "centre")
+    assert star[0] == star[1] != star[2] == star[3]
