@@ -57,7 +57,7 @@ def test_missing_rows_and_index(grouped: pd.DataFrame, titles: pd.Series) -> Non
 
 def test_canonical_is_the_most_frequent_spelling(grouped: pd.DataFrame) -> None:
     canonical = grouped["job_canonical"]
-    # "Teacher" (twice, once with a trailing space) beats "TEACHER" and "Teacher.".
+    # The form "teacher" (4 rows): its spellings once each, the first seen wins.
     assert set(canonical.iloc[[0, 2, 5, 8]]) == {"Teacher"}
     assert canonical.iloc[4] == "Software engineer"
     # Nurse and nurse once each: the tie goes to the first seen of the equally short ones.
