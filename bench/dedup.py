@@ -14,7 +14,8 @@ On a fresh result cache, in one process:
    ``method="llm"`` would need against the pairs the blocking sends. A sample of 100 merges (a
    form put with its cluster's canonical form) and 100 forms left alone (with their nearest
    neighbour) goes to ``bench/results/dedup_samples.csv`` for hand-checking: its ``same``
-   column (1 = same job, 0 = not) is filled in by hand and read back here when present.
+   column (1 = the pair is the same job) and ``missed`` (a row left alone has the same job
+   elsewhere in the data) are filled in by hand and read back here when present.
 
 Results go to ``bench/results/dedup.json`` and ``bench/results/dedup.md``.
 
