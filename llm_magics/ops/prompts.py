@@ -40,6 +40,7 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "extract_bool": "Answer yes or no. Does this text mention {field}?\n\n{text}",
     "topic_label": "Give a short name (two to four words) for a topic with these keywords: "
     "{keywords}.",
+    "dedup": "both lines name the same thing (the same job, entity or item), written differently",
 }
 """The shipped prompts; ``get_prompt`` returns the kernel's current ones."""
 
