@@ -40,6 +40,9 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "extract_bool": "Answer yes or no. Does this text mention {field}?\n\n{text}",
     "topic_label": "Give a short name (two to four words) for a topic with these keywords: "
     "{keywords}.",
+    "join": "Answer yes or no. Is this true of the two texts: {condition}?",
+    "join_pair": "{left_name}: {left}\n\n{right_name}: {right}",
+    "top_k": "Answer yes or no. Is this text about {query}?",
 }
 """The shipped prompts; ``get_prompt`` returns the kernel's current ones."""
 

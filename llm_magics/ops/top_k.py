@@ -1,7 +1,11 @@
 """``top_k``: the rows that best match a query, best first.
 
-Embedding retrieval picks a candidate pool, which the chat model's scored relevance re-ranks
-(LOTUS ``sem_topk``). (Implementation and its measured figures: issue 21.)
+Embedding retrieval picks a candidate pool (the ``pool`` rows most similar to the query, by
+cosine similarity), which the chat model's scored relevance re-ranks (LOTUS ``sem_topk``; here
+each pool row is scored on its own, the calibrated probability of "yes" to the ``top_k`` prompt,
+rather than compared in a tournament: batched, cached per row, and one call per pool row, so
+the cost is ``pool`` chat scores whatever the table's size). ``method="embed"`` ranks by the
+similarity alone, and its score is the cosine similarity.
 """
 
 from __future__ import annotations
@@ -9,12 +13,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from llm_magics.ops.base import operation
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.ops.base import TextColumn, one_job, operation, record_provenance
+from llm_magics.ops.pairs import embed_rows, nearest, yes_probability
+from llm_magics.ops.prompts import render
 from llm_magics.ops.spec import OpSpec, Setting, Uses
 
-__all__ = ["SPEC", "top_k"]
+__all__ = ["SPEC", "default_pool", "top_k"]
 
 
 def _rows(frame: pd.DataFrame, result: pd.DataFrame) -> pd.DataFrame:
@@ -96,4 +104,57 @@ def top_k(
         and ``<column>_score`` (float64, descending). On a DataFrame (``df.llm.top_k``), the
         rows with all their columns.
     """
-    raise NotImplementedError
+    _check(query, k, pool, method)
+    column = TextColumn.of(texts, "top_k")
+    size = min(default_pool(k) if pool is None else max(pool, k), len(column.texts))
+    with one_job("top_k", texts, engine.get("manager")):
+        vectors, steps = embed_rows(column.texts, backend=backend, **engine)
+        anchor, qsteps = embed_rows([query], backend=backend, **(engine | {"progress": False}))
+        chosen, similarity = nearest(anchor, vectors, size)
+        chosen, score = chosen[0], similarity[0]
+        steps = [*steps, *qsteps]
+        if method == "llm":
+            question = render("top_k", query=query.strip().rstrip("?."))
+            score, csteps = yes_probability(
+                [column.texts[i] for i in chosen],
+                question,
+                chat_model=chat_model,
+                backend=backend,
+                **engine,
+            )
+            steps = [*steps, *csteps]
+    order = np.argsort(-score, kind="stable")[:k]
+    labels = column.source.index[np.flatnonzero(column.present)[chosen[order]]]
+    result = pd.DataFrame(
+        {
+            column.name: [column.texts[i] for i in chosen[order]],
+            f"{column.name}_score": np.asarray(score, dtype=np.float64)[order],
+        },
+        index=labels,
+    )
+    if column.source.name is not None and column.name != column.source.name:
+        result = result.rename(columns={column.name: column.source.name})
+    parameters = {"query": query, "k": k, "pool": size, "method": method}
+    record_provenance(result, "top_k", parameters, steps)
+    result.attrs["llm_magics"] |= {"rows_scored": len(chosen) if method == "llm" else 0}
+    return result
+
+
+def default_pool(k: int) -> int:
+    """Candidates the re-ranking reads for ``k`` rows (``bench/join.py`` measured it)."""
+    return max(3 * k, 20)
+
+
+def _check(query: Any, k: Any, pool: Any, method: Any) -> None:
+    if not isinstance(query, str) or not query.strip():
+        msg = f"query must say in words what the rows should be about, not {query!r}."
+        raise InvalidArgumentError(msg)
+    for name, value in (("k", k), ("pool", pool)):
+        if value is None and name == "pool":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            msg = f"{name} must be a whole number of rows, 1 or more, not {value!r}."
+            raise InvalidArgumentError(msg)
+    if method not in ("llm", "embed"):
+        msg = f"method must be 'llm' or 'embed', not {method!r}."
+        raise InvalidArgumentError(msg)
