@@ -25,7 +25,7 @@ def texts() -> pd.Series:
 
 
 def test_the_best_rows_come_first_with_their_labels(texts: pd.Series) -> None:
-    out = top_k(texts, "broken packaging", k=2, progress=False)
+    out = top_k(texts, "broken packaging", k=2, method="llm", progress=False)
     assert out.columns.tolist() == ["review", "review_score"]
     assert str(out["review_score"].dtype) == "float64"
     assert len(out) == 2
@@ -33,6 +33,9 @@ def test_the_best_rows_come_first_with_their_labels(texts: pd.Series) -> None:
     assert set(out.index) <= {50, 40, 20, 0}
     assert out["review"].tolist() == texts[out.index].tolist()
     assert out.attrs["llm_magics"]["models"] == ["default-chat", "default-embed"]
+    # the pool (every row with text, 4 < 20) scored by the chat model; the blend is in [0, 1]
+    assert sorted(out.attrs["llm_magics"]["p_yes"]) == [0, 20, 40, 50]
+    assert out["review_score"].between(0, 1).all()
 
 
 def test_embed_ranks_by_similarity_and_never_picks_missing_rows(texts: pd.Series) -> None:
@@ -52,8 +55,8 @@ def test_a_frame_gets_its_rows_with_every_column(reviews: pd.DataFrame) -> None:
 
 
 def test_a_rerun_is_read_from_the_cache(texts: pd.Series) -> None:
-    first = top_k(texts, "tea", k=2, progress=False)
-    again = top_k(texts, "tea", k=2, progress=False)
+    first = top_k(texts, "tea", k=2, method="llm", progress=False)
+    again = top_k(texts, "tea", k=2, method="llm", progress=False)
     pd.testing.assert_frame_equal(first, again)
     assert again.attrs["llm_magics"]["rows_computed"] == 0
 
