@@ -342,18 +342,113 @@ def main() -> None:
     parser.add_argument("--nested", type=int, default=40)
     parser.add_argument("--topk-rows", type=int, default=1000)
     parser.add_argument("--pool", type=int, default=40)
-    parser.add_argument("--only", choices=("join", "top_k"), default=None)
+    parser.add_argument(
+        "--only",
+        choices=("join", "top_k"),
+        default=None,
+        help="run one part; its results go to join_<part>.json, and the run without --only "
+        "(or --report) puts the parts together in join.json and join.md",
+    )
+    parser.add_argument("--report", action="store_true", help="only put the parts together")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    results: dict[str, Any] = {}
-    if args.only != "top_k":
-        results["join"] = bench_join(args)
-    if args.only != "join":
-        results["top_k"] = bench_top_k(args)
     RESULTS.mkdir(exist_ok=True)
-    name = "join" if args.only is None else f"join_{args.only}"
-    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(json.dumps(results, indent=2, default=str))
+    if not args.report:
+        results: dict[str, Any] = {}
+        if args.only != "top_k":
+            results["join"] = bench_join(args)
+        if args.only != "join":
+            results["top_k"] = bench_top_k(args)
+        for part, value in results.items():
+            text = json.dumps({part: value}, indent=2, default=str) + "\n"
+            (RESULTS / f"join_{part}.json").write_text(text)
+        if args.only is not None:
+            print(json.dumps(results, indent=2, default=str))
+            return
+    results = {}
+    for part in ("join", "top_k"):
+        results |= json.loads((RESULTS / f"join_{part}.json").read_text())
+    (RESULTS / "join.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / "join.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+def markdown(r: dict[str, Any]) -> str:
+    j, t = r["join"], r["top_k"]
+    llm, nested = j["llm"], j["nested_loop_subset"]
+    lines = [
+        f"## join: {j['left_rows']} reviews × {j['right_rows']} known issues "
+        f"({j['all_pairs']} pairs, {j['true_pairs']} true by the keyword rules)",
+        "",
+        "Blocking recall (true pairs among the k nearest issues): "
+        + ", ".join(f"k={k}: {v:.2f}" for k, v in j["blocking_recall_by_k"].items()),
+        "",
+        f"method=llm, k={llm['k']}: {llm['pairs_scored']} pairs scored by the chat model against "
+        f"{llm['all_pairs']} for the nested loop ({llm['times_fewer_calls']}× fewer), "
+        f"{llm['seconds']} s ({llm['pairs_per_second']} pairs/s end to end); mean P(yes) of true "
+        f"pairs {llm['mean_p_true_pairs']:.3f}, of false pairs {llm['mean_p_false_pairs']:.3f}.",
+        "",
+        "| ranking | threshold | pairs | true | precision | recall |",
+        "|---|---|---|---|---|---|",
+    ]
+    rows = [("llm", th, v) for th, v in llm["by_threshold"].items()]
+    rows += [("embed", th, v) for th, v in j["embed"]["by_threshold"].items()]
+    rows += [("llm, best pair of each review", "-", llm["top1_by_llm"])]
+    rows += [("embed, nearest issue of each review", "-", j["embed"]["top1_only"])]
+    for name, th, v in rows:
+        lines.append(
+            f"| {name} | {th} | {v['pairs']} | {v['true']} | {v['precision']:.3f} "
+            f"| {v['recall']:.3f} |"
+        )
+    lines += [
+        "",
+        f"Nested loop on the first {nested['left_rows']} reviews ({nested['pairs_scored']} pairs, "
+        f"{nested['true_pairs']} true): at P ≥ 0.5 the nested loop finds "
+        f"{nested['nested_at_0.5']['true']} true pairs in {nested['nested_at_0.5']['pairs']} "
+        f"(precision {nested['nested_at_0.5']['precision']:.3f}, recall "
+        f"{nested['nested_at_0.5']['recall']:.3f}); blocked k={llm['k']}: "
+        f"{nested['blocked_at_0.5']['true']} in {nested['blocked_at_0.5']['pairs']} (precision "
+        f"{nested['blocked_at_0.5']['precision']:.3f}, recall "
+        f"{nested['blocked_at_0.5']['recall']:.3f}).",
+        "",
+        f"Engine rows/s of the llm run's steps: {llm['rows_per_second']}",
+    ]
+    if "hand_checked_sample" in j:
+        h = j["hand_checked_sample"]
+        lines += [
+            "",
+            f"Hand-checked sample of {h['pairs']} returned pairs (default run, P ≥ 0.5): "
+            f"precision {h['precision']:.3f} (the keyword rules say "
+            f"{h['keyword_precision_same_pairs']:.3f} for the same pairs).",
+        ]
+    lines += [
+        "",
+        f"## top_k: {t['rows']} reviews, k={t['k']}, precision@10 (the 40 nearest rows of each "
+        "query judged by hand)",
+        "",
+        "| query | relevant in 40 | " + " | ".join(t["mean_precision_at_10"]) + " |",
+        "|---|---|" + "---|" * len(t["mean_precision_at_10"]),
+    ]
+    for query, q in t["queries"].items():
+        lines.append(
+            f"| {query} | {q['relevant_in_pool_of_40']} | "
+            + " | ".join(f"{v:.2f}" for v in q["precision_at_10"].values())
+            + " |"
+        )
+    lines.append(
+        "| mean | | " + " | ".join(f"{v:.2f}" for v in t["mean_precision_at_10"].values()) + " |"
+    )
+    lines += [
+        "",
+        "| query | embed s (1,000 rows) | llm s (pool of 40) | chat rows/s |",
+        "|---|---|---|---|",
+    ]
+    for query, q in t["queries"].items():
+        lines.append(
+            f"| {query} | {q['embed_seconds']} | {q['llm_seconds_pool']} | "
+            f"{q['rows_scored_per_second']} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
