@@ -119,6 +119,17 @@ def top_k(
     ------
     InvalidArgumentError
         For an empty query, ``k`` or ``pool`` below 1, or an unknown method.
+
+    Examples
+    --------
+    >>> from llm_magics.datasets import amazon_reviews
+    >>> reviews = amazon_reviews("test")  # doctest: +SKIP
+    >>> top = reviews.llm.top_k("review", "broken packaging", k=3)  # doctest: +SKIP
+    >>> top[["product", "score", "review_score"]].round(3)  # doctest: +SKIP
+            product  score  review_score
+    387  B001SAWSKQ  other         0.519
+    502  B004B9GNSY  other         0.485
+    304  B002UMBIL6  other         0.469
     """
     _check(query, k, pool, method)
     column = TextColumn.of(texts, "top_k")

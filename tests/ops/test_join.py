@@ -36,6 +36,7 @@ def test_pairs_have_both_tables_columns_suffixed_where_they_clash(
         right_on="issue",
         k=2,
         threshold=1e-6,
+        method="llm",
         progress=False,
     )
     assert out.columns.tolist() == [
@@ -66,7 +67,7 @@ def test_pairs_have_both_tables_columns_suffixed_where_they_clash(
 def test_how_left_keeps_every_left_row_and_inner_only_matches(
     reviews: pd.DataFrame, issues: pd.DataFrame
 ) -> None:
-    options = {"left_on": "review", "right_on": "issue", "k": 1, "progress": False}
+    options = {"left_on": "review", "right_on": "issue", "k": 1, "method": "llm", "progress": False}
     none = join(reviews, issues, CONDITION, threshold=0.999, **options)
     assert len(none) == 0
     assert "review_probability" in none.columns
@@ -89,12 +90,12 @@ def test_series_are_one_column_tables_and_embed_asks_no_chat_model() -> None:
         name="ticket",
     )
     known = pd.Series(["late delivery", "stale food"])
-    out = join(tickets, known, "the ticket is about the issue", k=1, method="embed", progress=False)
+    out = join(tickets, known, "the ticket is about the issue", k=1, threshold=1e-6, progress=False)
     assert out.columns.tolist() == ["ticket", "text", "ticket_probability"]
     assert out["text"].tolist() == ["late delivery", "stale food"]
     assert out.attrs["llm_magics"]["models"] == ["default-embed"]
     assert out.attrs["llm_magics"]["pairs_scored"] == 0
-    both = join(known, known, "the same issue", k=1, method="embed", progress=False)
+    both = join(known, known, "the same issue", k=1, threshold=1e-6, progress=False)
     assert both.columns.tolist() == ["text_left", "text_right", "text_probability"]
     assert both["text_left"].tolist() == both["text_right"].tolist()
 
@@ -115,7 +116,7 @@ def test_empty_inputs_give_an_empty_table_with_the_columns(issues: pd.DataFrame)
 
 
 def test_a_rerun_is_read_from_the_cache(reviews: pd.DataFrame, issues: pd.DataFrame) -> None:
-    options = {"left_on": "review", "right_on": "issue", "k": 1, "progress": False}
+    options = {"left_on": "review", "right_on": "issue", "k": 1, "method": "llm", "progress": False}
     first = join(reviews.head(4), issues, "the review is about the issue", **options)
     again = join(reviews.head(4), issues, "the review is about the issue", **options)
     pd.testing.assert_frame_equal(first, again)
