@@ -41,6 +41,9 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "topic_label": "Give a short name (two to four words) for a topic with these keywords: "
     "{keywords}.",
     "dedup": "both lines name the same thing (the same job, entity or item), written differently",
+    "join": "Answer yes or no. Is this true of the two texts: {condition}?",
+    "join_pair": "{left_name}: {left}\n\n{right_name}: {right}",
+    "top_k": "Answer yes or no. Is this text about {query}?",
 }
 """The shipped prompts; ``get_prompt`` returns the kernel's current ones."""
 

@@ -1,0 +1,78 @@
+"""What ``join`` and ``top_k`` share: embed, take the nearest candidates, score them.
+
+Both ops block before they ask the chat model (LOTUS ``sem_join``/``sem_topk``, DocETL's
+blocking in ``equijoin``): embeddings are cheap (one call per row), so each row's ``k`` nearest
+neighbours by cosine similarity (scikit-learn ``NearestNeighbors``, brute force: exact, and on
+unit vectors a matrix product) are the only candidates the chat model scores. The chat model's
+score is the calibrated probability of "yes" (``classify(method="llm")`` with two labels), so
+candidates are scored in the engine's batches, cached per candidate, and on a Ray backend when
+one is asked for. This module is not an operation: it registers nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from llm_magics.engine.results import Provenance
+from llm_magics.ops.classify import classify
+from llm_magics.ops.embed import embed
+
+__all__ = ["embed_rows", "nearest", "steps_of", "yes_probability"]
+
+
+def steps_of(result: pd.Series | pd.DataFrame) -> list[Provenance]:
+    """The engine calls recorded in an op's result (``attrs["llm_magics"]["steps"]``)."""
+    return [Provenance(**s) for s in result.attrs.get("llm_magics", {}).get("steps", [])]
+
+
+def embed_rows(
+    texts: Sequence[str], *, backend: Any = "local", **engine: Any
+) -> tuple[np.ndarray, list[Provenance]]:
+    """Unit-length vectors of ``texts`` (rows × dimensions, float32) and the engine calls."""
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32), []
+    out = embed(pd.Series(list(texts), dtype=object), backend=backend, **engine)
+    return out.to_numpy(dtype=np.float32), steps_of(out)
+
+
+def nearest(queries: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` candidates nearest each query, best first: indices and cosine similarities.
+
+    Both arrays are queries × ``min(k, len(candidates))`` (no columns when either side is
+    empty); the vectors are unit length, so cosine similarity is ``1 - cosine distance``.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(k, len(candidates))
+    if k == 0 or len(queries) == 0:
+        return np.zeros((len(queries), 0), dtype=int), np.zeros((len(queries), 0))
+    index = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute").fit(candidates)
+    distances, indices = index.kneighbors(queries)
+    return indices, 1.0 - distances
+
+
+def yes_probability(
+    texts: Sequence[str],
+    question: str,
+    *,
+    chat_model: str | None = None,
+    backend: Any = "local",
+    **engine: Any,
+) -> tuple[np.ndarray, list[Provenance]]:
+    """The chat model's calibrated P("yes") to ``question`` about each text (float64 array)."""
+    if not texts:
+        return np.zeros(0), []
+    scored = classify(
+        pd.Series(list(texts), dtype=object),
+        ["yes", "no"],
+        method="llm",
+        instruction=question,
+        calibrate=True,
+        backend=backend,
+        **(engine | {"model": chat_model}),
+    )
+    return scored["p_yes"].to_numpy(dtype=np.float64), steps_of(scored)
