@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import torch
 from IPython.core.interactiveshell import InteractiveShell
@@ -99,7 +100,13 @@ def test_the_check_catches_the_past_key_values_call_it_was_made_for(chat: Loaded
 
 
 # The arguments each op needs besides its texts, and the settings that keep it small.
+ISSUES = pd.Series(["The tea tastes stale.", "The box arrived crushed."], name="issue")
+
 CALLS: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
+    "aggregate": ((), {"max_words": 8}),
+    "dedup": ((), {}),
+    "join": ((ISSUES, "the review is about the issue"), {"k": 1}),
+    "top_k": (("broken packaging",), {"k": 2}),
     "classify": ((["taste", "price", "shipping"],), {"method": "llm"}),
     "clean": ((), {}),
     "embed": ((), {"dims": 2}),
