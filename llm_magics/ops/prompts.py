@@ -40,6 +40,11 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "extract_bool": "Answer yes or no. Does this text mention {field}?\n\n{text}",
     "topic_label": "Give a short name (two to four words) for a topic with these keywords: "
     "{keywords}.",
+    # aggregate: the texts (or partial answers) of one chunk follow, numbered "Text 1: ...".
+    "aggregate": "Read the texts below. {instruction} Answer in at most {max_words} words.",
+    "aggregate_combine": "Below are answers, each about a part of the same collection of texts, "
+    "to: {instruction} Combine them into one answer in at most {max_words} words.",
+    "aggregate_summary": "Summarize what they say.",
 }
 """The shipped prompts; ``get_prompt`` returns the kernel's current ones."""
 
