@@ -100,6 +100,7 @@ def test_the_check_catches_the_past_key_values_call_it_was_made_for(chat: Loaded
 
 # The arguments each op needs besides its texts, and the settings that keep it small.
 CALLS: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
+    "aggregate": ((), {"max_words": 8, "chunk_tokens": 64}),
     "classify": ((["taste", "price", "shipping"],), {"method": "llm"}),
     "clean": ((), {}),
     "embed": ((), {"dims": 2}),
