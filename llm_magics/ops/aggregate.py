@@ -158,6 +158,15 @@ def _without_labels(answer: str) -> str:
     return answer
 
 
+def _without_echo(answer: Any, question: str) -> Any:
+    """The answer after the question, where the model first repeats it ("Summarize ...: Tea")."""
+    head = " ".join(question.split()[:3]).lower()
+    if isinstance(answer, str) and head and answer.lower().startswith(head):
+        rest = answer.partition(":")[2].strip()
+        return rest[:1].upper() + rest[1:] if rest else answer
+    return answer
+
+
 def _token_ids(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
     if not texts:
         return []
@@ -381,7 +390,8 @@ def _fold(
         )
         steps += [Provenance(**s) for s in out.attrs["llm_magics"]["steps"]]
         levels.append(len(asked))
-        pending = _settle(chunks, dict(zip(asked, out.tolist(), strict=True)), answers, tokenizer)
+        said = {i: _without_echo(a, question) for i, a in zip(asked, out.tolist(), strict=True)}
+        pending = _settle(chunks, said, answers, tokenizer)
     return answers, levels, budget, steps
 
 
