@@ -103,10 +103,10 @@ def test_the_check_catches_the_past_key_values_call_it_was_made_for(chat: Loaded
 ISSUES = pd.Series(["The tea tastes stale.", "The box arrived crushed."], name="issue")
 
 CALLS: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
-    "aggregate": ((), {"max_words": 8}),
     "dedup": ((), {}),
     "join": ((ISSUES, "the review is about the issue"), {"k": 1}),
     "top_k": (("broken packaging",), {"k": 2}),
+    "aggregate": ((), {"max_words": 8, "chunk_tokens": 64}),
     "classify": ((["taste", "price", "shipping"],), {"method": "llm"}),
     "clean": ((), {}),
     "embed": ((), {"dims": 2}),

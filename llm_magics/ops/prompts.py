@@ -44,6 +44,11 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "join": "Answer yes or no. Is this true of the two texts: {condition}?",
     "join_pair": "{left_name}: {left}\n\n{right_name}: {right}",
     "top_k": "Answer yes or no. Is this text about {query}?",
+    # aggregate: the texts (or partial answers) of one chunk follow, numbered "Text 1: ...".
+    "aggregate": "Read the texts below. {instruction} Answer in at most {max_words} words.",
+    "aggregate_combine": "Below are answers, each about a part of the same collection of texts, "
+    "to: {instruction} Combine them into one answer in at most {max_words} words.",
+    "aggregate_summary": "Summarize what they say.",
 }
 """The shipped prompts; ``get_prompt`` returns the kernel's current ones."""
 
