@@ -150,12 +150,15 @@ def _without_labels(answer: str) -> str:
     'Great value, but'
     >>> _without_labels("1. Great flavor. 2. Cats love it. 3.")
     'Great flavor. 2. Cats love it.'
+    >>> _without_labels("1. Text 1: A family favorite.")
+    'A family favorite.'
     """
+    listed = _LIST_START.match(answer) is not None
+    if listed:  # a list, cut at max_words: its "1." goes, and a dangling "2." at its end
+        answer = _LIST_START.sub("", answer, count=1)
     parts = [p.strip() for p in _ECHOED_LABEL.split(answer)]
-    answer = next((p for p in parts if p), "")
-    if _LIST_START.match(answer):  # a list, cut at max_words: no dangling "2." at its end
-        answer = _LIST_END.sub("", _LIST_START.sub("", answer))
-    return answer
+    answer = next((p for p in parts if any(c.isalpha() for c in p)), "")
+    return _LIST_END.sub("", answer) if listed else answer
 
 
 def _without_echo(answer: Any, question: str) -> Any:
