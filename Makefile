@@ -68,6 +68,7 @@ across: $(VENV)/.dev
 	$(PY) bench/aggregate.py
 	$(PY) bench/dedup.py
 	$(PY) bench/join.py
+	$(PY) bench/plan_across.py
 
 ray: $(VENV)/.dev
 	$(PY) bench/ray.py

@@ -341,3 +341,28 @@ def test_engine_ray_still_works_and_warns_once(ray_cluster: Any) -> None:
         remote = ops.clean(texts, engine=RayEngine(actors=1))
     assert [w.category for w in caught] == [FutureWarning]
     assert remote.tolist() == ops.clean(texts).tolist()
+
+
+ACROSS = {
+    "aggregate": ((), {"max_words": 8}),
+    "dedup": ((), {}),
+    "join": ((pd.Series(["The tea is stale.", "The box came crushed."], name="issue"), "about"), {}),
+    "top_k": (("stale tea",), {"k": 3}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("op", ACROSS)
+def test_each_op_across_rows_sends_its_row_wise_parts_to_ray(
+    ray_cluster: Any, reviews: pd.DataFrame, op: str
+) -> None:
+    texts = reviews["review"].rename("review")
+    args, options = ACROSS[op]
+    options = options | {"cache": False, "progress": False}
+    manager = get_manager()
+    before = len(manager.status()["jobs"])
+    local = getattr(ops, op)(texts, *args, **options)
+    remote = getattr(ops, op)(texts, *args, backend=TWO_WORKERS, **options)
+    pd.testing.assert_frame_equal(remote, local, check_exact=False, atol=1e-5)
+    jobs = manager.status()["jobs"][before:]
+    assert len(jobs) == 2, jobs  # one job per call, local or on Ray
