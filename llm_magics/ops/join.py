@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from llm_magics.errors import InvalidArgumentError
+from llm_magics.errors import InvalidArgumentError, warn
 from llm_magics.ops.base import TextColumn, one_job, operation, record_provenance, resolve_column
 from llm_magics.ops.pairs import embed_rows, nearest, yes_probability
 from llm_magics.ops.prompts import render
@@ -183,6 +183,12 @@ def join(
         rvec, rsteps = embed_rows(rcol.texts, backend=backend, **(engine | {"progress": False}))
         candidates, similarity = nearest(lvec, rvec, k)
         if method == "embed":
+            if lcol.texts and len(set(rcol.texts)) == 1:
+                warn(
+                    "join(method='embed') matches a right text by how much closer it is than "
+                    "the other right texts; the right table has one distinct text, so no pair "
+                    "matches: pass method='llm', or more right rows."
+                )
             probability = _embed_probability(lvec, rvec, similarity)
         else:
             names = _side_names(lcol.name, rcol.name, suffixes)

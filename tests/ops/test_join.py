@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llm_magics.errors import InvalidArgumentError
+from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
 from llm_magics.ops import join
 
 pytestmark = pytest.mark.slow
@@ -172,3 +172,10 @@ def test_two_output_columns_of_one_name_are_an_error(
 ) -> None:
     with pytest.raises(InvalidArgumentError, match="two columns named"):
         join(pd.DataFrame(left), pd.DataFrame(right), "same", left_on="t", right_on="u")
+
+
+def test_embed_says_when_one_right_text_can_never_match() -> None:
+    left = pd.Series(["green tea", "a broken box"], name="t")
+    with pytest.warns(LlmMagicsWarning, match="one distinct text, so no pair matches"):
+        out = join(left, pd.Series(["tea"], name="u"), "same", k=1, progress=False)
+    assert out.empty
