@@ -92,7 +92,14 @@ def _groups(
     grouped = rows.groupby(
         keys if len(keys) > 1 else keys[0], dropna=dropna, sort=sort, observed=True
     )
-    numbers = grouped.ngroup().to_numpy(dtype=float)
+    try:
+        numbers = grouped.ngroup().to_numpy(dtype=float)
+    except TypeError as error:  # unhashable keys (lists, dicts), as pandas says
+        msg = (
+            f"aggregate(): the by keys cannot be grouped ({error}); pass keys that are "
+            "numbers, text, dates or categories, e.g. the column .astype(str)."
+        )
+        raise InvalidArgumentError(msg) from None
     return np.where(np.isnan(numbers), -1, numbers).astype(np.int64), grouped.size().index
 
 

@@ -164,3 +164,9 @@ def test_an_interrupted_run_resumes_from_the_cache(frame: pd.DataFrame, manager)
     out = aggregate(frame["review"], by=frame["kind"], batch_tokens=64, **asked)
     info = out.attrs["llm_magics"]
     assert info["rows_from_cache"] >= 1 and info["rows_from_cache"] + info["rows_computed"] == 3
+
+
+def test_keys_that_cannot_be_grouped_say_what_to_pass() -> None:
+    texts = pd.Series(["good tea", "bad tea"], name="review")
+    with pytest.raises(InvalidArgumentError, match=r"by keys cannot be grouped.*astype"):
+        aggregate(texts, by=pd.Series([[1], [2]], index=texts.index), progress=False)
