@@ -64,7 +64,16 @@ def _keys(texts: pd.Series, by: Any) -> list[Any]:
     keys = list(by) if several else [by]
     for key in keys:
         if isinstance(key, pd.Series):
-            if key.index.equals(texts.index) or texts.index.isin(key.index).all():
+            if key.index.equals(texts.index):
+                continue
+            if key.index.has_duplicates:  # pandas cannot align it on the texts' labels
+                msg = (
+                    f"aggregate(): the by Series {key.name!r} repeats index labels in another "
+                    "order than the texts; pass it on the texts' index, or its .to_numpy() in "
+                    "the texts' order."
+                )
+                raise InvalidArgumentError(msg)
+            if texts.index.isin(key.index).all():
                 continue
             msg = (
                 f"aggregate(): the by Series {key.name!r} lacks labels of the texts' index; pass "
@@ -266,7 +275,8 @@ def aggregate(
     Raises
     ------
     InvalidArgumentError
-        ``by`` has not one key per text (or a Series lacks labels of the texts' index),
+        ``by`` has not one key per text (or a Series lacks labels of the texts' index, or
+        repeats labels in another order), keys that cannot be grouped (lists),
         ``max_words < 1``, ``chunk_tokens`` under ``MIN_CHUNK_TOKENS`` or too large for the
         model's context with the prompt and the answer.
     RunInterruptedError

@@ -170,3 +170,10 @@ def test_keys_that_cannot_be_grouped_say_what_to_pass() -> None:
     texts = pd.Series(["good tea", "bad tea"], name="review")
     with pytest.raises(InvalidArgumentError, match=r"by keys cannot be grouped.*astype"):
         aggregate(texts, by=pd.Series([[1], [2]], index=texts.index), progress=False)
+
+
+def test_a_key_series_repeating_labels_in_another_order_says_what_to_pass() -> None:
+    texts = pd.Series(["good tea", "bad tea", "ok"], index=[0, 0, 1], name="review")
+    keys = pd.Series(["a", "b", "a"], index=[1, 0, 0])
+    with pytest.raises(InvalidArgumentError, match="repeats index labels"):
+        aggregate(texts, by=keys, progress=False)
