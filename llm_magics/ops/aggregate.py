@@ -166,12 +166,17 @@ def _without_labels(answer: str) -> str:
     'Great value, but'
     >>> _without_labels("1. Great flavor. 2. Cats love it. 3.")
     'Great flavor. 2. Cats love it.'
+    >>> _without_labels('"Awesome tea,')
+    'Awesome tea'
     """
     parts = [p.strip() for p in _ECHOED_LABEL.split(answer)]
     answer = next((p for p in parts if p), "")
     if _LIST_START.match(answer):  # a list, cut at max_words: no dangling "2." at its end
         answer = _LIST_END.sub("", _LIST_START.sub("", answer))
-    return answer
+    closer = {'"': '"', "“": "”"}.get(answer[:1])
+    if closer and closer not in answer[1:]:  # a quote opened, then cut at max_words
+        answer = answer[1:].lstrip()
+    return answer.rstrip(",;:").rstrip()
 
 
 def _without_echo(answer: Any, question: str) -> Any:

@@ -7,7 +7,7 @@ import pytest
 import llm_magics  # noqa: F401  (registers df.llm)
 from llm_magics.errors import InvalidArgumentError, RunInterruptedError
 from llm_magics.ops import aggregate
-from llm_magics.ops.aggregate import _pack, _split
+from llm_magics.ops.aggregate import _pack, _split, _without_labels
 from llm_magics.ops.prompts import DEFAULT_PROMPTS
 from llm_magics.runtime.loading import LoadedModel
 
@@ -177,3 +177,11 @@ def test_a_key_series_repeating_labels_in_another_order_says_what_to_pass() -> N
     keys = pd.Series(["a", "b", "a"], index=[1, 0, 0])
     with pytest.raises(InvalidArgumentError, match="repeats index labels"):
         aggregate(texts, by=keys, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("answer", "kept"),
+    [('"Awesome,', "Awesome"), ('"Good', "Good"), ('"Meh" says all', '"Meh" says all'), ("", "")],
+)
+def test_an_answer_cut_at_max_words_has_no_dangling_quote_or_comma(answer: str, kept: str) -> None:
+    assert _without_labels(answer) == kept
