@@ -80,10 +80,16 @@ def _keys(texts: pd.Series, by: Any) -> list[Any]:
                 "a Series on the same index as the texts, or an array of the same length."
             )
             raise InvalidArgumentError(msg)
-        if np.ndim(key) != 1 or len(key) != len(texts):
-            length = len(key) if np.ndim(key) == 1 else "a scalar"
+        if np.ndim(key) == 0:
             msg = (
-                f"aggregate(): by has {length} values for {len(texts)} texts; pass one key per "
+                f"aggregate(): by={key!r} is one value, not a key per text; pass the keys (a "
+                "Series on the texts' index, or an array), or on a DataFrame a column name: "
+                "df.llm.aggregate(column, by=name)."
+            )
+            raise InvalidArgumentError(msg)
+        if np.ndim(key) != 1 or len(key) != len(texts):
+            msg = (
+                f"aggregate(): by has {len(key)} values for {len(texts)} texts; pass one key per "
                 "row (a Series on the texts' index, an array or a list of them)."
             )
             raise InvalidArgumentError(msg)

@@ -185,3 +185,8 @@ def test_a_key_series_repeating_labels_in_another_order_says_what_to_pass() -> N
 )
 def test_an_answer_cut_at_max_words_has_no_dangling_quote_or_comma(answer: str, kept: str) -> None:
     assert _without_labels(answer) == kept
+
+
+def test_a_column_name_by_on_a_series_says_to_use_the_frame() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"by='kind' is one value.*df\.llm\.aggregate"):
+        pd.Series(["good tea", "bad tea"], name="review").llm.aggregate(by="kind")
