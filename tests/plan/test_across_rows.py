@@ -214,7 +214,8 @@ def test_the_line_gives_join_its_column_and_condition_and_with_its_table() -> No
         ("dedup emp_title", [("embed", "E")]),
         ("dedup emp_title method=llm", [("embed", "E"), ("chat", "C")]),
         ("dedup emp_title method=llm chat_model=big", [("embed", "E"), ("chat", "big")]),
-        ('join ticket with t.csv "x"', [("embed", "E"), ("chat", "C")]),
+        ('join ticket with t.csv "x"', [("embed", "E")]),
+        ('join ticket with t.csv "x" method=llm', [("embed", "E"), ("chat", "C")]),
         ('top_k review "x" method=embed', [("embed", "E")]),
     ],
 )
