@@ -54,6 +54,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # A small model may repeat the labels of the chunk ("Text 2: ..."), or start one at its end.
 _ECHOED_LABEL = re.compile(r"\s*\b(?:Text|Answer)(?: \d+:|\s*$)")
 _LIST_START, _LIST_END = re.compile(r"1\.\s+"), re.compile(r"\s+\d+\.$")
+_BARE_NUMBER = re.compile(r"\d*[.)]?")  # nothing, or a list's "1." that an echoed label followed
 
 Item = tuple[str, int]  # a text (or a partial answer) and its length in tokens
 
@@ -64,17 +65,32 @@ def _keys(texts: pd.Series, by: Any) -> list[Any]:
     keys = list(by) if several else [by]
     for key in keys:
         if isinstance(key, pd.Series):
-            if key.index.equals(texts.index) or texts.index.isin(key.index).all():
+            if key.index.equals(texts.index):
+                continue
+            if key.index.has_duplicates:  # pandas cannot align it on the texts' labels
+                msg = (
+                    f"aggregate(): the by Series {key.name!r} repeats index labels in another "
+                    "order than the texts; pass it on the texts' index, or its .to_numpy() in "
+                    "the texts' order."
+                )
+                raise InvalidArgumentError(msg)
+            if texts.index.isin(key.index).all():
                 continue
             msg = (
                 f"aggregate(): the by Series {key.name!r} lacks labels of the texts' index; pass "
                 "a Series on the same index as the texts, or an array of the same length."
             )
             raise InvalidArgumentError(msg)
-        if np.ndim(key) != 1 or len(key) != len(texts):
-            length = len(key) if np.ndim(key) == 1 else "a scalar"
+        if np.ndim(key) == 0:
             msg = (
-                f"aggregate(): by has {length} values for {len(texts)} texts; pass one key per "
+                f"aggregate(): by={key!r} is one value, not a key per text; pass the keys (a "
+                "Series on the texts' index, or an array), or on a DataFrame a column name: "
+                "df.llm.aggregate(column, by=name)."
+            )
+            raise InvalidArgumentError(msg)
+        if np.ndim(key) != 1 or len(key) != len(texts):
+            msg = (
+                f"aggregate(): by has {len(key)} values for {len(texts)} texts; pass one key per "
                 "row (a Series on the texts' index, an array or a list of them)."
             )
             raise InvalidArgumentError(msg)
@@ -92,7 +108,14 @@ def _groups(
     grouped = rows.groupby(
         keys if len(keys) > 1 else keys[0], dropna=dropna, sort=sort, observed=True
     )
-    numbers = grouped.ngroup().to_numpy(dtype=float)
+    try:
+        numbers = grouped.ngroup().to_numpy(dtype=float)
+    except TypeError as error:  # unhashable keys (lists, dicts), as pandas says
+        msg = (
+            f"aggregate(): the by keys cannot be grouped ({error}); pass keys that are "
+            "numbers, text, dates or categories, e.g. the column .astype(str)."
+        )
+        raise InvalidArgumentError(msg) from None
     return np.where(np.isnan(numbers), -1, numbers).astype(np.int64), grouped.size().index
 
 
@@ -152,13 +175,20 @@ def _without_labels(answer: str) -> str:
     'Great flavor. 2. Cats love it.'
     >>> _without_labels("1. Text 1: A family favorite.")
     'A family favorite.'
+    >>> _without_labels('"Awesome tea,')
+    'Awesome tea'
     """
     listed = _LIST_START.match(answer) is not None
     if listed:  # a list, cut at max_words: its "1." goes, and a dangling "2." at its end
         answer = _LIST_START.sub("", answer, count=1)
     parts = [p.strip() for p in _ECHOED_LABEL.split(answer)]
-    answer = next((p for p in parts if any(c.isalpha() for c in p)), "")
-    return _LIST_END.sub("", answer) if listed else answer
+    answer = next((p for p in parts if _BARE_NUMBER.fullmatch(p) is None), "")
+    if listed:
+        answer = _LIST_END.sub("", answer)
+    closer = {'"': '"', "“": "”"}.get(answer[:1])
+    if closer and closer not in answer[1:]:  # a quote opened, then cut at max_words
+        answer = answer[1:].lstrip()
+    return answer.rstrip(",;:").rstrip()
 
 
 def _without_echo(answer: Any, question: str) -> Any:
@@ -262,7 +292,8 @@ def aggregate(
     Raises
     ------
     InvalidArgumentError
-        ``by`` has not one key per text (or a Series lacks labels of the texts' index),
+        ``by`` has not one key per text (or a Series lacks labels of the texts' index, or
+        repeats labels in another order), keys that cannot be grouped (lists),
         ``max_words < 1``, ``chunk_tokens`` under ``MIN_CHUNK_TOKENS`` or too large for the
         model's context with the prompt and the answer.
     RunInterruptedError

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from llm_magics.errors import InvalidArgumentError
+from llm_magics.errors import InvalidArgumentError, warn
 from llm_magics.ops.base import TextColumn, one_job, operation, record_provenance, resolve_column
 from llm_magics.ops.pairs import embed_rows, nearest, yes_probability
 from llm_magics.ops.prompts import render
@@ -156,7 +156,9 @@ def join(
     ------
     InvalidArgumentError
         For an empty condition, ``k`` below 1, a threshold outside (0, 1), an unknown ``how``
-        or ``method``, ``suffixes`` that are not two strings, or a column that is not there.
+        or ``method``, ``suffixes`` that are not two strings, a column that is not there, or
+        tables whose columns would give the output two columns of one name (a right column
+        named like ``<left_on>_probability``, or a suffixed name that is already a column).
 
     Examples
     --------
@@ -175,11 +177,18 @@ def join(
     left_texts = resolve_column(left_frame, left_on)
     right_texts = resolve_column(right_frame, right_on)
     lcol, rcol = TextColumn.of(left_texts, "join"), TextColumn.of(right_texts, "join")
+    _check_columns(left_frame, right_frame, suffixes, f"{lcol.name}_probability")
     with one_job("join", left_texts, engine.get("manager")):
         lvec, steps = embed_rows(lcol.texts, backend=backend, **engine)
         rvec, rsteps = embed_rows(rcol.texts, backend=backend, **(engine | {"progress": False}))
         candidates, similarity = nearest(lvec, rvec, k)
         if method == "embed":
+            if lcol.texts and len(set(rcol.texts)) == 1:
+                warn(
+                    "join(method='embed') matches a right text by how much closer it is than "
+                    "the other right texts; the right table has one distinct text, so no pair "
+                    "matches: pass method='llm', or more right rows."
+                )
             probability = _embed_probability(lvec, rvec, similarity)
         else:
             names = _side_names(lcol.name, rcol.name, suffixes)
@@ -298,6 +307,23 @@ def _matches(
             rpos.append(j)
             prob.append(p)
     return lpos, rpos, prob
+
+
+def _check_columns(
+    left: pd.DataFrame, right: pd.DataFrame, suffixes: tuple[str, str], probability: str
+) -> None:
+    """Raise if the output would have two columns of one name (``pandas.merge`` raises too)."""
+    clash = set(left.columns) & set(right.columns)
+    names = [f"{c}{suffixes[0]}" if c in clash else c for c in left.columns]
+    names += [f"{c}{suffixes[1]}" if c in clash else c for c in right.columns]
+    names.append(probability)
+    twice = sorted({str(n) for n in names if names.count(n) > 1})
+    if twice:
+        msg = (
+            f"join() would make two columns named {', '.join(map(repr, twice))}; rename the "
+            "column in one table, or pass other suffixes=."
+        )
+        raise InvalidArgumentError(msg)
 
 
 def _merged(

@@ -35,7 +35,9 @@ __all__ = ["SPEC", "default_pool", "top_k"]
 def _rows(frame: pd.DataFrame, result: pd.DataFrame) -> pd.DataFrame:
     """The chosen rows of ``frame``, best first, with all their columns and the score."""
     score = result.columns[-1]
-    return frame.loc[result.index].assign(**{score: result[score]})
+    positions = result.attrs.get("llm_magics", {}).get("positions")
+    rows = frame.loc[result.index] if positions is None else frame.iloc[positions]
+    return rows.assign(**{score: result[score].to_numpy()})
 
 
 def _columns_after(
@@ -159,7 +161,8 @@ def top_k(
                 )
             )
     order = np.argsort(-score, kind="stable")[:k]
-    labels = column.source.index[np.flatnonzero(column.present)[chosen[order]]]
+    positions = np.flatnonzero(column.present)[chosen[order]]
+    labels = column.source.index[positions]
     result = pd.DataFrame(
         {
             column.name: [column.texts[i] for i in chosen[order]],
@@ -171,7 +174,10 @@ def top_k(
         result = result.rename(columns={column.name: column.source.name})
     parameters = {"query": query, "k": k, "pool": size, "method": method}
     record_provenance(result, "top_k", parameters, steps)
-    result.attrs["llm_magics"] |= {"rows_scored": len(chosen) if method == "llm" else 0}
+    result.attrs["llm_magics"] |= {
+        "rows_scored": len(chosen) if method == "llm" else 0,
+        "positions": positions.tolist(),  # of the chosen rows: their labels may repeat
+    }
     if method == "llm":
         result.attrs["llm_magics"]["p_yes"] = relevance
     return result

@@ -7,7 +7,7 @@ import pytest
 import llm_magics  # noqa: F401  (registers df.llm)
 from llm_magics.errors import InvalidArgumentError, RunInterruptedError
 from llm_magics.ops import aggregate
-from llm_magics.ops.aggregate import _pack, _split
+from llm_magics.ops.aggregate import _pack, _split, _without_labels
 from llm_magics.ops.prompts import DEFAULT_PROMPTS
 from llm_magics.runtime.loading import LoadedModel
 
@@ -164,3 +164,29 @@ def test_an_interrupted_run_resumes_from_the_cache(frame: pd.DataFrame, manager)
     out = aggregate(frame["review"], by=frame["kind"], batch_tokens=64, **asked)
     info = out.attrs["llm_magics"]
     assert info["rows_from_cache"] >= 1 and info["rows_from_cache"] + info["rows_computed"] == 3
+
+
+def test_keys_that_cannot_be_grouped_say_what_to_pass() -> None:
+    texts = pd.Series(["good tea", "bad tea"], name="review")
+    with pytest.raises(InvalidArgumentError, match=r"by keys cannot be grouped.*astype"):
+        aggregate(texts, by=pd.Series([[1], [2]], index=texts.index), progress=False)
+
+
+def test_a_key_series_repeating_labels_in_another_order_says_what_to_pass() -> None:
+    texts = pd.Series(["good tea", "bad tea", "ok"], index=[0, 0, 1], name="review")
+    keys = pd.Series(["a", "b", "a"], index=[1, 0, 0])
+    with pytest.raises(InvalidArgumentError, match="repeats index labels"):
+        aggregate(texts, by=keys, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("answer", "kept"),
+    [('"Awesome,', "Awesome"), ('"Good', "Good"), ('"Meh" says all', '"Meh" says all'), ("", "")],
+)
+def test_an_answer_cut_at_max_words_has_no_dangling_quote_or_comma(answer: str, kept: str) -> None:
+    assert _without_labels(answer) == kept
+
+
+def test_a_column_name_by_on_a_series_says_to_use_the_frame() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"by='kind' is one value.*df\.llm\.aggregate"):
+        pd.Series(["good tea", "bad tea"], name="review").llm.aggregate(by="kind")

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llm_magics.errors import InvalidArgumentError
+from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
 from llm_magics.ops import join
 
 pytestmark = pytest.mark.slow
@@ -157,3 +157,25 @@ def test_bad_arguments_say_what_to_pass(
     arguments = {"condition": CONDITION, "left_on": "review", "right_on": "issue"} | bad
     with pytest.raises(InvalidArgumentError):
         join(reviews, issues, **arguments)
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ({"t": ["tea"]}, {"u": ["tea"], "t_probability": [1.0]}),
+        ({"t": ["tea"], "t_probability": [1.0]}, {"u": ["tea"]}),
+        ({"t": ["tea"], "a": [1], "a_left": [2]}, {"u": ["tea"], "a": [3]}),
+    ],
+)
+def test_two_output_columns_of_one_name_are_an_error(
+    left: dict[str, list[object]], right: dict[str, list[object]]
+) -> None:
+    with pytest.raises(InvalidArgumentError, match="two columns named"):
+        join(pd.DataFrame(left), pd.DataFrame(right), "same", left_on="t", right_on="u")
+
+
+def test_embed_says_when_one_right_text_can_never_match() -> None:
+    left = pd.Series(["green tea", "a broken box"], name="t")
+    with pytest.warns(LlmMagicsWarning, match="one distinct text, so no pair matches"):
+        out = join(left, pd.Series(["tea"], name="u"), "same", k=1, progress=False)
+    assert out.empty

@@ -73,3 +73,14 @@ def test_no_text_gives_an_empty_table() -> None:
 def test_bad_arguments_say_what_to_pass(texts: pd.Series, bad: dict[str, object]) -> None:
     with pytest.raises(InvalidArgumentError):
         top_k(texts, **({"query": "tea"} | bad))
+
+
+def test_a_frame_with_repeated_labels_gets_the_chosen_rows() -> None:
+    frame = pd.DataFrame(
+        {"review": ["broken box, jars smashed", "lovely tea", "crushed parcel"], "n": [1, 2, 3]},
+        index=[7, 7, 8],
+    )
+    out = frame.llm.top_k("review", "broken packaging", k=2, method="embed", progress=False)
+    assert len(out) == 2
+    assert out["n"].tolist() in ([1, 3], [3, 1])
+    assert out["review"].tolist() == frame["review"].iloc[[n - 1 for n in out["n"]]].tolist()
