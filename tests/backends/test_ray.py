@@ -346,7 +346,10 @@ def test_engine_ray_still_works_and_warns_once(ray_cluster: Any) -> None:
 ACROSS = {
     "aggregate": ((), {"max_words": 8}),
     "dedup": ((), {}),
-    "join": ((pd.Series(["The tea is stale.", "The box came crushed."], name="issue"), "about"), {}),
+    "join": (
+        (pd.Series(["The tea is stale.", "The box came crushed."], name="issue"), "about"),
+        {},
+    ),
     "top_k": (("stale tea",), {"k": 3}),
 }
 
