@@ -151,6 +151,11 @@ def _run(args: argparse.Namespace) -> int:
     except PlanSyntaxError as err:
         msg = f"{plan_path}, {err}"
         raise UsageProblem(msg) from None
+    if args.dry_run:
+        from llm_magics.plan.estimate import estimate_plan
+
+        print(repr(estimate_plan(frame, plan, sample=options.sample, model=options.model)))
+        return 0
     run = MineRun(plan=plan, frame=frame)
     try:
         mine_plan(frame, plan, run=run, **options.run_arguments())
@@ -240,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--report", metavar="HTML", help="also write an HTML report (steps, metrics, charts)"
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the models the plan loads and a time estimate from a few uncached rows; "
+        "run nothing else and write nothing",
     )
     run.add_argument(
         "--encoding",

@@ -114,6 +114,18 @@ def test_an_interrupted_run_resumes_from_the_cache(
     assert pd.read_csv(out)["gist"].notna().sum() == 11
 
 
+def test_a_dry_run_estimates_and_writes_nothing(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = files["root"] / "never.csv"
+    plan = files["root"] / "across.mine"
+    plan.write_text('dedup review -> same\ntop_k review "tastes great" k=3\n')
+    assert main(["run", str(plan), str(files["csv"]), "-o", str(out), "--dry-run"]) == 0
+    shown = capsys.readouterr().out
+    assert "dedup review -> same" in shown and "top_k review" in shown and "rows·k" in shown
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
