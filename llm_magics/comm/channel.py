@@ -39,6 +39,8 @@ _TEMPLATES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Keywords and topics", ("keywords", "topics")),
     ("Extract fields", ("extract", "filter")),
     ("Predict a column", ("sentiment", "features", "predict", "explain")),
+    ("One answer per group", ("aggregate",)),
+    ("Near duplicates", ("dedup",)),
 )
 
 

@@ -70,6 +70,8 @@ def test_opening_pushes_the_state_with_templates(channel: SidebarChannel) -> Non
     assert state["memory"][0]["device"] == "cpu" and state["memory"][0]["budget"] > 0
     assert state["templates"][0]["code"].startswith("%%mine DATAFRAME --out mined\nclean review")
     assert all(t["title"] and "\n" in t["code"] for t in state["templates"])
+    codes = "\n".join(t["code"] for t in state["templates"])
+    assert "\naggregate review by product -> complaints" in codes and "\ndedup emp_title" in codes
 
 
 def test_status_answers_and_pushes(channel: SidebarChannel) -> None:
