@@ -94,6 +94,11 @@ def test_the_mine_magic_notebook_runs_checks_and_tunes(tmp_path: Path) -> None:
     assert len(bars) < 20
     rerun = _text(_cell(cells, "rerun.table()"))
     assert "from cache" in rerun
+    packaging = _cell(cells, 'packaging[["review", "review_score"]]')
+    plain = packaging.outputs[0]["data"]["text/plain"].splitlines()
+    assert "review_score" in plain[0] and len(plain) == 1 + 5  # the header, then the 5 best rows
+    complaints = _text(_cell(cells, "complaints"))
+    assert "complaints_rows" in complaints and "great" in complaints and "other" in complaints
     mistake = _cell(cells, "%%mine reviews\nsentimnet")
     assert "raises-exception" in mistake.metadata["tags"]
     assert "unknown verb 'sentimnet'. Did you mean 'sentiment'?" in _text(mistake)
