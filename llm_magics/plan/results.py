@@ -178,10 +178,13 @@ class MineRun:
 
     def status_line(self) -> str:
         """How many steps ran on how many rows, how long, and whether the run finished."""
-        sampled = f" (sampled from {self.input_rows})" if self.input_rows > len(self.frame) else ""
+        # The rows the plan started on; a step across rows (top_k, aggregate) may change them.
+        started = self.steps[0].input_rows if self.steps else len(self.frame)
+        sampled = f" (sampled from {self.input_rows})" if self.input_rows > started else ""
+        now = f" → {len(self.frame)}" if len(self.frame) != started else ""
         state = "done" if self.completed else f"stopped: {self.error}"
         return (
-            f"{len(self.steps)} of {len(self.plan)} steps on {len(self.frame)} rows{sampled} in "
+            f"{len(self.steps)} of {len(self.plan)} steps on {started} rows{sampled}{now} in "
             f"{self.seconds:.1f} s; {state}"
         )
 

@@ -305,6 +305,7 @@ def test_a_plan_across_rows_runs_and_a_rerun_comes_from_the_cache(reviews: pd.Da
     assert (first.input_rows, first.rows) == (len(reviews), len(frame))
     assert first.computed + first.cached == with_text
     assert first.note.startswith(f"{len(reviews)} rows → {len(frame)}")
+    assert f"2 of 2 steps on {len(reviews)} rows → {len(frame)} in " in repr(run)  # not "sampled"
     again = run_mine(reviews, plan, progress=False)
     assert again.steps[0].computed == 0 and again.steps[0].cached == with_text
     pd.testing.assert_frame_equal(run.frame, again.frame)
