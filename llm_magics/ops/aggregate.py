@@ -40,7 +40,7 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, one_job, operation, record_provenance
 from llm_magics.ops.clean import strip_html
 from llm_magics.ops.prompts import get_prompt, render
-from llm_magics.ops.spec import OpSpec, Setting, Uses
+from llm_magics.ops.spec import OpSpec, Uses
 from llm_magics.ops.summarize import TOKENS_PER_WORD, summarize
 
 __all__ = ["SPEC", "aggregate"]
@@ -230,8 +230,6 @@ SPEC = OpSpec(
     plan_argument="quoted",
     frame_arguments=("by",),
     example='aggregate review by product -> complaints "What do customers complain about?"',
-    tunable=(Setting("max_words", "int", "max words", low=5, high=300, step=5),),
-    tune_prompt="aggregate",
     result_name="groups",
     columns_after=_columns_after,
     cost="~ the rows' tokens (chunks), then a fold of a few levels per group",

@@ -52,7 +52,7 @@ from llm_magics.ops.base import TextColumn, one_job, operation, record_provenanc
 from llm_magics.ops.embed import embed as embed_op
 from llm_magics.ops.filter import filter as filter_op
 from llm_magics.ops.prompts import get_prompt
-from llm_magics.ops.spec import OpSpec, Setting, Uses
+from llm_magics.ops.spec import OpSpec, Uses
 
 __all__ = ["DEFAULT_THRESHOLD", "SPEC", "dedup", "normal_form"]
 
@@ -75,11 +75,6 @@ SPEC = OpSpec(
     prompts=("dedup",),
     row_wise=False,
     example="dedup emp_title -> title_group",
-    tunable=(
-        Setting("method", "choice", "method", choices=("embed", "llm")),
-        Setting("threshold", "float", "threshold", low=0.5, high=1.0, step=0.01),
-        Setting("k", "int", "neighbours", low=1, high=50, step=1),
-    ),
     result_name="groups",
     note=lambda result: f"{result.iloc[:, 0].nunique()} clusters",
     cost="~ rows·k candidate pairs (k neighbours per row; a probe of few rows has fewer)",

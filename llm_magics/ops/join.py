@@ -39,7 +39,7 @@ from llm_magics.errors import InvalidArgumentError, warn
 from llm_magics.ops.base import TextColumn, one_job, operation, record_provenance, resolve_column
 from llm_magics.ops.pairs import embed_rows, nearest, yes_probability
 from llm_magics.ops.prompts import render
-from llm_magics.ops.spec import OpSpec, Setting, Uses
+from llm_magics.ops.spec import OpSpec, Uses
 
 __all__ = ["EMBED_MARGIN", "EMBED_TEMPERATURE", "SPEC", "join"]
 
@@ -85,10 +85,6 @@ SPEC = OpSpec(
     argument="condition",
     plan_argument="quoted",
     example='join ticket with {issues} "the ticket is about the known issue" right_on=issue  k=5',
-    tunable=(
-        Setting("k", "int", "candidates per row", low=1, high=50, step=1),
-        Setting("threshold", "float", "threshold", low=0.0, high=1.0, step=0.05),
-    ),
     result_name="pairs",
     columns_after=_columns_after,
     note=lambda result: f"{len(result)} pairs",

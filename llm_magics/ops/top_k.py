@@ -27,7 +27,7 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, one_job, operation, record_provenance
 from llm_magics.ops.pairs import embed_rows, nearest, yes_probability
 from llm_magics.ops.prompts import render
-from llm_magics.ops.spec import OpSpec, Setting, Uses
+from llm_magics.ops.spec import OpSpec, Uses
 
 __all__ = ["SPEC", "default_pool", "top_k"]
 
@@ -64,10 +64,6 @@ SPEC = OpSpec(
     argument="query",
     plan_argument="quoted",
     example='top_k review "broken packaging"  k=20',
-    tunable=(
-        Setting("k", "int", "rows", low=1, high=100, step=1),
-        Setting("method", "choice", "method", choices=("embed", "llm")),
-    ),
     result_name="top",
     reshape=_rows,
     columns_after=_columns_after,
