@@ -51,8 +51,9 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, one_job, operation, record_provenance
 from llm_magics.ops.embed import embed as embed_op
 from llm_magics.ops.filter import filter as filter_op
+from llm_magics.ops.pairs import BLOCKING_USES, USES_BY_METHOD
 from llm_magics.ops.prompts import get_prompt
-from llm_magics.ops.spec import OpSpec, Uses
+from llm_magics.ops.spec import OpSpec
 
 __all__ = ["DEFAULT_THRESHOLD", "SPEC", "dedup", "normal_form"]
 
@@ -66,11 +67,8 @@ _LINKAGES = ("centre", "single")
 
 SPEC = OpSpec(
     name="dedup",
-    uses=(Uses("embed", "embed"),),
-    by_method={
-        "embed": (Uses("embed", "embed"),),
-        "llm": (Uses("embed", "embed"), Uses("chat", "score", argument="chat_model")),
-    },
+    uses=BLOCKING_USES,
+    by_method=USES_BY_METHOD,
     outputs=("{column}_cluster", "{column}_canonical"),
     prompts=("dedup",),
     row_wise=False,

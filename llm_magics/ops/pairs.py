@@ -1,6 +1,6 @@
-"""What ``join`` and ``top_k`` share: embed, take the nearest candidates, score them.
+"""What ``dedup``, ``join`` and ``top_k`` share: embed, take the nearest candidates, score them.
 
-Both ops block before they ask the chat model (LOTUS ``sem_join``/``sem_topk``, DocETL's
+These ops block before they ask the chat model (LOTUS ``sem_join``/``sem_topk``, DocETL's
 blocking in ``equijoin``): embeddings are cheap (one call per row), so each row's ``k`` nearest
 neighbours by cosine similarity (scikit-learn ``NearestNeighbors``, brute force: exact, and on
 unit vectors a matrix product) are the only candidates the chat model scores. The chat model's
@@ -11,7 +11,8 @@ one is asked for. This module is not an operation: it registers nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,28 @@ import pandas as pd
 from llm_magics.engine.results import Provenance
 from llm_magics.ops.classify import classify
 from llm_magics.ops.embed import embed
+from llm_magics.ops.spec import Uses
 
-__all__ = ["embed_rows", "nearest", "steps_of", "yes_probability"]
+__all__ = [
+    "BLOCKING_USES",
+    "USES_BY_METHOD",
+    "embed_rows",
+    "nearest",
+    "steps_of",
+    "yes_probability",
+]
+
+BLOCKING_USES: tuple[Uses, ...] = (Uses("embed", "embed"),)
+"""The models of an op that blocks by embeddings and judges by similarity (``method="embed"``)."""
+
+USES_BY_METHOD: Mapping[str, tuple[Uses, ...]] = MappingProxyType(
+    {
+        "embed": BLOCKING_USES,
+        "llm": (*BLOCKING_USES, Uses("chat", "score", argument="chat_model")),
+    }
+)
+"""``OpSpec.by_method`` of ``dedup``, ``join`` and ``top_k``: the chat model scores the
+candidates only with ``method="llm"``."""
 
 
 def steps_of(result: pd.Series | pd.DataFrame) -> list[Provenance]:

@@ -25,9 +25,9 @@ import pandas as pd
 
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, one_job, operation, record_provenance
-from llm_magics.ops.pairs import embed_rows, nearest, yes_probability
+from llm_magics.ops.pairs import BLOCKING_USES, USES_BY_METHOD, embed_rows, nearest, yes_probability
 from llm_magics.ops.prompts import render
-from llm_magics.ops.spec import OpSpec, Uses
+from llm_magics.ops.spec import OpSpec
 
 __all__ = ["SPEC", "default_pool", "top_k"]
 
@@ -52,11 +52,8 @@ def _columns_after(
 
 SPEC = OpSpec(
     name="top_k",
-    uses=(Uses("embed", "embed"),),
-    by_method={
-        "embed": (Uses("embed", "embed"),),
-        "llm": (Uses("embed", "embed"), Uses("chat", "score", argument="chat_model")),
-    },
+    uses=BLOCKING_USES,
+    by_method=USES_BY_METHOD,
     outputs=("{column}_score",),
     output_kind="frame",
     prompts=("top_k",),
