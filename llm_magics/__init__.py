@@ -14,6 +14,7 @@ from typing import Any
 
 from llm_magics import accessor as _accessor  # noqa: F401  (registers df.llm and series.llm)
 from llm_magics import backends as _backends  # noqa: F401  (registers backend='ray')
+from llm_magics import labels  # noqa: F401  (llm_magics.labels.load / restore: the label store)
 from llm_magics.config import LlmMagics, get_config
 from llm_magics.errors import (
     DeviceOutOfMemoryError,

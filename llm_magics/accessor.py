@@ -14,7 +14,9 @@ A method returns new objects aligned to the input's index and never adds columns
 frame, so a name clash is settled the pandas way: ``df.join(df.llm.sentiment("review"))`` refuses
 columns that overlap (pandas' ``ValueError`` names them; pass ``suffixes=`` — ``rsuffix=`` before
 pandas 3.1 — or rename), while
-``df.assign(...)`` or ``df[columns] = ...`` replace them on purpose.
+``df.assign(...)`` or ``df[columns] = ...`` replace them on purpose. The one exception is the
+labelling panel (``df.llm.label``): a person's labels go into the frame's label column as they are
+given, which is what the panel is for.
 
 Examples
 --------
@@ -143,6 +145,16 @@ class SeriesLlm(_ColumnOps):
 
         return TunePanel(self._obj, op, **kwargs)
 
+    def label(self, labels: Any, *, into: str = "label", **kwargs: Any) -> Any:
+        """A panel to label this Series' texts one by one, the most uncertain next (see
+        ``llm_magics.widgets.LabelPanel``). A Series has no columns, so the labels go into
+        ``panel.labels``: a Series named ``into`` on this Series' index, NaN where unlabelled
+        (``classify(..., examples=panel.labels)``); they are also kept in the label store, and
+        ``llm_magics.labels.restore(series, into)`` reads them back."""
+        from llm_magics.widgets import LabelPanel
+
+        return LabelPanel(self._obj, labels, into=into, **kwargs)
+
 
 @pd.api.extensions.register_dataframe_accessor("llm")
 class DataFrameLlm(_ColumnOps):
@@ -181,6 +193,17 @@ class DataFrameLlm(_ColumnOps):
         from llm_magics.widgets import TunePanel
 
         return TunePanel(self._obj, op, column, **kwargs)
+
+    def label(self, column: Any, labels: Any, *, into: str = "label", **kwargs: Any) -> Any:
+        """A panel to label the rows of ``column`` with ``labels``, one at a time, the row the
+        current model is least sure of next; each label goes into ``df[into]`` at once (object
+        dtype, NaN where unlabelled, the column made if missing: ``classify(column, labels,
+        examples=df[into])`` and ``finetune(df, column, into)`` take it) and into the label store,
+        so it survives a kernel restart (see ``llm_magics.widgets.LabelPanel`` and
+        ``llm_magics.labels``). Unlike the other methods, it changes this frame."""
+        from llm_magics.widgets import LabelPanel
+
+        return LabelPanel(self._obj, labels, column, into=into, **kwargs)
 
     def finetune(self, text: str, label: str, **kwargs: Any) -> Any:
         """Fine-tune the embedding model to predict ``label`` from ``text`` (see

@@ -36,6 +36,7 @@ RANKS: dict[str, int] = {
     "config": 0,
     "datasets": 0,
     "tables": 0,
+    "labels": 0,  # the label store (the labelling panel writes it, anyone may read it)
     # Result objects' `.plot()`/`.tune()` conveniences: anyone may import it (see ALLOWED_LATE).
     "conveniences": 0,
     "runtime": 1,

@@ -75,7 +75,8 @@ def plan_help() -> str:
 PLAN_HELP = plan_help()
 """The plan language's help when this module was imported (``%%mine?`` shows it)."""
 
-_SUBCOMMANDS = ("status", "models", "load", "unload", "use", "cache", "tune", "help")
+_SUBCOMMANDS = ("status", "models", "load", "unload", "use", "cache", "tune", "label", "help")
+_LABEL_OPTIONS = ("labels", "into", "warmup", "pool", "seed", "model")
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,11 @@ class MineMagics(Magics):
                                              --python: copy a df.llm call, not a %%mine cell)
           %mine tune RUN                     a panel to re-run the model selection of a
                                              %%mine --result RUN (or: RESULT DATAFRAME)
+          %mine label DATAFRAME.COLUMN labels=[great, other] [into=label]
+                                             a panel to label rows one at a time, the most
+                                             uncertain next; labels go into DATAFRAME[into]
+                                             and survive a restart (warmup=, pool=, seed=,
+                                             model=)
           %mine help [VERB]                  the plan language of %%mine, or one verb
 
         SPEC is an alias (default-chat, default-embed, ...), a Hugging Face id, a local folder or
@@ -389,7 +395,37 @@ class MineMagics(Magics):
             sample=args.sample,
         )
 
-    def _frame_and_column(self, where: str, column: str | None) -> tuple[str, str]:
+    def _label(self, rest: str) -> Any:
+        from llm_magics.plan import parse_plan
+        from llm_magics.widgets import LabelPanel
+
+        usage = "%mine label DATAFRAME.COLUMN labels=[great, other] [into=label]"
+        try:  # the plan language's words: labels=[a, b], into=name, {variable}
+            steps = parse_plan(f"label {rest}", self.shell.user_ns).steps
+        except PlanSyntaxError as err:
+            msg = f"%mine label: {err}; write {usage}."
+            raise UsageError(msg) from None
+        step = steps[0] if steps else None
+        if step is None or len(step.columns) != 1 or step.outputs or step.arguments:
+            msg = f"%mine label: write {usage}."
+            raise UsageError(msg)
+        unknown = [key for key in step.options if key not in _LABEL_OPTIONS]
+        if unknown:
+            msg = (
+                f"%mine label: no option {unknown[0]!r}.{did_you_mean(unknown[0], _LABEL_OPTIONS)} "
+                f"Options: {', '.join(_LABEL_OPTIONS)}."
+            )
+            raise UsageError(msg)
+        if "labels" not in step.options:
+            msg = f"%mine label: name the labels: {usage}."
+            raise UsageError(msg)
+        name, column = self._frame_and_column(step.columns[0], None, command="label")
+        options = dict(step.options)
+        return LabelPanel(self._frame(name), options.pop("labels"), column, **options)
+
+    def _frame_and_column(
+        self, where: str, column: str | None, *, command: str = "tune"
+    ) -> tuple[str, str]:
         """``reviews.review`` → ("reviews", "review"); the frame part may itself be dotted."""
         if column is not None:
             return where, column
@@ -403,17 +439,20 @@ class MineMagics(Magics):
             if column in frame.columns:
                 return name, column
             msg = (
-                f"%mine tune: {name!r} has no column {column!r}."
+                f"%mine {command}: {name!r} has no column {column!r}."
                 f"{did_you_mean(column, [str(c) for c in frame.columns])} "
                 f"Columns: {', '.join(map(str, frame.columns))}."
             )
             raise UsageError(msg)
         self._frame(parts[0])  # says which variable is missing
-        msg = f"%mine tune: write DATAFRAME.COLUMN (or DATAFRAME COLUMN), not {where!r}."
+        msg = f"%mine {command}: write DATAFRAME.COLUMN (or DATAFRAME COLUMN), not {where!r}."
         raise UsageError(msg)
 
     def _help(self, rest: str) -> Any:
-        return _Help(describe(rest) if rest else plan_help().strip())
+        if rest:
+            return _Help(describe(rest))
+        commands = inspect.cleandoc(self.mine_line.__doc__ or "").partition("::")[2]
+        return _Help(f"{plan_help().strip()}\n\nThe %mine line magic:\n{commands.rstrip()}")
 
     @staticmethod
     def _no_arguments(command: str, rest: str) -> None:

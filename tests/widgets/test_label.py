@@ -1,0 +1,222 @@
+"""The labelling panel on real reviews with the real embedding model, driven as a person would:
+in-process (buttons, keys, order, store, magic) and over the widget protocol in real kernels."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from sklearn.linear_model import LogisticRegression
+
+import llm_magics
+from llm_magics.datasets import amazon_reviews
+from llm_magics.engine import embed
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.labels import LabelStore, text_key
+from llm_magics.widgets import LabelPanel
+from tests.kernels import click, comm_data_until, kernel_client, run
+
+LABELS = ["great", "other"]
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    """Thirty real reviews (a fresh copy per test: the panel writes into it), a shuffled index."""
+    frame = amazon_reviews("test").iloc[100:130].copy()
+    frame.index = pd.Index(np.random.default_rng(3).permutation(30) + 700, name="id")
+    return frame
+
+
+def _truth(panel: LabelPanel, frame: pd.DataFrame) -> str:
+    return str(frame["score"].iat[panel.current])
+
+
+def test_buttons_and_keys_label_skip_and_undo(frame: pd.DataFrame) -> None:
+    panel = frame.llm.label("review", LABELS, into="first")
+    assert frame["first"].dtype == object and frame["first"].isna().all()
+    shown = panel.current
+    assert html.escape(frame["review"].iat[shown]) in panel.text_view.value
+    panel.buttons["great"].click()
+    assert frame["first"].iat[shown] == "great"
+    assert frame["first"].notna().sum() == 1 and panel.current != shown
+
+    second = panel.current
+    panel.keys.value = "2"  # the key box: 2 is the second label
+    assert panel.keys.value == "" and frame["first"].iat[second] == "other"
+    third = panel.current
+    panel.keys.value = "s"
+    assert third in panel.skipped and pd.isna(frame["first"].iat[third])
+    assert panel.progress().startswith("2 of 30 labelled · 1 skipped · 1 great / 1 other · ")
+    stored = LabelStore("first").read()
+    assert {v["label"] for v in stored.values()} == {"great", "other"}
+
+    panel.keys.value = "u"  # undo the skip: the skipped row comes back
+    assert panel.current == third and not panel.skipped
+    panel.undo_button.click()  # undo the label "other"
+    assert panel.current == second and pd.isna(frame["first"].iat[second])
+    assert list(LabelStore("first").read()) == [text_key(frame["review"].iat[shown])]
+    assert "back by undo" in panel.progress_text.value
+    panel.undo()
+    assert not panel.undo() and panel.status.value == "Nothing to undo."
+    assert frame["first"].isna().all() and LabelStore("first").read() == {}
+
+
+def test_random_rows_first_then_the_most_uncertain(frame: pd.DataFrame) -> None:
+    panel = frame.llm.label("review", LABELS, into="order", warmup=4, seed=1)
+    assert panel.wait(timeout=300) and panel.error is None
+    random_order = list(panel.order)
+    shown = []
+    while not panel._ready():
+        assert panel.choice.how == "random"
+        shown.append(panel.current)
+        panel.label_as(_truth(panel, frame))
+    assert shown == random_order[: len(shown)] and len(shown) >= 4  # the seeded shuffle, in order
+
+    for _ in range(3):
+        assert panel.wait(timeout=300)
+        panel._advance()  # what the panel shows once the fit on every label so far is in
+        assert panel.choice.how == "uncertain"
+        assert "most uncertain" in panel.progress()
+        # The same model, fitted independently: the shown row has the lowest top probability.
+        labelled = frame["order"].notna().to_numpy()
+        vectors = embed(frame["review"].tolist(), progress=False).vectors
+        model = LogisticRegression(max_iter=1000).fit(
+            vectors[labelled], frame["order"][labelled].astype(str)
+        )
+        top = model.predict_proba(vectors).max(axis=1)
+        top[labelled] = np.inf
+        assert top[panel.current] == pytest.approx(top.min(), abs=1e-6)
+        assert panel.choice.p == pytest.approx(top.min(), abs=1e-6)
+        panel.label_as(_truth(panel, frame))
+
+
+def test_labels_survive_in_the_store_and_come_back_on_a_fresh_frame(frame: pd.DataFrame) -> None:
+    panel = frame.llm.label("review", LABELS, into="kept")
+    given = {}
+    for _ in range(3):
+        given[panel.current] = _truth(panel, frame)
+        panel.label_as(given[panel.current])
+    path = LabelStore("kept").path
+    assert path.name == "kept.json" and path.parent.name == "labels"
+    assert json.loads(path.read_text())["format"] == 1
+
+    fresh = amazon_reviews("test").iloc[100:130].iloc[::-1]  # another order, another index
+    again = fresh.llm.label("review", LABELS, into="kept")
+    assert again.restored == 3 and "Restored 3 labels" in again.status.value
+    restored = fresh["kept"].dropna()
+    assert sorted(restored.tolist()) == sorted(given.values())
+    assert set(restored.index) == {100 + position for position in given}
+    pd.testing.assert_series_equal(
+        llm_magics.labels.restore(fresh["review"], "kept"), fresh["kept"]
+    )
+    table = llm_magics.labels.load("kept")
+    assert len(table) == 3 and str(table["time"].dtype).endswith("UTC]")
+    assert fresh.index[again.current] not in restored.index  # labelled rows are not shown again
+
+
+def test_a_series_panel_labels_its_own_series(frame: pd.DataFrame) -> None:
+    texts = frame["review"]
+    panel = texts.llm.label(LABELS, into="series_labels")
+    panel.label_as("other")
+    assert panel.labels.name == "series_labels" and panel.labels.index.equals(texts.index)
+    assert panel.labels.notna().sum() == 1 and "series_labels" not in frame.columns
+
+
+def test_existing_labels_are_kept_and_count(frame: pd.DataFrame) -> None:
+    frame["mine"] = [np.nan] * 28 + ["great", "other"]
+    panel = frame.llm.label("review", LABELS, into="mine")
+    assert panel.progress().startswith("2 of 30 labelled · 0 skipped · 1 great / 1 other")
+    assert frame["mine"].iat[-1] == "other"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"labels": ["great"]}, "at least two distinct"),
+        ({"labels": "great, other"}, "a list of at least two labels"),
+        ({"labels": ["a", "a"]}, "at least two distinct"),
+        ({"labels": LABELS, "into": "review"}, "is the text column"),
+        ({"labels": ["good", "bad"], "into": "score"}, "holds values not in labels="),
+        ({"labels": LABELS, "column": "reveiw"}, "Did you mean 'review'"),
+    ],
+)
+def test_mistakes_are_one_line_errors(frame: pd.DataFrame, arguments: dict, message: str) -> None:
+    column = arguments.pop("column", "review")
+    labels = arguments.pop("labels")
+    with pytest.raises(InvalidArgumentError, match=message):
+        frame.llm.label(column, labels, **arguments)
+
+
+@pytest.fixture(scope="module")
+def shell() -> Iterator[InteractiveShell]:
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "llm_magics")
+    yield shell
+    shell.user_ns.pop("reviews", None)
+
+
+def test_mine_label_magic(shell: InteractiveShell, frame: pd.DataFrame) -> None:
+    shell.user_ns["reviews"] = frame
+    panel = shell.run_line_magic("mine", "label reviews.review labels=[great, other] into=magic")
+    assert isinstance(panel, LabelPanel) and panel.names == LABELS and panel.into == "magic"
+    panel.label_as("great")
+    assert frame["magic"].notna().sum() == 1
+    assert "%mine label DATAFRAME.COLUMN" in repr(shell.run_line_magic("mine", "help"))
+    for line, message in [
+        ("label reviews.review", "name the labels"),
+        ("label reviews.review labels=[a, b] int=x", "Did you mean 'into'"),
+        ("label reviews.reveiw labels=[a, b]", "Did you mean 'review'"),
+        ("label reviews.review labels=[a]", "at least two distinct"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            shell.run_line_magic("mine", line)
+
+
+# ------------------------------------------------------------------------ in a real kernel
+
+SETUP = """
+%load_ext llm_magics
+import json
+from llm_magics.datasets import amazon_reviews
+frame = amazon_reviews("test").iloc[200:220].copy()
+panel = frame.llm.label("review", ["great", "other"], into="kernel_label")
+print(json.dumps({"great": panel.buttons["great"].model_id, "other": panel.buttons["other"].model_id,
+                  "skip": panel.skip_button.model_id, "undo": panel.undo_button.model_id,
+                  "keys": panel.keys.model_id, "progress": panel.progress_text.model_id}))
+"""
+CHECK = "print(json.dumps(frame['kernel_label'].dropna().to_dict()), panel.restored)"
+
+
+@pytest.mark.slow
+def test_clicks_in_a_kernel_write_the_column_and_a_new_kernel_restores_them() -> None:
+    with kernel_client() as kernel:
+        _, printed = run(kernel, SETUP)
+        ids = json.loads(printed.strip().splitlines()[-1])
+        click(kernel, ids["great"])
+        click(kernel, ids["skip"])
+        click(kernel, ids["other"])
+        click(kernel, ids["undo"])  # takes back "other"
+        data = {"method": "update", "state": {"value": "2"}, "buffer_paths": []}
+        kernel.shell_channel.send(
+            kernel.session.msg("comm_msg", {"comm_id": ids["keys"], "data": data})
+        )
+        comm_data_until(
+            kernel,
+            ids["progress"],
+            lambda d: "2 of 20 labelled · 1 skipped" in d.get("state", {}).get("value", ""),
+        )
+        _, printed = run(kernel, CHECK)
+        labelled = json.loads(printed.split("\n")[0].rsplit(" ", 1)[0])
+        assert sorted(labelled.values()) == ["great", "other"]
+
+    with kernel_client() as kernel:  # a restart: a new kernel, the same LLM_MAGICS_CACHE
+        _, printed = run(kernel, SETUP)
+        _, printed = run(kernel, CHECK)
+        restored, count = printed.strip().rsplit(" ", 1)
+        assert json.loads(restored) == labelled and count == "2"
