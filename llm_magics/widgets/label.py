@@ -213,9 +213,6 @@ class LabelPanel:
         """
         return self._target if self.column is None else self.data[self.into]
 
-    def _value(self, position: int) -> Any:
-        return self.labels.iat[position]
-
     def _set(self, position: int, value: Any) -> None:
         if self.column is None:
             self._target.iat[position] = value

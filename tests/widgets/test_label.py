@@ -135,6 +135,20 @@ def test_existing_labels_are_kept_and_count(frame: pd.DataFrame) -> None:
     assert frame["mine"].iat[-1] == "other"
 
 
+def test_a_big_frame_is_labelled_from_a_seeded_pool(frame: pd.DataFrame) -> None:
+    frame["pooled"] = [np.nan] * 29 + ["great"]  # a labelled row outside the pool still trains
+    panel = frame.llm.label("review", LABELS, into="pooled", pool=8, seed=2)
+    again = frame.copy().llm.label("review", LABELS, into="pooled_again", pool=8, seed=2)
+    assert len(panel.order) == 8 and list(panel.order) == list(again.order)
+    assert 29 in panel._embedded and len(panel._embedded) == 8 + (29 not in panel.order)
+    seen = set()
+    while panel.current is not None:
+        seen.add(panel.current)
+        panel.skip()
+    assert seen == set(panel.order) - {29}
+    assert "0 of 30 labelled" not in panel.progress() and panel.skip_button.disabled
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
