@@ -449,16 +449,33 @@ class MineMagics(Magics):
         raise UsageError(msg)
 
     def _help(self, rest: str) -> Any:
+        commands = inspect.cleandoc(self.mine_line.__doc__ or "").partition("::")[2].strip("\n")
+        if rest in _SUBCOMMANDS and rest not in VERBS:  # %mine help label: that command's lines
+            return _Help(_command_help(commands, rest))
         if rest:
             return _Help(describe(rest))
-        commands = inspect.cleandoc(self.mine_line.__doc__ or "").partition("::")[2]
-        return _Help(f"{plan_help().strip()}\n\nThe %mine line magic:\n{commands.rstrip()}")
+        return _Help(f"{plan_help().strip()}\n\nThe %mine line magic:\n\n{commands}")
 
     @staticmethod
     def _no_arguments(command: str, rest: str) -> None:
         if rest:
             msg = f"%mine {command} takes no arguments (got {rest!r})."
             raise UsageError(msg)
+
+
+def _command_help(commands: str, command: str) -> str:
+    """The lines of ``%mine``'s command table about ``command`` (with their continuations)."""
+    lines, keep = [], False
+    for line in commands.splitlines():
+        if line.lstrip().startswith("%mine "):
+            keep = (
+                line.lstrip().startswith(f"%mine {command} ") or line.strip() == f"%mine {command}"
+            )
+        elif not line.strip():
+            keep = False
+        if keep:
+            lines.append(line)
+    return dedent("\n".join(lines))
 
 
 @dataclass(frozen=True)

@@ -182,6 +182,7 @@ def test_mine_label_magic(shell: InteractiveShell, frame: pd.DataFrame) -> None:
     panel.label_as("great")
     assert frame["magic"].notna().sum() == 1
     assert "%mine label DATAFRAME.COLUMN" in repr(shell.run_line_magic("mine", "help"))
+    assert repr(shell.run_line_magic("mine", "help label")).startswith("%mine label DATAFRAME")
     for line, message in [
         ("label reviews.review", "name the labels"),
         ("label reviews.review labels=[a, b] int=x", "Did you mean 'into'"),
