@@ -36,6 +36,8 @@ RANKS: dict[str, int] = {
     "config": 0,
     "datasets": 0,
     "tables": 0,
+    # accuracy with intervals, calibration, conformal sets: numpy/scipy/sklearn/MAPIE only
+    "quality": 0,
     # Result objects' `.plot()`/`.tune()` conveniences: anyone may import it (see ALLOWED_LATE).
     "conveniences": 0,
     "runtime": 1,
