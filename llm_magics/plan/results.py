@@ -144,6 +144,8 @@ class MineRun:
             text = quality_text(attrs.get("llm_magics")) if isinstance(attrs, dict) else None
             if text:
                 found.append(f"line {report.line} ({report.step}): {text}")
+        if self.result is not None and self.result.quality:
+            found.append(f"predict {self.result.target}: {self.result.quality_text()}")
         return found
 
     def charts(self) -> list[Any]:
