@@ -11,6 +11,7 @@ import pytest
 
 from llm_magics import evaluate, run_mine
 from llm_magics.datasets import amazon_reviews
+from llm_magics.errors import LlmMagicsWarning
 from llm_magics.plan.export import report_html
 from llm_magics.widgets.tune import _described
 
@@ -52,3 +53,17 @@ def test_a_run_without_labels_shows_no_quality() -> None:
     run = run_mine(amazon_reviews("test").head(4), "clean review", progress=False)
     assert run.qualities() == [] and "Quality" not in repr(run)
     assert "<b>Quality</b>" not in run._repr_html_()
+
+
+def test_predict_on_a_mostly_unlabelled_target_says_so_and_shows_its_quality() -> None:
+    # what the labelling panel leaves: labels for 30 rows of 60, NaN elsewhere
+    frame = amazon_reviews("train").head(60).copy()
+    frame["label"] = frame["score"].where(frame.index < 30)
+    plan = "predict label from review -> guess  kinds=['stats'] budget=0 folds=2"
+    with pytest.warns(LlmMagicsWarning, match="30 of 60 rows have no 'label'"):
+        run = run_mine(frame, plan, progress=False)
+    assert "30 rows without a 'label': predicted" in run.steps[0].note
+    assert run.frame["guess"].notna().all()
+    assert run.frame.loc[30:, "guess"].equals(run.result.unlabelled.rename("guess"))
+    assert run.qualities() == [f"predict label: {run.result.quality_text()}"]
+    assert "n=6, held-out test rows" in repr(run)
