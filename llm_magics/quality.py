@@ -245,6 +245,12 @@ def evaluate(
 def _paired(predicted: Any, truth: Any) -> tuple[list[str], list[str]]:
     """The labelled rows of both, as text, in one order."""
     if isinstance(predicted, pd.Series) and isinstance(truth, pd.Series):
+        if not (predicted.index.is_unique and truth.index.is_unique):
+            msg = (
+                "predicted or truth repeats index labels, so rows cannot be matched: pass "
+                "Series with a unique index, or arrays (.to_numpy()) in the same order."
+            )
+            raise InvalidArgumentError(msg)
         common = predicted.index.intersection(truth.index)
         if common.empty:
             msg = (
@@ -342,7 +348,7 @@ def _checked(
             f"columns; got {cal.shape} and {new.shape}."
         )
         raise InvalidArgumentError(msg)
-    if labels.shape != (len(cal),):
+    if labels.shape != (len(cal),) or len(cal) == 0:
         msg = f"{what} needs one label per calibration row: {len(cal)} rows, {labels.size} labels."
         raise InvalidArgumentError(msg)
     if (

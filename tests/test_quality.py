@@ -117,6 +117,8 @@ def test_evaluate_errors_are_one_line() -> None:
         evaluate(pd.Series(["a"], index=[1]), pd.Series(["a"], index=[2]))
     with pytest.raises(InvalidArgumentError, match="predicted has 2 values and truth 3"):
         evaluate(["a", "b"], ["a", "b", "a"])
+    with pytest.raises(InvalidArgumentError, match="repeats index labels"):
+        evaluate(pd.Series(["a", "b"], index=[1, 1]), pd.Series(["a"], index=[1]))
     with pytest.raises(InvalidArgumentError, match="label some rows first"):
         evaluate(["a", "b"], [None, np.nan])
     with pytest.raises(InvalidArgumentError, match="between 0 and 1"):
@@ -199,5 +201,7 @@ def test_calibration_and_conformal_errors(embedded: Embedded) -> None:
         calibrate(probs[:20], y[:20], probs[:, :1])
     with pytest.raises(InvalidArgumentError, match="'auto', 'sigmoid' or 'isotonic'"):
         calibrate(probs[:20], y[:20], probs, method="platt")
+    with pytest.raises(InvalidArgumentError, match="one label per calibration row"):
+        conformal_sets(probs[:0], y[:0], probs)
     with pytest.raises(InvalidArgumentError, match="coverage must be between 0 and 1"):
         conformal_sets(probs[:20], y[:20], probs, coverage=90)
