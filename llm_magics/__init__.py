@@ -30,6 +30,7 @@ from llm_magics.mining import MiningResult, mine
 from llm_magics.ops import TopicModel, get_prompt, reset_prompts, set_prompt
 from llm_magics.plan.results import MineRun, PlanEstimate
 from llm_magics.plan.runner import mine_plan, run_mine
+from llm_magics.quality import Evaluation, evaluate
 from llm_magics.runtime import LoadedModel, ModelManager, get_manager
 
 try:
@@ -39,6 +40,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "DeviceOutOfMemoryError",
+    "Evaluation",
     "InvalidArgumentError",
     "LlmMagics",
     "LlmMagicsError",
@@ -54,6 +56,7 @@ __all__ = [
     "PlanEstimate",
     "TopicModel",
     "__version__",
+    "evaluate",
     "get_config",
     "get_manager",
     "get_prompt",

@@ -37,6 +37,8 @@ RANKS: dict[str, int] = {
     "datasets": 0,
     "tables": 0,
     "labels": 0,  # the label store (the labelling panel writes it, anyone may read it)
+    # accuracy with intervals, calibration, conformal sets: numpy/scipy/sklearn/MAPIE only
+    "quality": 0,
     # Result objects' `.plot()`/`.tune()` conveniences: anyone may import it (see ALLOWED_LATE).
     "conveniences": 0,
     "runtime": 1,

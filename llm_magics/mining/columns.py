@@ -63,7 +63,9 @@ def prepare_target(frame: pd.DataFrame, target: str, task: str) -> tuple[pd.Data
     missing = frame[target].isna()
     if missing.any():
         warn(
-            f"mine(): {int(missing.sum())} of {len(frame)} rows have no {target!r} and were left out."
+            f"mine(): {int(missing.sum())} of {len(frame)} rows have no {target!r} and were left "
+            f"out: it learns from and tests on the {int((~missing).sum())} labelled rows, and "
+            "result.unlabelled predicts the others."
         )
         frame = frame.loc[~missing]
     if len(frame) < 10:

@@ -40,6 +40,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
+from llm_magics import quality
 from llm_magics.engine.jobs import raise_if_cancelled
 from llm_magics.errors import InvalidArgumentError, collected_warnings, did_you_mean, warn
 from llm_magics.mining.candidates import BASELINE, Candidate, dense, feature_pipeline
@@ -149,7 +150,9 @@ def mine(
     frame
         The data: text, numeric and categorical columns, and the target.
     target
-        The column to predict. Rows where it is missing are left out (with a warning).
+        The column to predict. Rows where it is missing (the rows a labelling panel has not
+        reached yet) are left out of training and testing, with a warning that says how many
+        rows are labelled, and ``result.unlabelled`` holds their predictions.
     text
         The text column(s); ``None`` finds them (columns of mostly distinct, several-word text).
     task
@@ -180,7 +183,8 @@ def mine(
     -------
     MiningResult
         ``leaderboard``, ``best`` (a fitted Pipeline: ``predict(new_frame)`` and pickle work),
-        ``metrics`` (test split), ``importances``, ``explain()``.
+        ``metrics`` (test split), ``quality`` (test accuracy with intervals, for
+        classification), ``importances``, ``unlabelled``, ``explain()``.
     """
     started = time.perf_counter()
     problem = _problem(frame, target, text, task, metric, budget, folds=folds, test_size=test_size)
@@ -207,6 +211,7 @@ def mine(
     importances = _importance_by_column(best, split, problem.columns, scoring, seed)
     feature_importances = _importance_by_feature(best, split, problem.columns, scoring, seed)
     train_features = best[:-1].transform(split.X_train)
+    unlabelled = frame.loc[frame[target].isna(), problem.columns.features]
     return MiningResult(
         target=target,
         task=problem.task,
@@ -228,6 +233,9 @@ def mine(
         chat_model=chat_model,
         seconds=time.perf_counter() - started,
         test_predictions=test.predictions,
+        quality=test.quality,
+        rows=len(frame),
+        unlabelled=_predicted(best, unlabelled, problem),
         settings={
             "target": target,
             "text": problem.columns.text,
@@ -513,6 +521,14 @@ def _fitted(
     return pipeline.fit(split.X_train, split.y_train)
 
 
+def _predicted(best: Pipeline, rows: pd.DataFrame, problem: _Problem) -> pd.Series:
+    """The chosen model's predictions for ``rows`` (the rows without a target)."""
+    name = f"{problem.target}_predicted"
+    if rows.empty:
+        return pd.Series([], index=rows.index, name=name, dtype=problem.y.dtype)
+    return pd.Series(best.predict(rows), index=rows.index, name=name)
+
+
 @dataclass(frozen=True)
 class _TestFigures:
     """The chosen model's and the baseline's figures on the test rows, the confusion matrix
@@ -523,6 +539,7 @@ class _TestFigures:
     baseline_metrics: dict[str, float]
     confusion: pd.DataFrame | None
     predictions: pd.DataFrame = field(repr=False)
+    quality: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, best: Pipeline, baseline: Pipeline, split: _Split, task: str) -> _TestFigures:
@@ -531,7 +548,11 @@ class _TestFigures:
         classification = task == "classification"
         confusion = _confusion(best, split) if classification else None
         predictions = _test_predictions(best, split, classification)
-        return cls(metrics, baseline_metrics, confusion, predictions)
+        found = None
+        if classification:  # accuracy with its interval: a few test rows give a wide one
+            predicted, actual = predictions["predicted"], predictions["actual"]
+            found = quality.evaluate(predicted, actual, source="held-out test rows").to_dict()
+        return cls(metrics, baseline_metrics, confusion, predictions, found)
 
 
 def _test_metrics(pipeline: Pipeline, split: _Split, task: str) -> dict[str, float]:

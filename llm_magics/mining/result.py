@@ -18,6 +18,7 @@ from llm_magics import conveniences
 from llm_magics.mining import narrative
 from llm_magics.mining.columns import Columns
 from llm_magics.mining.narrative import Narrative
+from llm_magics.quality import quality_text
 
 __all__ = ["MiningResult", "Splits"]
 
@@ -47,6 +48,13 @@ class MiningResult:
 
     Attributes
     ----------
+    quality
+        Classification: the chosen model's accuracy and macro-F1 on the test rows with their
+        intervals (``llm_magics.Evaluation.to_dict()``); ``None`` for regression.
+    rows, unlabelled
+        The rows of the frame given, and the chosen model's predictions for those without a
+        target (a labelling panel's column labels a few rows of many): ``labelled`` of ``rows``
+        were used.
     leaderboard
         One row per candidate (and tuned variant): mean and std of every metric over the folds,
         and the mean fit time; best first.
@@ -80,6 +88,18 @@ class MiningResult:
     seconds: float = 0.0
     test_predictions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     settings: dict[str, Any] = field(default_factory=dict, repr=False)
+    quality: dict[str, Any] | None = None
+    rows: int = 0
+    unlabelled: pd.Series = field(default_factory=pd.Series, repr=False)
+
+    @property
+    def labelled(self) -> int:
+        """The rows that had a target: the training and test rows."""
+        return len(self.splits.train) + len(self.splits.test)
+
+    def quality_text(self) -> str | None:
+        """The chosen model's test accuracy with its interval, in one line (classification)."""
+        return quality_text({"quality": self.quality}) if self.quality else None
 
     def plot(self, kind: str = "importance", **kwargs: Any) -> Any:
         """A chart of this result (``altair.Chart``).
@@ -169,16 +189,27 @@ class MiningResult:
             "leaderboard": self.leaderboard.to_dict(orient="records"),
             "importances": self.importances.to_dict(orient="records"),
             "tuning": self.tuning,
-            "rows": {"train": len(self.splits.train), "test": len(self.splits.test)},
+            "rows": {
+                "train": len(self.splits.train),
+                "test": len(self.splits.test),
+                "unlabelled": len(self.unlabelled),
+            },
+            "quality": self.quality,
             "seconds": self.seconds,
         }
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in self.metrics.items() if np.isfinite(v))
-        return (
-            f"MiningResult({self.task} of {self.target!r}: best {self.best_name}; test {shown}; "
-            f"baseline {self.metric} {self.baseline_metrics[self.metric]:.3f})"
+        unlabelled = (
+            f"; {self.labelled} labelled rows, {len(self.unlabelled)} predicted"
+            if len(self.unlabelled)
+            else ""
         )
+        found = (
+            f"MiningResult({self.task} of {self.target!r}: best {self.best_name}; test {shown}; "
+            f"baseline {self.metric} {self.baseline_metrics[self.metric]:.3f}{unlabelled})"
+        )
+        return f"{found}\n{self.quality_text()}" if self.quality else found
 
     def _repr_html_(self) -> str:
         board_columns = (
@@ -198,5 +229,15 @@ class MiningResult:
             f"best {html.escape(self.best_name)}</h4>"
             f"<b>Cross-validation (training rows)</b>{board}"
             f"<b>Held-out test ({len(self.splits.test)} rows)</b>{metrics}"
+            f"{self._quality_html()}"
             f"<b>Top drivers</b>{drivers}"
         )
+
+    def _quality_html(self) -> str:
+        found = f"<p>{html.escape(self.quality_text() or '')}</p>" if self.quality else ""
+        if len(self.unlabelled):
+            found += (
+                f"<p>Learned from the {self.labelled} labelled rows of {self.rows}; "
+                f"<code>unlabelled</code> predicts the other {len(self.unlabelled)}.</p>"
+            )
+        return found

@@ -18,6 +18,7 @@ from llm_magics.mining import MiningResult
 from llm_magics.mining.narrative import Narrative
 from llm_magics.ops.base import SPECS
 from llm_magics.plan.parse import Plan
+from llm_magics.quality import quality_text
 from llm_magics.units import format_seconds
 
 __all__ = ["MineRun", "PlanEstimate", "StepReport"]
@@ -133,6 +134,20 @@ class MineRun:
             ],
         )
 
+    def qualities(self) -> list[str]:
+        """How good each step's result is, where labels said: "line 3 (classify ...): accuracy
+        0.72 (95% CI 0.55-0.85) · ..." (an op given labelled examples puts an ``Evaluation``'s
+        dict in its result's ``attrs["llm_magics"]["quality"]``; see ``llm_magics.evaluate``)."""
+        found = []
+        for report in self.steps:
+            attrs = getattr(self.outputs.get(report.line), "attrs", None)
+            text = quality_text(attrs.get("llm_magics")) if isinstance(attrs, dict) else None
+            if text:
+                found.append(f"line {report.line} ({report.step}): {text}")
+        if self.result is not None and self.result.quality:
+            found.append(f"predict {self.result.target}: {self.result.quality_text()}")
+        return found
+
     def charts(self) -> list[Any]:
         """The charts that explain this run: what the text steps made (each op's ``spec.chart``:
         sentiment, keywords, summary lengths, classification confidence), each topic map, then
@@ -172,6 +187,7 @@ class MineRun:
             "seconds": round(self.seconds, 3),
             "new_columns": self.new_columns,
             "steps": [s.to_dict() for s in self.steps],
+            "quality": self.qualities(),
             "result": self.result.to_dict() if self.result is not None else None,
             "narrative": self.narrative.text if self.narrative is not None else None,
         }
@@ -190,6 +206,8 @@ class MineRun:
 
     def __repr__(self) -> str:
         parts = [f"MineRun: {self.status_line()}", self.table().to_string(index=False)]
+        if self.qualities():
+            parts.append("Quality:\n" + "\n".join(self.qualities()))
         if self.new_columns:
             parts.append(self.frame[self.new_columns].head(5).to_string(max_colwidth=40))
         if self.result is not None:

@@ -237,6 +237,8 @@ class StepRunner:
             f"trained on {len(result.splits.train)} rows, tested on {len(result.splits.test)}; "
             f"test {result.metric} {result.metrics[result.metric]:.3f}"
         )
+        if len(result.unlabelled):
+            note += f"; {len(result.unlabelled)} rows without a {target!r}: predicted"
         if skipped:
             note += f"; list columns left out: {', '.join(skipped)}"
         return predicted.to_frame(), note

@@ -34,7 +34,7 @@ def mine_run_html(run: Any) -> str:
     """The run's status, its new columns' first rows, the per-step table, and the mining result.
 
     ``run`` is a ``MineRun`` or any object with its ``status_line()``, ``new_columns``, ``frame``,
-    ``table()``, ``topics``, ``result`` and ``narrative``.
+    ``table()``, ``qualities()``, ``topics``, ``result`` and ``narrative``.
     """
     parts = [f"<h4>%%mine: {html.escape(run.status_line())}</h4>"]
     if run.new_columns:
@@ -44,6 +44,9 @@ def mine_run_html(run: Any) -> str:
             f"<div style='{_STYLE}'>{head.to_html(escape=True, border=0)}</div>"
         )
     parts.append(f"<b>Steps</b><div style='{_STYLE}'>{_table(run.table())}</div>")
+    if run.qualities():
+        lines = "".join(f"<li>{html.escape(line)}</li>" for line in run.qualities())
+        parts.append(f"<b>Quality</b> (estimated on your labels)<ul>{lines}</ul>")
     for column, model in run.topics.items():
         parts.append(f"<b>Topics of <code>{html.escape(column)}</code></b>{model._repr_html_()}")
     if run.result is not None:

@@ -41,6 +41,7 @@ from llm_magics.ops.base import (
 )
 from llm_magics.ops.prompts import get_prompt
 from llm_magics.ops.spec import OpSpec
+from llm_magics.quality import quality_text
 from llm_magics.runtime.manager import ModelManager, get_manager
 from llm_magics.widgets.code import call_code, mine_cell, plan_line
 from llm_magics.widgets.controls import control, value_of
@@ -561,11 +562,14 @@ def _preview(kwargs: dict[str, Any], rows: pd.Series, result: Any, seconds: floa
 
 
 def _described(result: Any) -> str:
+    quality = quality_text(getattr(result, "attrs", {}).get("llm_magics"))
     if isinstance(result, pd.DataFrame):
-        return f"{len(result):,} rows × {len(result.columns)} columns"
-    if isinstance(result, pd.Series):
-        return f"{len(result):,} rows, {int(result.notna().sum()):,} with a value"
-    return type(result).__name__
+        found = f"{len(result):,} rows × {len(result.columns)} columns"
+    elif isinstance(result, pd.Series):
+        found = f"{len(result):,} rows, {int(result.notna().sum()):,} with a value"
+    else:
+        return type(result).__name__
+    return f"{found}; {html.escape(quality)}" if quality else found
 
 
 def tune(data: pd.DataFrame | pd.Series, op: str, column: Any = None, **kwargs: Any) -> TunePanel:

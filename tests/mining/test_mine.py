@@ -184,3 +184,24 @@ def test_task_and_columns_are_inferred() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert infer_columns(frame, "y", text="note").text == ["note"]
+
+
+def test_a_mostly_unlabelled_target_learns_from_the_labelled_rows_and_predicts_the_rest() -> None:
+    # what the labelling panel leaves: labels for 30 rows of 120, NaN elsewhere
+    frame = amazon_reviews("train").iloc[:120][["review", "score"]].copy()
+    frame["label"] = frame["score"].where(frame.index < 30)
+    frame = frame.drop(columns="score")
+    with pytest.warns(LlmMagicsWarning, match="90 of 120 rows have no 'label'.*the 30 labelled"):
+        result = mine(
+            frame, "label", text="review", kinds=("stats",), budget=0, folds=3, progress=False
+        )
+    assert (result.labelled, result.rows) == (30, 120)
+    assert result.unlabelled.index.equals(frame.index[30:])
+    assert set(result.unlabelled) <= {"great", "other"}
+    assert result.quality is not None and result.quality["n"] == len(result.splits.test) == 6
+    assert result.quality["source"] == "held-out test rows"
+    text = repr(result)
+    assert "30 labelled rows, 90 predicted" in text
+    assert "label more rows to narrow it" in text  # 6 test rows: a wide interval
+    assert "Learned from the 30 labelled rows of 120" in result._repr_html_()
+    assert result.to_dict()["rows"]["unlabelled"] == 90

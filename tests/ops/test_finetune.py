@@ -79,3 +79,15 @@ def test_mine_uses_the_classifier_as_features(tuned: FineTuned) -> None:
     assert any(j["primitive"] == "predict" and j["model"] == tuned.name for j in jobs)
     if result.best_name != BASELINE:
         assert {"review_ft_great", "review_ft_other"} <= set(result.feature_importances["feature"])
+
+
+def test_a_mostly_unlabelled_label_column_trains_on_the_labelled_rows() -> None:
+    # what the labelling panel leaves: labels for 30 rows of 120, NaN elsewhere
+    frame = amazon_reviews("train").head(120).copy()
+    frame["label"] = frame["score"].where(frame.index < 30)
+    tuned = finetune(frame, "review", "label", epochs=1, max_length=32, progress=False)
+    assert tuned.labels == ["great", "other"]
+    assert tuned.history["epoch"].tolist() == [1]
+    # the name hashes the training rows: the same as tuning on the 30 labelled rows alone
+    alone = finetune(frame.head(30), "review", "label", epochs=1, max_length=32, progress=False)
+    assert alone.name == tuned.name

@@ -1,0 +1,207 @@
+"""``llm_magics.quality`` on real labels: the Amazon reviews' ``score`` against real predictions,
+and probabilities from the embedding model's vectors."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, f1_score, log_loss
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+import llm_magics
+from llm_magics.datasets import amazon_reviews
+from llm_magics.engine import embed
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.quality import Evaluation, calibrate, conformal_sets, evaluate, quality_text
+from llm_magics.runtime.loading import LoadedModel
+
+
+@pytest.fixture(scope="module")
+def test_reviews() -> pd.DataFrame:
+    return amazon_reviews("test")
+
+
+Embedded = tuple[np.ndarray, np.ndarray, list[str]]
+
+
+def says_great(reviews: pd.Series) -> pd.Series:
+    """A cheap real predictor: a review that says "great" is scored great."""
+    return reviews.str.contains("great", case=False).map({True: "great", False: "other"})
+
+
+def test_wilson_interval_matches_the_formula() -> None:
+    # 8 of 10 right; Wilson (1927): (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)
+    z, n, p = 1.959963984540054, 10, 0.8
+    centre, half = p + z**2 / (2 * n), z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    low, high = (centre - half) / (1 + z**2 / n), (centre + half) / (1 + z**2 / n)
+    assert (round(low, 4), round(high, 4)) == (0.4902, 0.9433)
+
+    found = evaluate(["a"] * 8 + ["b"] * 2, ["a"] * 10)
+    assert found.accuracy == 0.8
+    assert found.accuracy_interval == pytest.approx((low, high), abs=1e-9)
+
+
+def test_f1_is_sklearns_macro_f1_inside_its_interval(test_reviews: pd.DataFrame) -> None:
+    sample = test_reviews.head(60)
+    predicted = says_great(sample["review"])
+    found = evaluate(predicted, sample["score"])
+    expected = f1_score(sample["score"], predicted, average="macro")
+    assert found.f1_macro == pytest.approx(expected)
+    assert found.f1_macro_interval[0] <= found.f1_macro <= found.f1_macro_interval[1]
+    assert found.labels == ["great", "other"]
+    assert found.n == 60
+    # the same input gives the same interval (fixed seed)
+    assert evaluate(predicted, sample["score"]).f1_macro_interval == found.f1_macro_interval
+
+
+def test_the_interval_narrows_as_labels_grow(test_reviews: pd.DataFrame) -> None:
+    widths, texts = [], []
+    for n in (20, 80, 320):
+        sample = test_reviews.head(n)
+        found = evaluate(says_great(sample["review"]), sample["score"], source="held-out labels")
+        widths.append((np.diff(found.accuracy_interval)[0], np.diff(found.f1_macro_interval)[0]))
+        texts.append(str(found))
+    accuracy_widths, f1_widths = zip(*widths, strict=True)
+    assert accuracy_widths[0] > accuracy_widths[1] > accuracy_widths[2]
+    assert f1_widths[0] > f1_widths[1] > f1_widths[2]
+    assert accuracy_widths[0] > 0.2 and "label more rows to narrow it" in texts[0]
+    assert accuracy_widths[2] < 0.2 and "wide" not in texts[2]
+    assert texts[2].startswith("accuracy 0.") and "n=320, held-out labels" in texts[2]
+
+
+def test_series_align_on_index_and_unlabelled_rows_drop(test_reviews: pd.DataFrame) -> None:
+    sample = test_reviews.head(40)
+    predicted = says_great(sample["review"])
+    # the labelling panel's column: labels for a few rows, NaN elsewhere, in another order
+    labels = sample["score"].where(sample.index % 3 == 0).sample(frac=1, random_state=1)
+    found = evaluate(predicted, labels)
+    kept = sample.index[sample.index % 3 == 0]
+    assert found.n == len(kept) == 14
+    assert found.accuracy == pytest.approx((predicted[kept] == sample["score"][kept]).mean())
+    # a Series and a list compare by position
+    assert evaluate(predicted[kept], list(sample["score"][kept])).accuracy == found.accuracy
+
+
+def test_bool_categorical_and_integer_labels_compare_as_text(test_reviews: pd.DataFrame) -> None:
+    sample = test_reviews.head(30)
+    great = sample["score"] == "great"
+    says = sample["review"].str.contains("great", case=False)
+    as_bool = evaluate(says, great)
+    as_cat = evaluate(says_great(sample["review"]).astype("category"), sample["score"])
+    # an integer label column with a NaN becomes float: 1.0 still equals 1
+    as_int = evaluate(says.astype(int), great.astype(int).where(sample.index != 0))
+    assert as_bool.accuracy == as_cat.accuracy
+    assert as_bool.labels == ["False", "True"] and as_int.labels == ["0", "1"]
+    assert as_int.n == 29
+
+
+def test_evaluation_round_trips_through_json(test_reviews: pd.DataFrame) -> None:
+    sample = test_reviews.head(32)
+    found = llm_magics.evaluate(says_great(sample["review"]), sample["score"], source="5-fold CV")
+    values = json.loads(json.dumps(found.to_dict()))
+    assert isinstance(found, llm_magics.Evaluation)
+    assert Evaluation.from_dict(values) == found
+    assert values["text"] == str(found)
+    assert "<table>" in found._repr_html_() and "n=32, 5-fold CV" in found._repr_html_()
+    assert quality_text({"quality": values, "method": "setfit"}) == f"{found} · method setfit"
+    assert quality_text({"method": "setfit"}) is None
+
+
+def test_evaluate_errors_are_one_line() -> None:
+    with pytest.raises(InvalidArgumentError, match="share no index labels"):
+        evaluate(pd.Series(["a"], index=[1]), pd.Series(["a"], index=[2]))
+    with pytest.raises(InvalidArgumentError, match="predicted has 2 values and truth 3"):
+        evaluate(["a", "b"], ["a", "b", "a"])
+    with pytest.raises(InvalidArgumentError, match="repeats index labels"):
+        evaluate(pd.Series(["a", "b"], index=[1, 1]), pd.Series(["a"], index=[1]))
+    with pytest.raises(InvalidArgumentError, match="label some rows first"):
+        evaluate(["a", "b"], [None, np.nan])
+    with pytest.raises(InvalidArgumentError, match="between 0 and 1"):
+        evaluate(["a"], ["a"], confidence=95)
+
+
+def test_one_row_gives_the_widest_f1_interval_without_warnings() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = evaluate(["a"], ["a"])
+        perfect = evaluate(["a"] * 5, ["a"] * 5)
+    assert found.f1_macro_interval == (0.0, 1.0)
+    assert perfect.f1_macro_interval == (1.0, 1.0)
+
+
+@pytest.fixture(scope="module")
+def embedded(embedder: LoadedModel) -> Embedded:
+    """Out-of-fold probabilities of 240 real reviews from a logistic regression on the embedding
+    model's vectors, and their labels (column numbers)."""
+    frame = amazon_reviews("train").head(240)
+    # the first 1,500 characters: under the encoder's 512 tokens, so nothing is cut
+    vectors = embed(
+        frame["review"].str.slice(0, 1500).tolist(), model=embedder, progress=False
+    ).vectors
+    labels = sorted(frame["score"].unique())
+    y = frame["score"].map({label: i for i, label in enumerate(labels)}).to_numpy()
+    # C=100: little regularisation, so the probabilities are overconfident, as a model's often are
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    probs = cross_val_predict(
+        LogisticRegression(C=100, max_iter=2000), vectors, y, cv=folds, method="predict_proba"
+    )
+    return probs, y, labels
+
+
+def test_calibrate_keeps_rows_summing_to_one_and_improves_held_out_loss(embedded: Embedded) -> None:
+    probs, y, _ = embedded
+    half = len(y) // 2
+    before = log_loss(y[half:], probs[half:]), brier_score_loss(y[half:], probs[half:, 1])
+    for method, rows in (("auto", half), ("sigmoid", half), ("isotonic", half)):
+        out = calibrate(probs[:rows], y[:rows], probs[half:], method=method)
+        assert out.shape == probs[half:].shape
+        assert np.allclose(out.sum(axis=1), 1.0) and (out >= 0).all()
+        after = log_loss(y[half:], out), brier_score_loss(y[half:], out[:, 1])
+        assert after[0] < before[0] or after[1] < before[1], (method, before, after)
+    # auto is sigmoid under 100 labelled rows
+    small = calibrate(probs[:80], y[:80], probs[half:])
+    assert np.allclose(small, calibrate(probs[:80], y[:80], probs[half:], method="sigmoid"))
+
+
+def test_conformal_sets_cover_held_out_rows(embedded: Embedded) -> None:
+    probs, y, labels = embedded
+    half = len(y) // 2
+    sets = conformal_sets(probs[:half], y[:half], probs[half:], coverage=0.9)
+    assert sets.shape == probs[half:].shape and sets.dtype == bool
+    covered = sets[np.arange(len(sets)), y[half:]].mean()
+    assert covered >= 0.85
+    abstain = sets.sum(axis=1) != 1
+    confident = ~abstain
+    assert 0 < confident.sum() < len(sets)
+    # the rows kept are the easier ones: their single label is right more often than argmax overall
+    right = probs[half:].argmax(axis=1) == y[half:]
+    assert right[confident].mean() >= right.mean()
+    # higher coverage gives sets at least as large
+    wider = conformal_sets(probs[:half], y[:half], probs[half:], coverage=0.95)
+    assert (wider >= sets).all()
+    assert len(labels) == 2
+
+
+def test_calibration_and_conformal_errors(embedded: Embedded) -> None:
+    probs, y, _ = embedded
+    with pytest.raises(InvalidArgumentError, match="need at least 10 labelled rows"):
+        conformal_sets(probs[:6], y[:6], probs, coverage=0.9)
+    with pytest.raises(InvalidArgumentError, match="need at least 20 labelled rows"):
+        conformal_sets(probs[:12], y[:12], probs, coverage=0.95)
+    with pytest.raises(InvalidArgumentError, match="column numbers"):
+        calibrate(probs[:20], np.array(["great", "other"] * 10), probs)
+    with pytest.raises(InvalidArgumentError, match="none for column"):
+        calibrate(probs[y == 0][:20], y[y == 0][:20], probs)
+    with pytest.raises(InvalidArgumentError, match="same 2 or more columns"):
+        calibrate(probs[:20], y[:20], probs[:, :1])
+    with pytest.raises(InvalidArgumentError, match="'auto', 'sigmoid' or 'isotonic'"):
+        calibrate(probs[:20], y[:20], probs, method="platt")
+    with pytest.raises(InvalidArgumentError, match="one label per calibration row"):
+        conformal_sets(probs[:0], y[:0], probs)
+    with pytest.raises(InvalidArgumentError, match="coverage must be between 0 and 1"):
+        conformal_sets(probs[:20], y[:20], probs, coverage=90)
