@@ -25,6 +25,7 @@ the warnings of the inner calls with :func:`collected_warnings` and says each on
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import difflib
 import os
 import site
@@ -46,6 +47,7 @@ __all__ = [
     "RunInterruptedError",
     "collected_warnings",
     "did_you_mean",
+    "kept_warnings",
     "warn",
 ]
 
@@ -163,10 +165,41 @@ def warn(message: str, category: type[Warning] | None = None) -> None:
     >>> caught[0].category.__name__, str(caught[0].message)
     ('LlmMagicsWarning', '3 rows were cut.')
     """
+    kept = _KEPT.get()
+    if kept is not None:
+        kept.append(message)
+        return
     frame, level = sys._getframe(1), 2  # level 2: warn's caller
     while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_FOLDERS):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category or LlmMagicsWarning, stacklevel=level)
+
+
+_KEPT: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("kept", default=None)
+
+
+@contextlib.contextmanager
+def kept_warnings() -> Iterator[list[str]]:
+    """Keep the messages ``warn`` issues in this block (in this thread only) in a list, unshown.
+
+    For work the user did not ask for by name, such as the labelling panel embedding rows in the
+    background to choose the next one: a row cut to the encoder's 512 tokens matters to a result,
+    not to which row is shown next. Unlike ``warnings.catch_warnings``, which swaps the
+    process-wide filters, it leaves every other thread's warnings alone.
+
+    Examples
+    --------
+    >>> with kept_warnings() as kept:
+    ...     warn("3 rows were cut.")
+    >>> kept
+    ['3 rows were cut.']
+    """
+    kept: list[str] = []
+    token = _KEPT.set(kept)
+    try:
+        yield kept
+    finally:
+        _KEPT.reset(token)
 
 
 @contextlib.contextmanager

@@ -37,7 +37,7 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from llm_magics.errors import InvalidArgumentError
+from llm_magics.errors import InvalidArgumentError, kept_warnings
 from llm_magics.labels import LabelStore, text_key
 from llm_magics.ops.base import TextColumn, resolve_column
 from llm_magics.runtime.manager import ModelManager, get_manager
@@ -457,7 +457,8 @@ class LabelPanel:
         from llm_magics.engine import embed
 
         texts = [self._text[int(p)] for p in self._embedded]
-        with _EMBEDDING:
+        # Rows cut to the encoder's length still serve to pick the next row: no warning for that.
+        with _EMBEDDING, kept_warnings():
             return embed(texts, model=self.model, progress=False, manager=self.manager).vectors
 
     def _embedded_done(self) -> None:

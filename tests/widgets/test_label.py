@@ -235,3 +235,17 @@ def test_clicks_in_a_kernel_write_the_column_and_a_new_kernel_restores_them() ->
         _, printed = run(kernel, CHECK)
         restored, count = printed.strip().rsplit(" ", 1)
         assert json.loads(restored) == labelled and count == "2"
+
+
+def test_the_background_embedding_shows_no_warning_for_rows_cut_to_the_encoder(
+    frame: pd.DataFrame,
+) -> None:
+    import warnings
+
+    frame.iloc[0, frame.columns.get_loc("review")] = " ".join(frame["review"]) * 3  # > 512 tokens
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        panel = frame.llm.label("review", LABELS, into="long")
+        assert panel.wait(60)
+    assert [str(w.message) for w in caught if "tokens" in str(w.message)] == []
+    assert panel.error is None
