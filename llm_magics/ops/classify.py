@@ -164,6 +164,7 @@ SPEC = OpSpec(
     outputs=("label", "probability"),
     prompts=("classify", "classify_question", "filter"),
     argument="labels",
+    frame_arguments=("examples",),
     plan_argument="option",
     example="classify review -> aspect  labels=[taste, price, shipping]",
     tunable=(
@@ -190,8 +191,10 @@ def classify(
     texts: pd.Series,
     labels: Sequence[str] | Mapping[str, str] | None = None,
     *,
+    examples: Any = None,
+    coverage: float | None = None,
     multi_label: bool = False,
-    method: str = "embed",
+    method: str | None = None,
     instruction: str | None = None,
     calibrate: bool | None = None,
     **engine: Any,
@@ -205,30 +208,55 @@ def classify(
     labels
         Label names, or ``{name: description}`` (descriptions are what ``method="embed"`` compares
         with, and what the chat model is asked about with ``multi_label``). Not needed with
-        ``method="finetuned"``: the model's own labels are used.
+        ``method="finetuned"`` (the model's own labels are used) or with ``examples`` (their
+        sorted distinct labels).
+    examples
+        Labelled examples to learn from (``llm_magics.ops.fewshot``): a label column on the texts'
+        index with NaN where unlabelled (what ``df.llm.label`` writes), a DataFrame of (text,
+        label) or a dict ``{text: label}``; at least two per label.
+    coverage
+        With ``examples``: add ``label_set``, the split-conformal set of labels that holds the true
+        one for this share of rows (0.9), and ``abstain`` (the set is not one label).
     multi_label
         Score every label on its own (yes/no per label); ``label`` lists those above 0.5.
     method
-        ``"embed"`` (similarity of embeddings to label descriptions), ``"llm"`` (the chat
+        Without ``examples`` (``None``: ``"embed"``): ``"embed"`` (similarity of embeddings to label descriptions), ``"llm"`` (the chat
         model's answer probabilities) or ``"finetuned"`` (a classifier from ``finetune``, named
         by ``model``). With the default models ``embed`` is the default: on 1,000
         real reviews (great vs other) it reached macro-F1 0.535 against 0.417 for ``llm``, at the
         same accuracy and a tenth of the time (``bench/quality.py``); a larger chat model changes
-        that.
+        that. With ``examples`` (``None``: ``"auto"``): ``"linear"``, ``"stack"``, ``"llm"``
+        (the examples in the chat model's prompt), ``"setfit"``, ``"finetuned"``, ``"embed"``
+        (zero-shot, the examples only measure it) or ``"auto"`` (the best by cross-validation on
+        the examples; ``attrs["llm_magics"]["methods"]`` has every one tried).
     instruction
         The question asked before each text (``method="llm"``), instead of the shipped one.
     calibrate
         Contextual calibration against content-free inputs (see the module docs); ``None``: on
-        for ``llm``, off for ``embed`` (what measured best with the default models).
+        for ``llm``, off for ``embed`` (what measured best with the default models). With
+        ``examples``: ``True`` recalibrates the probabilities on the examples' out-of-fold ones.
 
     Returns
     -------
     pandas.DataFrame
         ``label``, ``probability`` (of that label) and ``p_<label>`` per label, on the same index;
-        missing texts give NaN.
+        missing texts give NaN. With ``examples``, ``attrs["llm_magics"]`` holds ``quality`` (the
+        cross-validated accuracy and macro-F1 with intervals) and ``method``.
     """
-    if method not in ("llm", "embed", "finetuned"):
-        msg = f"method must be 'embed', 'llm' or 'finetuned', not {method!r}."
+    if examples is not None:
+        if multi_label:
+            msg = "classify(examples=...) learns one label per row; leave multi_label out."
+            raise InvalidArgumentError(msg)
+        return _from_examples(
+            texts, labels, examples, method or "auto", instruction, calibrate, coverage, engine
+        )
+    method = method or "embed"
+    if method not in ("llm", "embed", "finetuned") or coverage is not None:
+        msg = (
+            "coverage= needs labelled rows: pass examples= (a label column) as well."
+            if coverage is not None
+            else f"method must be 'embed', 'llm' or 'finetuned', not {method!r}."
+        )
         raise InvalidArgumentError(msg)
     if method == "finetuned":
         return _finetuned(texts, labels, **engine)
@@ -271,6 +299,59 @@ def classify(
         {"labels": names, "multi_label": multi_label, "method": method, "calibrate": calibrate},
         steps,
     )
+    return result
+
+
+def _from_examples(
+    texts: pd.Series,
+    labels: Sequence[str] | Mapping[str, str] | None,
+    examples: Any,
+    method: str,
+    instruction: str | None,
+    calibrate: bool | None,
+    coverage: float | None,
+    engine: dict[str, Any],
+) -> pd.DataFrame:
+    """``classify`` learning from ``examples`` (``llm_magics.ops.fewshot``)."""
+    from llm_magics.ops import fewshot
+
+    names = _check_labels(labels)[0] if labels is not None else None
+    ex = fewshot.parse_examples(examples, texts, names, op="classify")
+    names = ex.labels
+    if isinstance(labels, Mapping):
+        descriptions = [str(labels[n]) for n in names]
+    else:
+        descriptions = [f"This text is about {n}." for n in names]
+    question = instruction or render("classify_question", labels=", ".join(names))
+    column = TextColumn.of(texts, "classify")
+    method = "zero-shot embed" if method == "embed" else method
+    problem = fewshot.problem(
+        ex, column.texts, method=method, question=question, zero_shot={}, engine=engine
+    )
+
+    def chat(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
+        prompt = lambda t: render("classify", question=question, text=t)  # noqa: E731
+        scored = score_labels(rows, names, prompt, **problem.chat)
+        return scored.probs, scored.provenance
+
+    def embedded(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
+        logits, steps = _embed_labels(rows, descriptions, calibrate=False, **problem.encoder)
+        return _softmax(logits), steps
+
+    problem.zero_shot = {"zero-shot llm": chat, "zero-shot embed": embedded}
+    learned = fewshot.learn(problem, method)
+    result = _label_frame(column, names, learned.probs)
+    parameters = {"labels": names, "method": learned.method, "examples": len(ex.texts)}
+    record_provenance(result, "classify", parameters, learned.steps)
+    probs = fewshot.attach_quality(result, learned, calibrate=bool(calibrate), coverage=coverage)
+    if calibrate:
+        calibrated = _label_frame(column, names, probs)
+        for name in calibrated.columns:
+            result[name] = calibrated[name]
+    if coverage is not None:
+        sets, abstain = fewshot.conformal(learned, probs, coverage)
+        result["label_set"] = column.series(sets, name="label_set")
+        result["abstain"] = column.series(abstain, name="abstain", dtype="boolean")
     return result
 
 
