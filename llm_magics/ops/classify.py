@@ -343,7 +343,7 @@ def _from_examples(
     result = _label_frame(column, names, learned.probs)
     parameters = {"labels": names, "method": learned.method, "examples": len(ex.texts)}
     record_provenance(result, "classify", parameters, learned.steps)
-    probs = fewshot.attach_quality(result, learned, calibrate=bool(calibrate), coverage=coverage)
+    probs = fewshot.attach_quality(result, learned, calibrate=bool(calibrate))
     if calibrate:
         calibrated = _label_frame(column, names, probs)
         for name in calibrated.columns:

@@ -204,7 +204,7 @@ def _from_examples(
     result = column.series(list(yes > threshold), name=f"{column.name}_match", dtype="boolean")
     parameters = {"condition": condition, "method": learned.method, "threshold": threshold}
     record_provenance(result, "filter", parameters | {"examples": len(ex.texts)}, learned.steps)
-    yes = fewshot.attach_quality(result, learned, calibrate=False, coverage=None)[:, 0]
+    yes = fewshot.attach_quality(result, learned, calibrate=False)[:, 0]
     probability = column.series(yes, name="p_yes", dtype="float64")
     result.attrs["llm_magics"]["probability"] = probability.tolist()
     return result

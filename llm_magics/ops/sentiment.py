@@ -150,7 +150,7 @@ def _from_examples(
     record_provenance(
         result, "sentiment", {"method": learned.method, "examples": len(ex.texts)}, learned.steps
     )
-    fitted = fewshot.attach_quality(result, learned, calibrate=calibrate, coverage=coverage)
+    fitted = fewshot.attach_quality(result, learned, calibrate=calibrate)
     probs[:, at] = fitted
     made = _frame(column, probs)
     for name in made.columns:

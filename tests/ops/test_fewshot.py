@@ -95,11 +95,11 @@ def test_classify_auto_reports_every_method_and_conformal_sets(labelled: pd.Data
         progress=False,
     )
     table = result.attrs["llm_magics"]["methods"]
-    assert set(table) == {"zero-shot llm", "zero-shot embed", "linear", "stack", "llm"}
+    assert {"zero-shot llm", "zero-shot embed", "linear", "stack"} <= set(table)
     chosen = result.attrs["llm_magics"]["method"]
     assert table[chosen]["f1_macro"] == max(row["f1_macro"] for row in table.values())
     _check(result, ["great", "other"], chosen)
-    assert "choice among 5 methods" in result.attrs["llm_magics"]["quality"]["source"]
+    assert f"choice among {len(table)} methods" in result.attrs["llm_magics"]["quality"]["source"]
     for labels, abstain in zip(result["label_set"], result["abstain"], strict=True):
         assert set(labels) <= {"great", "other"}
         assert abstain == (len(labels) != 1)
