@@ -31,6 +31,7 @@ from llm_magics.ops.spec import OpSpec, Setting, Uses
 __all__ = ["SPEC", "LabelScores", "classify", "score_labels"]
 
 CONTENT_FREE = ("N/A", "[MASK]", "")
+SENTIMENTS = ("positive", "negative", "neutral")  # sentiment's labels (it imports this module)
 EMBED_TEMPERATURE = 0.05  # cosine similarities differ by a few hundredths between labels
 
 
@@ -338,7 +339,14 @@ def _from_examples(
         logits, steps = _embed_labels(rows, descriptions, calibrate=False, **problem.encoder)
         return _softmax(logits), steps
 
+    def mood(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
+        prompt = lambda t: render("sentiment", text=t)  # noqa: E731
+        scored = score_labels(rows, list(SENTIMENTS), prompt, calibrate=False, **problem.chat)
+        return scored.probs, scored.provenance
+
     problem.zero_shot = {"zero-shot llm": chat, "zero-shot embed": embedded}
+    # Many labellings follow the writer's mood (great/other, complaint/praise): "stack" weighs it.
+    problem.readings = {"sentiment": mood}
     learned = fewshot.learn(problem, method)
     result = _label_frame(column, names, learned.probs)
     parameters = {"labels": names, "method": learned.method, "examples": len(ex.texts)}

@@ -5,9 +5,12 @@ Not an operation: ``classify``, ``sentiment`` and ``filter`` call ``learn`` when
 
 - ``"linear"``: logistic regression on the embedding model's vectors (frozen encoder).
 - ``"stack"``: stacking (Wolpert 1992): a logistic regression on a few features, the
-  log-probabilities of ``"linear"`` (out of fold) and of the op's zero-shot scores (the chat
-  model's, and the embedding model's where the op has one): the chat model's reading of the text
-  and the examples' evidence combined. Joining the 384 vector dimensions and the two zero-shot
+  log-probabilities of ``"linear"`` (out of fold), of the op's zero-shot scores (the chat
+  model's, and the embedding model's where the op has one) and of its other ``readings``
+  (``classify``: the chat model's sentiment): the chat model's reading of the text and the
+  examples' evidence combined. With the sentiment reading, on 300 held-out reviews (great /
+  other, 32 examples, 3 draws) it reached 0.686 accuracy and 0.657 macro-F1 against 0.611 /
+  0.531 for ``"linear"`` and 0.582 / 0.534 without it. Joining the 384 vector dimensions and the two zero-shot
   columns in one regression instead drowned the zero-shot columns (0.597 held-out accuracy
   against 0.600 for ``"linear"``, 32 examples, ``bench/fewshot.py``).
 - ``"llm"``: the chat model with the examples in the prompt ("text → label", each example cut so
@@ -219,6 +222,8 @@ class FewShot:
 
     ``zero_shot`` maps a candidate's name (``"zero-shot llm"``, ``"zero-shot embed"``) to a
     function texts → (probabilities over ``examples.labels``, engine provenance); ``"stack"`` uses the chat one.
+    ``readings`` are more of the chat model's probabilities that ``"stack"`` weighs but that are
+    no answer themselves (``classify``'s sentiment: 3 columns, not the labels).
     ``question`` is the op's instruction for the ``"llm"`` prompt. Texts are addressed by their
     position in ``examples.texts + rows``.
     """
@@ -230,6 +235,7 @@ class FewShot:
     chat: dict[str, Any]
     encoder: dict[str, Any]
     seed: int = 0
+    readings: Mapping[str, Probabilities] = field(default_factory=dict)
     steps: list[Provenance] = field(default_factory=list)
     _vectors: np.ndarray | None = None
     _zero: dict[str, np.ndarray] = field(default_factory=dict)
@@ -249,7 +255,8 @@ class FewShot:
     def zero(self, name: str) -> np.ndarray:
         """The zero-shot candidate ``name``'s probabilities of every text, computed once."""
         if name not in self._zero:
-            self._zero[name], steps = self.zero_shot[name](self.texts)
+            function = self.zero_shot.get(name) or self.readings[name]
+            self._zero[name], steps = function(self.texts)
             self.steps = [*self.steps, *steps]
         return self._zero[name]
 
@@ -264,7 +271,7 @@ class FewShot:
         linear = np.zeros((len(train), len(self.labels)))
         for fit, held in inner.split(np.zeros(len(train)), y):
             linear[held] = self._linear(train[fit], train[held])
-        zero = np.hstack([_log(self.zero(name)) for name in self.zero_shot])
+        zero = np.hstack([_log(self.zero(name)) for name in [*self.zero_shot, *self.readings]])
         model = _logistic(np.hstack([_log(linear), zero[train]]), y)
         features = np.hstack([_log(self._linear(train, test)), zero[test]])
         return _columns(model.predict_proba(features), model.classes_, self.labels)

@@ -10,13 +10,12 @@ import pandas as pd
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
-from llm_magics.ops.classify import score_labels
+from llm_magics.ops.classify import SENTIMENTS, score_labels
 from llm_magics.ops.prompts import render
 from llm_magics.ops.spec import OpSpec, Setting, Uses
 
 __all__ = ["SENTIMENTS", "SPEC", "sentiment"]
 
-SENTIMENTS = ("positive", "negative", "neutral")
 
 SPEC = OpSpec(
     name="sentiment",

@@ -106,13 +106,14 @@ def test_classify_auto_reports_every_method_and_conformal_sets(labelled: pd.Data
 
 
 @pytest.mark.slow
-def test_llm_with_examples_puts_them_in_one_shared_prefix(labelled: pd.DataFrame) -> None:
+def test_llm_with_examples_scores_once_per_fit(labelled: pd.DataFrame) -> None:
     result = classify(labelled["review"], examples=labelled["label"], method="llm", progress=False)
     _check(result, ["great", "other"], "llm")
-    # five folds and the final fit: one scoring call each, every one with its own prefix
+    # five folds and the final fit: one scoring call each, so one shared prefix each
     scores = [s for s in result.attrs["llm_magics"]["steps"] if s["primitive"] == "score"]
     assert len(scores) == 6
-    assert scores[-1]["rows"] == 6 + 3  # the unlabelled rows and the content-free inputs
+    assert scores[-1]["rows"] == 30 + 3  # every row and the content-free inputs
+    assert [s["rows"] for s in scores[:5]] == [5 + 3] * 4 + [4 + 3]  # each fold's held-out rows
 
 
 def test_zero_shot_with_examples_is_measured_not_fitted(labelled: pd.DataFrame) -> None:
