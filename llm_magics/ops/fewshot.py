@@ -308,11 +308,11 @@ class FewShot:
 
     def _in_prompt(self, texts: list[str], y: np.ndarray, rows: list[str]) -> np.ndarray:
         """The chat model's probabilities with the examples listed in the shared prompt prefix."""
-        from llm_magics.ops.classify import score_labels
+        from llm_magics.ops.scoring import score_labels
 
         width = max(40, 4 * PREFIX_TOKENS // max(1, len(texts)))
         listed = "\n\n".join(
-            render("fewshot_example", text=_shorten(t, width), label=self.labels[c])
+            render("fewshot_example", example=_shorten(t, width), label=self.labels[c])
             for t, c in zip(texts, y, strict=True)
         )
         scored = score_labels(
@@ -554,27 +554,28 @@ def attach_quality(
     ``calibrate`` recalibrates the rows' probabilities on the out-of-fold ones
     (``llm_magics.quality.calibrate``: Platt sigmoid under ~100 examples, isotonic above).
     """
-    from llm_magics import quality
+    from llm_magics.quality import calibrate as recalibrate
+    from llm_magics.quality import evaluate
 
     truth = [learned.labels[c] for c in learned.y]
     predicted = [learned.labels[c] for c in learned.oof.argmax(axis=1)]
-    evaluation = quality.evaluate(predicted, truth, source=learned.source)
+    evaluation = evaluate(predicted, truth, source=learned.source)
     meta = result.attrs.setdefault("llm_magics", {})
     meta["quality"] = evaluation.to_dict()
     meta["method"] = learned.method
     meta["methods"] = learned.methods
     if calibrate and len(learned.probs):
-        return quality.calibrate(learned.oof, learned.y, learned.probs)
+        return recalibrate(learned.oof, learned.y, learned.probs)
     return learned.probs
 
 
 def conformal(learned: Learned, probs: np.ndarray, coverage: float) -> tuple[list, list]:
     """Conformal label sets (lists of names) and ``abstain`` (set size ≠ 1) per row."""
-    from llm_magics import quality
+    from llm_magics.quality import conformal_sets
 
     if not 0.0 < coverage < 1.0:
         msg = f"coverage must be between 0 and 1 (0.9: nine rows in ten), not {coverage}."
         raise InvalidArgumentError(msg)
-    sets = quality.conformal_sets(learned.oof, learned.y, probs, coverage=coverage)
+    sets = conformal_sets(learned.oof, learned.y, probs, coverage=coverage)
     names = [[learned.labels[j] for j in np.flatnonzero(row)] for row in sets]
     return names, [len(n) != 1 for n in names]
