@@ -14,76 +14,24 @@ content-free inputs' similarities.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from llm_magics.engine import embed, score
+from llm_magics.engine import embed
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.prompts import render
+from llm_magics.ops.scoring import CONTENT_FREE, LabelScores, _softmax, score_labels
 from llm_magics.ops.spec import OpSpec, Setting, Uses
 
 __all__ = ["SPEC", "LabelScores", "classify", "score_labels"]
 
-CONTENT_FREE = ("N/A", "[MASK]", "")
+SENTIMENTS = ("positive", "negative", "neutral")  # sentiment's labels (it imports this module)
 EMBED_TEMPERATURE = 0.05  # cosine similarities differ by a few hundredths between labels
-
-
-@dataclass(frozen=True)
-class LabelScores:
-    """Calibrated probabilities (rows × labels) and the engine calls that produced them."""
-
-    probs: np.ndarray
-    labels: list[str]
-    provenance: list[Provenance]
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    weights = np.exp(shifted)
-    return weights / weights.sum(axis=1, keepdims=True)
-
-
-def _spellings(labels: Sequence[str]) -> tuple[list[str], np.ndarray]:
-    """Every spelling scored (label, Label) and which label each one counts for."""
-    candidates, owner = [], []
-    for i, label in enumerate(labels):
-        for spelling in dict.fromkeys([label, label[:1].upper() + label[1:]]):
-            candidates.append(spelling)
-            owner.append(i)
-    return candidates, np.array(owner)
-
-
-def score_labels(
-    texts: Sequence[str],
-    labels: Sequence[str],
-    prompt: Callable[[str], str],
-    *,
-    calibrate: bool = True,
-    **engine: Any,
-) -> LabelScores:
-    """Probability of each label as the chat model's answer to ``prompt(text)``, calibrated.
-
-    ``engine`` holds the shared engine arguments (``model``, ``progress``, ``cache``,
-    ``batch_tokens``, ``manager``; see ``llm_magics.ops.spec.ENGINE_ARGUMENTS``).
-    """
-    candidates, owner = _spellings(labels)
-    rows = [prompt(t) for t in texts]
-    free = [prompt(t) for t in CONTENT_FREE] if calibrate else []
-    result = score(rows + free, candidates, **engine)
-    spelled = np.exp(result.logprobs - result.logprobs.max(axis=1, keepdims=True))
-    per_label = np.zeros((len(spelled), len(labels)))
-    np.add.at(per_label.T, owner, spelled.T)
-    logits = np.log(np.maximum(per_label, 1e-300))
-    if calibrate:
-        baseline = _softmax(logits[len(rows) :]).mean(axis=0)
-        logits = logits[: len(rows)] - np.log(baseline)
-    return LabelScores(_softmax(logits), list(labels), [result.provenance])
 
 
 def _embed_labels(
@@ -164,6 +112,7 @@ SPEC = OpSpec(
     outputs=("label", "probability"),
     prompts=("classify", "classify_question", "filter"),
     argument="labels",
+    frame_arguments=("examples",),
     plan_argument="option",
     example="classify review -> aspect  labels=[taste, price, shipping]",
     tunable=(
@@ -190,8 +139,10 @@ def classify(
     texts: pd.Series,
     labels: Sequence[str] | Mapping[str, str] | None = None,
     *,
+    examples: Any = None,
+    coverage: float | None = None,
     multi_label: bool = False,
-    method: str = "embed",
+    method: str | None = None,
     instruction: str | None = None,
     calibrate: bool | None = None,
     **engine: Any,
@@ -205,30 +156,55 @@ def classify(
     labels
         Label names, or ``{name: description}`` (descriptions are what ``method="embed"`` compares
         with, and what the chat model is asked about with ``multi_label``). Not needed with
-        ``method="finetuned"``: the model's own labels are used.
+        ``method="finetuned"`` (the model's own labels are used) or with ``examples`` (their
+        sorted distinct labels).
+    examples
+        Labelled examples to learn from (``llm_magics.ops.fewshot``): a label column on the texts'
+        index with NaN where unlabelled (what ``df.llm.label`` writes), a DataFrame of (text,
+        label) or a dict ``{text: label}``; at least two per label.
+    coverage
+        With ``examples``: add ``label_set``, the split-conformal set of labels that holds the true
+        one for this share of rows (0.9), and ``abstain`` (the set is not one label).
     multi_label
         Score every label on its own (yes/no per label); ``label`` lists those above 0.5.
     method
-        ``"embed"`` (similarity of embeddings to label descriptions), ``"llm"`` (the chat
+        Without ``examples`` (``None``: ``"embed"``): ``"embed"`` (similarity of embeddings to label descriptions), ``"llm"`` (the chat
         model's answer probabilities) or ``"finetuned"`` (a classifier from ``finetune``, named
         by ``model``). With the default models ``embed`` is the default: on 1,000
         real reviews (great vs other) it reached macro-F1 0.535 against 0.417 for ``llm``, at the
         same accuracy and a tenth of the time (``bench/quality.py``); a larger chat model changes
-        that.
+        that. With ``examples`` (``None``: ``"auto"``): ``"linear"``, ``"stack"``, ``"llm"``
+        (the examples in the chat model's prompt), ``"setfit"``, ``"finetuned"``, ``"embed"``
+        (zero-shot, the examples only measure it) or ``"auto"`` (the best by cross-validation on
+        the examples; ``attrs["llm_magics"]["methods"]`` has every one tried).
     instruction
         The question asked before each text (``method="llm"``), instead of the shipped one.
     calibrate
         Contextual calibration against content-free inputs (see the module docs); ``None``: on
-        for ``llm``, off for ``embed`` (what measured best with the default models).
+        for ``llm``, off for ``embed`` (what measured best with the default models). With
+        ``examples``: ``True`` recalibrates the probabilities on the examples' out-of-fold ones.
 
     Returns
     -------
     pandas.DataFrame
         ``label``, ``probability`` (of that label) and ``p_<label>`` per label, on the same index;
-        missing texts give NaN.
+        missing texts give NaN. With ``examples``, ``attrs["llm_magics"]`` holds ``quality`` (the
+        cross-validated accuracy and macro-F1 with intervals) and ``method``.
     """
-    if method not in ("llm", "embed", "finetuned"):
-        msg = f"method must be 'embed', 'llm' or 'finetuned', not {method!r}."
+    if examples is not None:
+        if multi_label:
+            msg = "classify(examples=...) learns one label per row; leave multi_label out."
+            raise InvalidArgumentError(msg)
+        return _from_examples(
+            texts, labels, examples, method or "auto", instruction, calibrate, coverage, engine
+        )
+    method = method or "embed"
+    if method not in ("llm", "embed", "finetuned") or coverage is not None:
+        msg = (
+            "coverage= needs labelled rows: pass examples= (a label column) as well."
+            if coverage is not None
+            else f"method must be 'embed', 'llm' or 'finetuned', not {method!r}."
+        )
         raise InvalidArgumentError(msg)
     if method == "finetuned":
         return _finetuned(texts, labels, **engine)
@@ -271,6 +247,66 @@ def classify(
         {"labels": names, "multi_label": multi_label, "method": method, "calibrate": calibrate},
         steps,
     )
+    return result
+
+
+def _from_examples(
+    texts: pd.Series,
+    labels: Sequence[str] | Mapping[str, str] | None,
+    examples: Any,
+    method: str,
+    instruction: str | None,
+    calibrate: bool | None,
+    coverage: float | None,
+    engine: dict[str, Any],
+) -> pd.DataFrame:
+    """``classify`` learning from ``examples`` (``llm_magics.ops.fewshot``)."""
+    from llm_magics.ops import fewshot
+
+    names = _check_labels(labels)[0] if labels is not None else None
+    ex = fewshot.parse_examples(examples, texts, names, op="classify")
+    names = ex.labels
+    if isinstance(labels, Mapping):
+        descriptions = [str(labels[n]) for n in names]
+    else:
+        descriptions = [f"This text is about {n}." for n in names]
+    question = instruction or render("classify_question", labels=", ".join(names))
+    column = TextColumn.of(texts, "classify")
+    method = "zero-shot embed" if method == "embed" else method
+    problem = fewshot.problem(
+        ex, column.texts, method=method, question=question, zero_shot={}, engine=engine
+    )
+
+    def chat(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
+        prompt = lambda t: render("classify", question=question, text=t)  # noqa: E731
+        scored = score_labels(rows, names, prompt, **problem.chat)
+        return scored.probs, scored.provenance
+
+    def embedded(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
+        logits, steps = _embed_labels(rows, descriptions, calibrate=False, **problem.encoder)
+        return _softmax(logits), steps
+
+    def mood(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
+        prompt = lambda t: render("sentiment", text=t)  # noqa: E731
+        scored = score_labels(rows, list(SENTIMENTS), prompt, calibrate=False, **problem.chat)
+        return scored.probs, scored.provenance
+
+    problem.zero_shot = {"zero-shot llm": chat, "zero-shot embed": embedded}
+    # Many labellings follow the writer's mood (great/other, complaint/praise): "stack" weighs it.
+    problem.readings = {"sentiment": mood}
+    learned = fewshot.learn(problem, method)
+    result = _label_frame(column, names, learned.probs)
+    parameters = {"labels": names, "method": learned.method, "examples": len(ex.texts)}
+    record_provenance(result, "classify", parameters, learned.steps)
+    probs = fewshot.attach_quality(result, learned, calibrate=bool(calibrate))
+    if calibrate:
+        calibrated = _label_frame(column, names, probs)
+        for name in calibrated.columns:
+            result[name] = calibrated[name]
+    if coverage is not None:
+        sets, abstain = fewshot.conformal(learned, probs, coverage)
+        result["label_set"] = column.series(sets, name="label_set")
+        result["abstain"] = column.series(abstain, name="abstain", dtype="boolean")
     return result
 
 

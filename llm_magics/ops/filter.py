@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from llm_magics.engine import embed
+from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.classify import EMBED_TEMPERATURE, score_labels
@@ -45,6 +46,7 @@ SPEC = OpSpec(
     outputs=("{column}_match",),
     prompts=("filter",),
     argument="condition",
+    frame_arguments=("examples",),
     plan_argument="quoted",
     example='filter review "mentions delivery" -> about_delivery',
     tunable=(
@@ -69,7 +71,8 @@ def filter(
     texts: pd.Series,
     condition: str,
     *,
-    method: str = "embed",
+    examples: Any = None,
+    method: str | None = None,
     baseline: str = "An ordinary review of a product.",
     threshold: float = 0.5,
     calibrate: bool = True,
@@ -83,9 +86,15 @@ def filter(
         The text column.
     condition
         What a matching text does or is, in plain words.
+    examples
+        Rows known to match or not (True/False or yes/no), as for ``classify``: a label column on
+        the texts' index (NaN where unknown), a DataFrame of (text, label) or a dict. The result
+        then learns from them (``method``, ``None``: ``"auto"``) and carries the quality
+        estimated on them in ``attrs["llm_magics"]["quality"]``.
     method
-        ``"embed"`` (similarity to the condition against similarity to ``baseline``) or ``"llm"``
-        (the chat model's calibrated "yes").
+        ``"embed"`` (the default: similarity to the condition against similarity to
+        ``baseline``) or ``"llm"`` (the chat model's calibrated "yes"); with ``examples``, one of
+        ``classify``'s methods for examples.
     baseline
         What an ordinary, non-matching row is like (``method="embed"``).
     threshold
@@ -105,10 +114,15 @@ def filter(
     if not 0.0 < threshold < 1.0:
         msg = f"threshold must be between 0 and 1, not {threshold}."
         raise InvalidArgumentError(msg)
+    column = TextColumn.of(texts, "filter")
+    if examples is not None:
+        return _from_examples(
+            column, condition, examples, method or "auto", baseline, threshold, calibrate, engine
+        )
+    method = method or "embed"
     if method not in ("llm", "embed"):
         msg = f"method must be 'embed' or 'llm', not {method!r}."
         raise InvalidArgumentError(msg)
-    column = TextColumn.of(texts, "filter")
     if method == "embed":
         # The rows in one call, the condition in another: progress and counts are the user's rows.
         out = embed(column.texts, **engine)
@@ -129,6 +143,68 @@ def filter(
     parameters = {"condition": condition, "method": method, "threshold": threshold}
     parameters |= {"baseline": baseline} if method == "embed" else {"calibrate": calibrate}
     record_provenance(result, "filter", parameters, steps)
+    probability = column.series(yes, name="p_yes", dtype="float64")
+    result.attrs["llm_magics"]["probability"] = probability.tolist()
+    return result
+
+
+_YES = {"true": "yes", "yes": "yes", "1": "yes", "false": "no", "no": "no", "0": "no"}
+
+
+def _normalise(value: Any) -> str:
+    name = _YES.get(str(value).strip().lower())
+    if name is None:
+        msg = f"filter(examples=...) takes True/False or yes/no, not {value!r}."
+        raise InvalidArgumentError(msg)
+    return name
+
+
+def _from_examples(
+    column: TextColumn,
+    condition: str,
+    examples: Any,
+    method: str,
+    baseline: str,
+    threshold: float,
+    calibrate: bool,
+    engine: dict[str, Any],
+) -> pd.Series:
+    """``filter`` learning from ``examples`` (``llm_magics.ops.fewshot``); P(yes) per row."""
+    from llm_magics.ops import fewshot
+
+    ex = fewshot.parse_examples(
+        examples, column.source, ["yes", "no"], op="filter", normalise=_normalise
+    )
+    condition = condition.strip().rstrip("?.")
+    method = {"embed": "zero-shot embed"}.get(method, method)
+    problem = fewshot.problem(
+        ex,
+        column.texts,
+        method=method,
+        question=render("filter", condition=condition, text="").strip(),
+        zero_shot={},
+        engine=engine,
+    )
+
+    def chat(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
+        prompt = lambda t: render("filter", condition=condition, text=t)  # noqa: E731
+        scored = score_labels(rows, ["yes", "no"], prompt, calibrate=calibrate, **problem.chat)
+        return scored.probs, scored.provenance
+
+    def embedded(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
+        out = embed(rows, **problem.encoder)
+        anchors = embed([condition, baseline], **(problem.encoder | {"progress": False}))
+        margin = out.vectors @ anchors.vectors[0] - out.vectors @ anchors.vectors[1]
+        yes = 1 / (1 + np.exp(-margin / EMBED_TEMPERATURE))
+        return np.column_stack([yes, 1 - yes]), [out.provenance, anchors.provenance]
+
+    problem.zero_shot = {"zero-shot llm": chat, "zero-shot embed": embedded}
+    learned = fewshot.learn(problem, method)
+    yes = learned.probs[:, 0]
+    result = column.series(list(yes > threshold), name=f"{column.name}_match", dtype="boolean")
+    parameters = {"condition": condition, "method": learned.method, "threshold": threshold}
+    record_provenance(result, "filter", parameters | {"examples": len(ex.texts)}, learned.steps)
+    yes = fewshot.attach_quality(result, learned, calibrate=False)[:, 0]
     probability = column.series(yes, name="p_yes", dtype="float64")
     result.attrs["llm_magics"]["probability"] = probability.tolist()
     return result

@@ -31,6 +31,9 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "summarize_answer": "In short,",
     "classify": "{question}\n\n{text}",
     "classify_question": "Which of these best describes the text: {labels}? Answer with one of them.",
+    # few-shot "llm": the examples come first, so every row's prompt shares them as its prefix.
+    "fewshot": "{question} Some texts with their answers:\n\n{examples}\n\nNow this text.\n\n{text}",
+    "fewshot_example": "Text: {example}\nAnswer: {label}",
     "sentiment": "Answer with one word: positive, negative or neutral. What is the sentiment of "
     "this text?\n\n{text}",
     "filter": "Answer yes or no. Does this text match: {condition}?\n\n{text}",

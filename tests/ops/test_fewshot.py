@@ -1,0 +1,172 @@
+"""Few-shot classify/sentiment/filter from labelled examples, on real Amazon reviews and models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from llm_magics.datasets import amazon_reviews
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.ops import fewshot
+from llm_magics.ops.classify import classify
+from llm_magics.ops.filter import filter as filter_op
+from llm_magics.ops.sentiment import sentiment
+from llm_magics.plan import parse_plan
+from llm_magics.plan.runner import mine_plan
+
+
+@pytest.fixture(scope="module")
+def labelled() -> pd.DataFrame:
+    """30 real reviews, the first 24 labelled (12 great, 12 other), the rest unlabelled."""
+    frame = amazon_reviews("train")
+    great = frame[frame.score == "great"].head(15)
+    other = frame[frame.score == "other"].head(15)
+    rows = pd.concat([great.head(12), other.head(12), great.tail(3), other.tail(3)])
+    rows = rows.reset_index(drop=True)
+    rows.index = rows.index + 100
+    rows["label"] = rows["score"].where(rows.index < 124)
+    return rows
+
+
+def test_parse_examples_forms_agree(labelled: pd.DataFrame) -> None:
+    series = fewshot.parse_examples(labelled["label"], labelled["review"])
+    first = labelled.head(24)
+    frame = fewshot.parse_examples(first[["review", "score"]])
+    mapping = fewshot.parse_examples(dict(zip(first.review, first.score, strict=True)))
+    assert series.labels == frame.labels == mapping.labels == ["great", "other"]
+    assert series.texts == frame.texts == mapping.texts
+    assert series.y.tolist() == frame.y.tolist() == [0] * 12 + [1] * 12
+    assert series.folds == 5
+
+
+@pytest.mark.parametrize(
+    ("examples", "labels", "says"),
+    [
+        (pd.Series([np.nan, np.nan]), None, "no labelled rows"),
+        (pd.Series(["great", "bad"]), ["great", "other"], "['bad'] are not among"),
+        (pd.Series(["great", "great"]), None, "every example is 'great'"),
+        (pd.Series(["great", "great", "other"]), None, "['other'] have one example"),
+    ],
+)
+def test_parse_examples_errors(examples: pd.Series, labels: list[str] | None, says: str) -> None:
+    texts = pd.Series(["good tea", "bad tea", "fine tea"])[: len(examples)]
+    with pytest.raises(InvalidArgumentError, match=says.replace("[", r"\[").replace("]", r"\]")):
+        fewshot.parse_examples(examples, texts, labels)
+
+
+def test_examples_without_text_are_dropped_with_a_warning() -> None:
+    texts = pd.Series(["good", None, "bad", "fine", "awful"])
+    labels = pd.Series(["great", "great", "other", "great", "other"])
+    with pytest.warns(UserWarning, match="1 example"):
+        ex = fewshot.parse_examples(labels, texts)
+    assert ex.texts == ["good", "bad", "fine", "awful"]
+
+
+def _check(result: pd.DataFrame, labels: list[str], method: str) -> None:
+    probs = result[[f"p_{n}" for n in labels]].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+    meta = result.attrs["llm_magics"]
+    assert meta["method"] == method
+    quality = meta["quality"]
+    assert quality["n"] == 24
+    low, high = quality["accuracy_interval"]
+    assert 0.0 <= low <= quality["accuracy"] <= high <= 1.0
+    assert "cross-validation on 24 labelled rows" in quality["source"]
+
+
+@pytest.mark.parametrize("method", ["linear", "stack"])
+def test_classify_fitted_methods(labelled: pd.DataFrame, method: str) -> None:
+    result = classify(labelled["review"], examples=labelled["label"], method=method, progress=False)
+    assert result.shape == (30, 4)
+    assert set(result["label"]) <= {"great", "other"}
+    _check(result, ["great", "other"], method)
+    assert list(result.attrs["llm_magics"]["methods"]) == [method]
+
+
+@pytest.mark.slow
+def test_classify_auto_reports_every_method_and_conformal_sets(labelled: pd.DataFrame) -> None:
+    result = classify(
+        labelled["review"],
+        ["great", "other"],
+        examples=labelled["label"],
+        coverage=0.9,
+        calibrate=True,
+        progress=False,
+    )
+    table = result.attrs["llm_magics"]["methods"]
+    assert {"zero-shot llm", "zero-shot embed", "linear", "stack"} <= set(table)
+    chosen = result.attrs["llm_magics"]["method"]
+    assert table[chosen]["f1_macro"] == max(row["f1_macro"] for row in table.values())
+    _check(result, ["great", "other"], chosen)
+    assert f"choice among {len(table)} methods" in result.attrs["llm_magics"]["quality"]["source"]
+    for labels, abstain in zip(result["label_set"], result["abstain"], strict=True):
+        assert set(labels) <= {"great", "other"}
+        assert abstain == (len(labels) != 1)
+
+
+@pytest.mark.slow
+def test_llm_with_examples_scores_once_per_fit(labelled: pd.DataFrame) -> None:
+    result = classify(labelled["review"], examples=labelled["label"], method="llm", progress=False)
+    _check(result, ["great", "other"], "llm")
+    # five folds and the final fit: one scoring call each, so one shared prefix each
+    scores = [s for s in result.attrs["llm_magics"]["steps"] if s["primitive"] == "score"]
+    assert len(scores) == 6
+    assert scores[-1]["rows"] == 30 + 3  # every row and the content-free inputs
+    assert [s["rows"] for s in scores[:5]] == [5 + 3] * 4 + [4 + 3]  # each fold's held-out rows
+
+
+def test_zero_shot_with_examples_is_measured_not_fitted(labelled: pd.DataFrame) -> None:
+    result = classify(
+        labelled["review"], ["great", "other"], examples=labelled["label"], method="embed"
+    )
+    meta = result.attrs["llm_magics"]
+    assert meta["method"] == "zero-shot embed"
+    assert meta["quality"]["source"] == "24 labelled rows (not used for fitting)"
+
+
+def test_method_names_and_coverage_need_examples(labelled: pd.DataFrame) -> None:
+    with pytest.raises(InvalidArgumentError, match="With examples, method must be one of"):
+        classify(labelled["review"], examples=labelled["label"], method="magic")
+    with pytest.raises(InvalidArgumentError, match="coverage= needs labelled rows"):
+        classify(labelled["review"], ["great", "other"], coverage=0.9)
+
+
+@pytest.mark.slow
+def test_sentiment_with_examples(labelled: pd.DataFrame) -> None:
+    names = labelled["label"].map({"great": "positive", "other": "negative"})
+    result = sentiment(labelled["review"], examples=names, method="stack", progress=False)
+    assert list(result.columns) == ["sentiment", "sentiment_score"]
+    assert set(result["sentiment"]) <= {"positive", "negative"}
+    assert result["sentiment_score"].between(-1, 1).all()
+    assert result.attrs["llm_magics"]["method"] == "stack"
+    with pytest.raises(InvalidArgumentError, match=r"use classify\(examples=...\)"):
+        sentiment(labelled["review"], examples=labelled["label"])
+
+
+def test_filter_with_examples(labelled: pd.DataFrame) -> None:
+    matches = labelled["label"].map({"great": True, "other": False})
+    result = filter_op(
+        labelled["review"], "loves the product", examples=matches, method="linear", progress=False
+    )
+    assert result.dtype == "boolean"
+    assert len(result.attrs["llm_magics"]["probability"]) == 30
+    assert result.attrs["llm_magics"]["method"] == "linear"
+    assert result.attrs["llm_magics"]["quality"]["n"] == 24
+
+
+def test_plan_step_takes_an_examples_column(labelled: pd.DataFrame) -> None:
+    plan = parse_plan("classify review -> guess labels=[great, other] examples=label method=linear")
+    run = mine_plan(labelled, plan, progress=False)
+    assert run.frame["guess"].isin(["great", "other"]).all()
+    assert run.outputs[plan.steps[0].line].attrs["llm_magics"]["method"] == "linear"
+
+
+@pytest.mark.slow
+def test_setfit_with_tiny_settings(labelled: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(fewshot.SETFIT, "num_iterations", 1)
+    first = labelled.head(24).iloc[::2]  # 6 + 6 examples
+    examples = dict(zip(first.review, first.score, strict=True))
+    result = classify(labelled["review"].tail(6), examples=examples, method="setfit")
+    assert result.attrs["llm_magics"]["method"] == "setfit"
+    np.testing.assert_allclose(result[["p_great", "p_other"]].sum(axis=1), 1.0, atol=1e-6)
