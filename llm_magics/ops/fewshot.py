@@ -384,6 +384,7 @@ def _setfit(
     import logging
     import shutil
     import tempfile
+    import warnings
 
     from datasets import (
         Dataset,
@@ -425,7 +426,10 @@ def _setfit(
             output_dir=folder,
         )
         data = Dataset.from_dict({"text": texts, "label": [int(c) for c in y]})
-        Trainer(model=model, args=arguments, train_dataset=data).train()
+        with warnings.catch_warnings():
+            # The trainer's data loader asks for pinned memory, which only matters with a GPU.
+            warnings.filterwarnings("ignore", "'pin_memory' argument is set", UserWarning)
+            Trainer(model=model, args=arguments, train_dataset=data).train()
         probs = np.asarray(model.predict_proba(rows, show_progress_bar=False), dtype=float)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
