@@ -130,3 +130,20 @@ def test_your_own_models_runs_and_says_what_it_skipped(tmp_path: Path) -> None:
     assert ("Skipped: the Hugging Face hub cannot be reached" in hub) is not online
     gpu = _text(_cell(cells, "if not GPU:"))
     assert ("Skipped: this machine has no CUDA GPU" in gpu) is not torch.cuda.is_available()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_few_labels_labels_learns_and_checks_its_own_estimate(tmp_path: Path) -> None:
+    cells = _execute("04-few-labels.ipynb", tmp_path)
+    assert "application/vnd.jupyter.widget-view+json" in _text(_cell(cells, "panel = "))
+    progress = _text(_cell(cells, "for _ in range(30)"))
+    assert "30 of 100 labelled" in progress and "most uncertain" in progress
+    learned = _text(_cell(cells, "guess = "))
+    assert re.search(r"chosen: (zero-shot embed|zero-shot llm|linear|stack)", learned)
+    assert "accuracy 0." in learned and "95% CI" in learned and "n=30" in learned
+    assert "label_set" in _text(_cell(cells, 'guess[["label"'))
+    assert "Evaluation(n=70" in _text(_cell(cells, "unlabelled = "))
+    assert re.search(r"held the true label on \d+%", _text(_cell(cells, "held = ")))
+    run = _text(_cell(cells, "%%mine reviews"))
+    assert "Quality" in run and "n=30, 5-fold cross-validation" in run
