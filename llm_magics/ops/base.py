@@ -16,7 +16,7 @@ import functools
 import inspect
 import textwrap
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -239,6 +239,8 @@ def columns_of(frame: pd.DataFrame, names: Any) -> pd.Series | list[pd.Series]:
     """
     if isinstance(names, list | tuple):
         return [columns_of(frame, name) for name in names]  # type: ignore[misc]
+    if isinstance(names, Mapping):  # examples={text: label}: values, not a column's name
+        return names
     if isinstance(names, str) or (np.ndim(names) == 0 and names in frame.columns):
         return resolve_column(frame, names)
     return names

@@ -203,7 +203,8 @@ def classify(
         msg = (
             "coverage= needs labelled rows: pass examples= (a label column) as well."
             if coverage is not None
-            else f"method must be 'embed', 'llm' or 'finetuned', not {method!r}."
+            else f"method must be 'embed', 'llm' or 'finetuned', not {method!r} (with "
+            "examples=, also 'auto', 'linear', 'stack', 'setfit')."
         )
         raise InvalidArgumentError(msg)
     if method == "finetuned":

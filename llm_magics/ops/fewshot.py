@@ -103,6 +103,15 @@ def _pairs(examples: Any, texts: pd.Series | None) -> tuple[list[Any], list[Any]
             raise InvalidArgumentError(msg)
         return examples.iloc[:, 0].tolist(), examples.iloc[:, 1].tolist()
     if isinstance(examples, pd.Series):
+        if texts is not None and examples.index.equals(texts.index):  # the same frame's column
+            labelled = examples.notna().to_numpy()
+            return texts[labelled].tolist(), examples[labelled].tolist()
+        if not examples.index.is_unique or (texts is not None and not texts.index.is_unique):
+            msg = (
+                "examples on an index with repeated values can't be matched to the texts: pass "
+                "a column of the same frame, or a DataFrame of (text, label)."
+            )
+            raise InvalidArgumentError(msg)
         if texts is None or not examples.index.isin(texts.index).all():
             msg = (
                 "examples as a Series must be a column of the same frame (labels on the texts' "
@@ -116,6 +125,27 @@ def _pairs(examples: Any, texts: pd.Series | None) -> tuple[list[Any], list[Any]
         f"(text, label) or a dict of text: label, not {type(examples).__name__}."
     )
     raise InvalidArgumentError(msg)
+
+
+def _warn_conflicts(texts: list[str], names: list[str], op: str) -> None:
+    """One warning counting the texts labelled two ways (they teach nothing, lower the estimate)."""
+    seen: dict[str, set[str]] = {}
+    for text, name in zip(texts, names, strict=True):
+        seen.setdefault(text, set()).add(name)
+    conflicting = sum(len(labels) > 1 for labels in seen.values())
+    if conflicting:
+        warn(
+            f"{op}(): {conflicting} example text(s) carry more than one label; they teach "
+            "nothing and lower the estimate. Check those labels."
+        )
+
+
+def _label_name(label: Any) -> str:
+    """A label's name: ``str``, stripped; a whole float is an int label that NaN made float
+    (``1.0`` → ``"1"``, as a column of 0/1 labels with NaN gaps holds them)."""
+    if isinstance(label, float | np.floating) and float(label).is_integer():
+        return str(int(label))
+    return str(label).strip()
 
 
 def parse_examples(
@@ -155,7 +185,7 @@ def parse_examples(
     for text, label in zip(raw_texts, raw_labels, strict=True):
         if label is None or (np.ndim(label) == 0 and pd.isna(label)):
             continue
-        name = normalise(label) if normalise is not None else str(label).strip()
+        name = normalise(label) if normalise is not None else _label_name(label)
         clean = text_of(text)
         if clean is None:
             dropped += 1
@@ -164,10 +194,11 @@ def parse_examples(
         values.append(name)
     if dropped:
         warn(f"{op}(): {dropped} example(s) without text were left out.")
+    _warn_conflicts(kept, values, op)
     if not values:
         msg = f"{op}(): examples has no labelled rows; label some rows first (df.llm.label(...))."
         raise InvalidArgumentError(msg)
-    names = [str(n) for n in labels] if labels is not None else sorted(set(values))
+    names = [_label_name(n) for n in labels] if labels is not None else sorted(set(values))
     unknown = sorted({v for v in values if v not in names})
     if unknown:
         msg = f"{op}(): example labels {unknown} are not among the labels {names}; fix or add them."
@@ -381,6 +412,8 @@ def _setfit(
     seed: int,
 ) -> np.ndarray:
     """SetFit (Tunstall et al. 2022): contrastive pairs tune the encoder, then a logistic head."""
+    import contextlib
+    import io
     import logging
     import shutil
     import tempfile
@@ -426,8 +459,9 @@ def _setfit(
             output_dir=folder,
         )
         data = Dataset.from_dict({"text": texts, "label": [int(c) for c in y]})
-        with warnings.catch_warnings():
-            # The trainer's data loader asks for pinned memory, which only matters with a GPU.
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            # The trainer's data loader asks for pinned memory, which only matters with a GPU,
+            # and its logging callback prints raw dicts of losses: neither is for the user.
             warnings.filterwarnings("ignore", "'pin_memory' argument is set", UserWarning)
             Trainer(model=model, args=arguments, train_dataset=data).train()
         probs = np.asarray(model.predict_proba(rows, show_progress_bar=False), dtype=float)
@@ -578,8 +612,12 @@ def conformal(learned: Learned, probs: np.ndarray, coverage: float) -> tuple[lis
     """Conformal label sets (lists of names) and ``abstain`` (set size ≠ 1) per row."""
     from llm_magics.quality import conformal_sets
 
+    try:
+        coverage = float(coverage)
+    except (TypeError, ValueError):
+        coverage = float("nan")
     if not 0.0 < coverage < 1.0:
-        msg = f"coverage must be between 0 and 1 (0.9: nine rows in ten), not {coverage}."
+        msg = f"coverage must be a number between 0 and 1 (0.9: nine rows in ten), not {coverage}."
         raise InvalidArgumentError(msg)
     sets = conformal_sets(learned.oof, learned.y, probs, coverage=coverage)
     names = [[learned.labels[j] for j in np.flatnonzero(row)] for row in sets]

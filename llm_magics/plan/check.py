@@ -101,6 +101,22 @@ def _no_quoted_text(step: Step) -> None:
         raise _fail(step, message, at)
 
 
+def _check_method(step: Step, spec: OpSpec) -> None:
+    """``method=`` is one the op offers (with ``examples=``, also the few-shot methods)."""
+    from llm_magics.ops.fewshot import METHODS
+
+    method = step.options.get("method")
+    learns = "examples" in step.options and "examples" in spec.frame_arguments
+    allowed = [*spec.by_method, *(m for m in METHODS if learns and m not in spec.by_method)]
+    if method is None or not allowed or method in allowed:
+        return
+    message = (
+        f"{step.verb}: method={method} is not one of {', '.join(allowed)}."
+        f"{did_you_mean(str(method), allowed)}"
+    )
+    raise _fail(step, message, len(step.text.rstrip()) + 1)
+
+
 def _check_argument(step: Step, spec: OpSpec) -> None:
     """The op's required argument is where its spec says a line gives it."""
     verb, end = step.verb, len(step.text.rstrip()) + 1
@@ -111,9 +127,9 @@ def _check_argument(step: Step, spec: OpSpec) -> None:
         needs = "needs one" if spec.argument_required else "takes at most one"
         message = f"{verb} {needs} quoted {spec.argument}: {_quoted_example(spec)}"
         raise _fail(step, message, end)
-    # A fine-tuned classifier brings its own labels.
-    finetuned = step.options.get("method") == "finetuned"
-    if spec.plan_argument == "option" and spec.argument not in step.options and not finetuned:
+    # A fine-tuned classifier brings its own labels; examples= bring theirs.
+    own_labels = step.options.get("method") == "finetuned" or "examples" in step.options
+    if spec.plan_argument == "option" and spec.argument not in step.options and not own_labels:
         message = f"{verb} needs {spec.argument}: {verb} COLUMN {spec.argument}=[a, b, c]"
         raise _fail(step, message, end)
     if spec.plan_argument == "outputs":
@@ -154,6 +170,7 @@ def _check_shape(step: Step, predicted: bool) -> None:
         _check_mining(step, predicted)
     else:
         _check_argument(step, spec)
+        _check_method(step, spec)
         _check_outputs(step, spec)
 
 

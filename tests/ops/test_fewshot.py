@@ -170,3 +170,41 @@ def test_setfit_with_tiny_settings(labelled: pd.DataFrame, monkeypatch: pytest.M
     result = classify(labelled["review"].tail(6), examples=examples, method="setfit")
     assert result.attrs["llm_magics"]["method"] == "setfit"
     np.testing.assert_allclose(result[["p_great", "p_other"]].sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_int_labels_with_nan_gaps_are_the_ints_and_repeated_index_values_work(
+    labelled: pd.DataFrame,
+) -> None:
+    ints = (labelled["score"] == "great").astype(int).where(labelled["label"].notna())
+    assert ints.dtype == float  # NaN made the 0/1 labels floats
+    ex = fewshot.parse_examples(ints, labelled["review"], [0, 1])
+    assert ex.labels == ["0", "1"] and sorted(set(ex.y.tolist())) == [0, 1]
+    repeated = labelled.set_axis([i // 2 for i in range(len(labelled))])
+    same = fewshot.parse_examples(repeated["label"], repeated["review"])
+    assert same.texts == fewshot.parse_examples(labelled["label"], labelled["review"]).texts
+    with pytest.raises(InvalidArgumentError, match="repeated values"):
+        fewshot.parse_examples(repeated["label"].head(10), repeated["review"])
+
+
+def test_conflicting_examples_warn_and_a_dict_goes_through_the_accessor(
+    labelled: pd.DataFrame,
+) -> None:
+    first = labelled.head(24)
+    clash = pd.DataFrame({"t": [*first.review.head(4)] * 2, "l": ["great"] * 4 + ["other"] * 4})
+    with pytest.warns(UserWarning, match="4 example text"):
+        fewshot.parse_examples(clash)
+    mapping = dict(zip(first.review, first.score, strict=True))
+    result = labelled.llm.classify("review", examples=mapping, method="linear", progress=False)
+    assert result.attrs["llm_magics"]["quality"]["n"] == 24
+
+
+def test_plan_checks_few_shot_steps_before_any_model(labelled: pd.DataFrame) -> None:
+    from llm_magics.plan.check import check_plan
+
+    ok = parse_plan("classify review -> guess examples=label method=linear")
+    check_plan(ok, list(labelled.columns))  # no labels= needed: the examples bring them
+    wrong = parse_plan("classify review -> guess examples=label method=liner")
+    with pytest.raises(InvalidArgumentError, match="method=liner is not one of .*'linear'"):
+        check_plan(wrong, list(labelled.columns))
+    with pytest.raises(InvalidArgumentError, match="coverage must be a number"):
+        classify(labelled["review"], examples=labelled["label"], method="linear", coverage="x")
