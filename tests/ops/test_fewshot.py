@@ -204,7 +204,7 @@ def test_plan_checks_few_shot_steps_before_any_model(labelled: pd.DataFrame) -> 
     ok = parse_plan("classify review -> guess examples=label method=linear")
     check_plan(ok, list(labelled.columns))  # no labels= needed: the examples bring them
     wrong = parse_plan("classify review -> guess examples=label method=liner")
-    with pytest.raises(InvalidArgumentError, match="method=liner is not one of .*'linear'"):
+    with pytest.raises(InvalidArgumentError, match=r"method=liner is not one of .*'linear'"):
         check_plan(wrong, list(labelled.columns))
     with pytest.raises(InvalidArgumentError, match="coverage must be a number"):
         classify(labelled["review"], examples=labelled["label"], method="linear", coverage="x")
