@@ -11,6 +11,9 @@ One JSON file per label column, ``<cache_dir>/labels/<into>.json``::
     {"format": 1, "into": "label",
      "labels": {"<sha256 hex>": {"label": "great", "time": "2026-11-30T03:51:07+00:00"}, ...}}
 
+A label is a JSON scalar: the str of a text label, or the int, float or bool the panel was given
+(``labels=[0, 1]`` stores 0 and 1, and they come back as ints).
+
 It is rewritten whole on every change (a temporary file renamed over the old one, so a reader
 never sees half a file); label stores are small (a person labels hundreds of rows, not millions).
 The result cache's ``%mine cache clear`` does not touch it.
@@ -126,8 +129,12 @@ class LabelStore:
             raise InvalidArgumentError(msg)
         return data["labels"]
 
-    def put(self, key: str, label: str) -> None:
-        """Store ``label`` for the text whose key is ``key`` (replacing any label it had)."""
+    def put(self, key: str, label: str | int | float | bool) -> None:
+        """Store ``label`` for the text whose key is ``key`` (replacing any label it had).
+
+        A label is a JSON scalar: a str, or an int/float/bool label (``labels=[0, 1]``), which
+        comes back as it went in.
+        """
         time = datetime.now(UTC).isoformat(timespec="seconds")
         self._change(lambda labels: labels.__setitem__(key, {"label": label, "time": time}))
 
@@ -157,7 +164,10 @@ class LabelStore:
             raise
 
     def restore(self, texts: pd.Series) -> pd.Series:
-        """The stored label of each row of ``texts`` (object dtype, NaN where none), on its index."""
+        """The stored label of each row of ``texts`` (object dtype, NaN where none), on its index.
+
+        Rows with the same text (the same key) get the same label.
+        """
         stored = self.read()
         values = [
             stored.get(key, {}).get("label", np.nan) if key is not None else np.nan
@@ -215,7 +225,7 @@ def restore(texts: pd.Series, into: str, *, cache_dir: str | Path | None = None)
     -------
     pandas.Series
         Object dtype, named ``into``, on ``texts``' index; the label of each row whose text has
-        one, NaN elsewhere. It is what ``classify(..., examples=)`` and ``finetune`` take.
+        one (as the panel was given it: ``labels=[0, 1]`` restores the ints), NaN elsewhere. It is what ``classify(..., examples=)`` and ``finetune`` take.
 
     Examples
     --------

@@ -17,7 +17,12 @@ rows is labelled from a seeded sample of ``pool`` rows, so the embedding cost st
 Labels are written at once: into ``df[into]`` (object dtype, NaN where unlabelled: what
 ``classify(..., examples=df[into])`` and ``finetune(df, column, into)`` take), and into the label
 store beside the cache (``llm_magics.labels``), keyed by the row's text, so opening the panel
-again, even on a frame read afresh after a kernel restart, restores them. Writing into the
+again, even on a frame read afresh after a kernel restart, restores them. The column holds the
+label objects as passed in ``labels=`` (``[0, 1]`` writes the ints 0 and 1, in an object column,
+so a label column never turns float by its NaN); buttons and keys show their ``str``.
+
+One label per distinct text (the store's key): labelling (or skipping) a row does the same to
+every row with the same text, so a text is shown once; undo takes back all of them at once. Writing into the
 caller's frame is the panel's purpose, and the one place where ``df.llm`` changes the frame it is
 called on. A Series has no columns: its panel writes into its own Series, ``panel.labels``.
 
@@ -70,7 +75,11 @@ class _Choice:
         return "this row: back by undo" if self.how == "undone" else "this row: random"
 
 
-def _checked_labels(labels: Any) -> list[str]:
+def _checked_labels(labels: Any) -> dict[str, Any]:
+    """``{name: label}``: each label's ``str`` (stripped), the button's name, and the label itself.
+
+    A ``str`` label is kept stripped; any other (an int, a bool) is kept as passed.
+    """
     if isinstance(labels, str) or not isinstance(labels, Sequence):
         msg = f"labels= is a list of at least two labels, e.g. ['great', 'other'], not {labels!r}."
         raise InvalidArgumentError(msg)
@@ -78,7 +87,16 @@ def _checked_labels(labels: Any) -> list[str]:
     if len(names) < 2 or "" in names or len(set(names)) != len(names):
         msg = f"labels= needs at least two distinct, non-blank labels (got {names!r})."
         raise InvalidArgumentError(msg)
-    return names
+    values = [value.strip() if isinstance(value, str) else value for value in labels]
+    return dict(zip(names, values, strict=True))
+
+
+def _stored(value: Any) -> Any:
+    """A label as the JSON store keeps it: str, int, float or bool as is, numpy scalars as Python's,
+    anything else as its ``str``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return value if isinstance(value, (str, int, float, bool)) else str(value)
 
 
 class LabelPanel:
@@ -90,12 +108,15 @@ class LabelPanel:
         A DataFrame (labels go into its column ``into``, created if missing) or a Series of text
         (labels go into ``panel.labels``, a new Series named ``into`` on its index).
     labels
-        The labels, two or more; the first nine have keys ``1``-``9``.
+        The labels, two or more, distinct by their ``str``: strings, or any value (``[0, 1]``)
+        that the label column then holds as passed (object dtype); the first nine have keys
+        ``1``-``9``.
     column
         The text column of a DataFrame (``None``: its one text column).
     into
         The label column. Existing labels in it are kept (they count as labelled and train the
-        model); it may hold only values of ``labels``. Also names the label store's file.
+        model); it may hold only values of ``labels`` (or equal ones: 0.0 for 0, "0" for 0),
+        which are rewritten as the labels themselves, object dtype. Also names the label store's file.
     warmup
         Random rows before uncertainty sampling starts (it also waits for one example per label).
     pool
@@ -117,7 +138,7 @@ class LabelPanel:
     def __init__(
         self,
         data: pd.DataFrame | pd.Series,
-        labels: Sequence[str],
+        labels: Sequence[Any],
         column: Any = None,
         *,
         into: str = "label",
@@ -127,7 +148,8 @@ class LabelPanel:
         model: str | None = None,
         manager: ModelManager | None = None,
     ) -> None:
-        self.names = _checked_labels(labels)
+        self._values = _checked_labels(labels)
+        self.names = list(self._values)  # the labels' str: buttons, keys, progress, the model
         self.store = LabelStore(into)
         self.into, self.data, self.warmup = into, data, warmup
         self.manager = manager or get_manager()
@@ -140,13 +162,17 @@ class LabelPanel:
             msg = f"No row of {self._where()} has text to label."
             raise InvalidArgumentError(msg)
         self._text = dict(zip(self._positions.tolist(), text.texts, strict=True))
+        self._key = {position: text_key(t) for position, t in self._text.items()}
+        self._same: dict[str, list[int]] = {}  # text key -> every row with that text
+        for position, key in self._key.items():
+            self._same.setdefault(key, []).append(position)
         rng = np.random.default_rng(seed)
         order = rng.permutation(self._positions)
         self.order = order[:pool] if len(order) > pool else order
         labelled = self._labelled_positions()
         self._embedded = np.union1d(self.order, labelled)  # the rows the model sees
         self.skipped: set[int] = set()
-        self.history: list[tuple[str, int]] = []
+        self.history: list[tuple[str, int, list[Any]]] = []  # action, row, its twins' values before
         self.current: int | None = None
         self.choice = _Choice("random")
         self.error: BaseException | None = None
@@ -192,7 +218,9 @@ class LabelPanel:
             msg = f"Column name {self.into!r} is not unique; rename the duplicates first."
             raise InvalidArgumentError(msg)
         values = frame[self.into]
-        other = values[values.notna() & ~values.isin(self.names)]
+        present = values.notna().to_numpy()
+        resolved = [self.label_of(v) if p else None for v, p in zip(values, present, strict=True)]
+        other = values[present & np.array([r is None for r in resolved])]
         if len(other):
             found = ", ".join(map(repr, pd.unique(other)[:5]))
             msg = (
@@ -200,9 +228,33 @@ class LabelPanel:
                 "add them to labels= or pick another into=."
             )
             raise InvalidArgumentError(msg)
-        if values.dtype != object:  # labels are text, NaN where none: object, as ops return
-            frame[self.into] = values.astype(object)
+        # The labels themselves (0.0 read back from a float column is the label 0), NaN where
+        # none, object dtype as ops return.
+        column = np.empty(len(values), dtype=object)
+        column[:] = [self._values[r] if r is not None else np.nan for r in resolved]
+        same = [
+            r is None or (type(v) is type(self._values[r]) and v == self._values[r])
+            for v, r in zip(values, resolved, strict=True)
+        ]
+        if values.dtype != object or not all(same):
+            frame[self.into] = column
         return frame[self.into]
+
+    def label_of(self, value: Any) -> str | None:
+        """The name (``str``) of the label ``value`` stands for, ``None`` if none.
+
+        ``value`` is a label as passed in ``labels=``, its ``str``, or an equal value (``0.0``,
+        as a float column with NaN holds the int label ``0``, or ``np.int64(0)``).
+        """
+        if isinstance(value, str):
+            return value.strip() if value.strip() in self._values else None
+        for name, label in self._values.items():
+            if not isinstance(label, str) and type(label) is not bool and _equal(value, label):
+                return name
+        text = str(value)
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            text = str(int(value))
+        return text if text in self._values else None
 
     @property
     def labels(self) -> pd.Series:
@@ -219,6 +271,10 @@ class LabelPanel:
         else:
             self.data.iloc[position, self.data.columns.get_loc(self.into)] = value
 
+    def _set_all(self, positions: list[int], values: list[Any]) -> None:
+        for position, value in zip(positions, values, strict=True):
+            self._set(position, value)
+
     def _labelled_positions(self) -> np.ndarray:
         present = self.labels.iloc[self._positions].notna().to_numpy()
         return self._positions[present]
@@ -226,13 +282,22 @@ class LabelPanel:
     def _restore(self) -> int:
         """Put the stored labels of rows with no label yet into the label column."""
         stored = self.store.read()
+        current = self.labels
+        given = {  # a text labelled in the column labels its twins too
+            self._key[int(p)]: current.iat[int(p)] for p in self._labelled_positions()
+        }
         restored = foreign = 0
-        for position in self._positions[self.labels.iloc[self._positions].isna().to_numpy()]:
-            entry = stored.get(text_key(self._text[int(position)]))
+        for position in self._positions[current.iloc[self._positions].isna().to_numpy()]:
+            key = self._key[int(position)]
+            if key in given:
+                self._set(int(position), given[key])
+                continue
+            entry = stored.get(key)
             if entry is None:
                 continue
-            if entry["label"] in self.names:
-                self._set(int(position), entry["label"])
+            name = self.label_of(entry["label"])
+            if name is not None:
+                self._set(int(position), self._values[name])
                 restored += 1
             else:
                 foreign += 1
@@ -326,7 +391,7 @@ class LabelPanel:
         uncertain (model says great, p=0.52)"``.
         """
         values = self.labels.iloc[self._positions]
-        counts = values.value_counts()
+        counts = values.dropna().map(lambda v: self.label_of(v) or str(v)).value_counts()
         per_label = " / ".join(f"{int(counts.get(n, 0))} {n}" for n in self.names)
         return (
             f"{int(values.notna().sum()):,} of {len(self._positions):,} labelled · "
@@ -335,27 +400,39 @@ class LabelPanel:
 
     # ----------------------------------------------------------------------------- actions
 
-    def label_as(self, name: str) -> None:
-        """Label the shown row ``name`` (in the label column and the store), then show the next."""
-        if name not in self.names:
+    def label_as(self, name: Any) -> None:
+        """Label the shown row, and every row with the same text, ``name``; then show the next.
+
+        ``name`` is a label as passed in ``labels=`` or its ``str`` (``0`` or ``"0"``); the label
+        column gets the label as passed in ``labels=``, the store too (see ``labels``).
+
+        Raises
+        ------
+        InvalidArgumentError
+            ``name`` is not one of the labels.
+        """
+        found = self.label_of(name)
+        if found is None:
             msg = f"{name!r} is not one of the labels: {', '.join(self.names)}."
             raise InvalidArgumentError(msg)
         if self.current is None:
             return
-        position = self.current
-        self._set(position, name)
-        self.store.put(text_key(self._text[position]), name)
-        self.history.append(("label", position))
+        position, value = self.current, self._values[found]
+        twins = self._same[self._key[position]]
+        before = [self.labels.iat[p] for p in twins]
+        self._set_all(twins, [value] * len(twins))
+        self.store.put(self._key[position], _stored(value))
+        self.history.append(("label", position, before))
         self.status.value = ""
         self._refresh()
         self._advance()
 
     def skip(self) -> None:
-        """Leave the shown row unlabelled and do not show it again in this panel."""
+        """Leave the shown row (and its twins: the same text) unlabelled; do not show them again."""
         if self.current is None:
             return
-        self.skipped.add(self.current)
-        self.history.append(("skip", self.current))
+        self.skipped.update(self._same[self._key[self.current]])
+        self.history.append(("skip", self.current, []))
         self._advance()
 
     def undo(self) -> bool:
@@ -363,13 +440,14 @@ class LabelPanel:
         if not self.history:
             self.status.value = "Nothing to undo."
             return False
-        action, position = self.history.pop()
+        action, position, before = self.history.pop()
+        twins = self._same[self._key[position]]
         if action == "label":
-            self._set(position, np.nan)
-            self.store.remove(text_key(self._text[position]))
+            self._set_all(twins, before)
+            self.store.remove(self._key[position])
             self._refresh()
         else:
-            self.skipped.discard(position)
+            self.skipped.difference_update(twins)
         self.current, self.choice = position, _Choice("undone")
         self.status.value = html.escape(
             f"Undid the {action} of row {self.texts.index[position]!r}."
@@ -400,7 +478,7 @@ class LabelPanel:
     def _ready(self) -> bool:
         """Whether uncertainty sampling has started: ``warmup`` labels, one of every label."""
         values = self.labels.iloc[self._embedded].dropna()
-        return len(values) >= self.warmup and set(self.names) <= set(values)
+        return len(values) >= self.warmup and set(self.names) <= {self.label_of(v) for v in values}
 
     def _most_uncertain(self, candidates: np.ndarray) -> tuple[int, _Choice]:
         positions, probabilities, classes = self._scores  # type: ignore[misc]
@@ -451,7 +529,8 @@ class LabelPanel:
         """The labelled rows the model can see and their labels, as they are now."""
         labelled = self._labelled_positions()
         labelled = labelled[np.isin(labelled, self._embedded)]
-        return labelled, self.labels.iloc[labelled].astype(str).to_numpy()
+        names = [self.label_of(v) or str(v) for v in self.labels.iloc[labelled]]
+        return labelled, np.array(names, dtype=object)
 
     def _embed(self) -> np.ndarray:
         from llm_magics.engine import embed
@@ -506,8 +585,15 @@ class LabelPanel:
         return True
 
 
+def _equal(value: Any, label: Any) -> bool:
+    try:
+        return bool(value == label)
+    except (TypeError, ValueError):  # an array or a value that cannot compare
+        return False
+
+
 def label(
-    data: pd.DataFrame | pd.Series, labels: Sequence[str], column: Any = None, **kwargs: Any
+    data: pd.DataFrame | pd.Series, labels: Sequence[Any], column: Any = None, **kwargs: Any
 ) -> LabelPanel:
     """A labelling panel on ``column`` of ``data`` (see ``LabelPanel``).
 

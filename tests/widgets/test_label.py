@@ -149,6 +149,78 @@ def test_a_big_frame_is_labelled_from_a_seeded_pool(frame: pd.DataFrame) -> None
     assert "0 of 30 labelled" not in panel.progress() and panel.skip_button.disabled
 
 
+def test_one_label_per_text_fills_every_row_with_that_text_and_undo_clears_them() -> None:
+    texts = ["same text", "alpha", "Same  text ", "beta", "same text", "gamma"]
+    frame = pd.DataFrame({"r": texts})  # "Same  text " has another case: another text
+    panel = frame.llm.label("r", LABELS, into="twins", warmup=100)
+    twins = [0, 4]
+    shown = []
+    while panel.current is not None:
+        shown.append(panel.current)
+        panel.label_as("great")
+        assert panel.wait(timeout=300)
+    assert len(shown) == 5 and len(set(shown) & set(twins)) == 1  # the text is shown once
+    assert frame["twins"].tolist() == ["great"] * 6
+    assert panel.progress().startswith("6 of 6 labelled")  # the progress counts rows
+    assert len(LabelStore("twins").read()) == 5
+
+    while panel.history[-1][1] not in twins:  # undo back to the shared text's label
+        panel.undo()
+    panel.undo()
+    assert frame["twins"].iloc[twins].isna().all() and panel.current in twins
+    assert text_key("same text") not in LabelStore("twins").read()
+    fresh = pd.DataFrame({"r": texts})
+    fresh.llm.label("r", LABELS, into="twins")
+    pd.testing.assert_series_equal(fresh["twins"], frame["twins"])  # the store agrees
+
+    panel.label_as("other")  # labelled again: both rows, one stored key
+    assert frame["twins"].iloc[twins].tolist() == ["other", "other"]
+    again = pd.DataFrame({"r": texts[::-1]})
+    labelled = int(frame["twins"].notna().sum())
+    assert again.llm.label("r", LABELS, into="twins").restored == labelled
+    assert again["twins"].tolist() == frame["twins"].tolist()[::-1]
+
+    skipping = pd.DataFrame({"r": texts}).llm.label("r", LABELS, into="twins_skip")
+    seen = []
+    while skipping.current is not None:
+        seen.append(skipping.current)
+        skipping.skip()
+    assert len(seen) == 5 and skipping.skipped == set(range(6))
+
+
+def test_labels_that_are_not_strings_stay_as_given() -> None:
+    frame = amazon_reviews("test").iloc[:6].copy()
+    panel = frame.llm.label("review", [0, 1], into="ints")
+    first = panel.current
+    panel.label_as(0)
+    second = panel.current
+    panel.label_as("1")  # the str of a label names it too: the buttons' and keys' name
+    panel.keys.value = "2"
+    assert frame["ints"].dtype == object and frame["ints"].notna().sum() == 3
+    assert frame["ints"].iat[first] == 0 and type(frame["ints"].iat[first]) is int
+    assert frame["ints"].iat[second] == 1 and type(frame["ints"].iat[second]) is int
+    assert panel.progress().startswith("3 of 6 labelled · 0 skipped · 1 0 / 2 1")
+    with pytest.raises(InvalidArgumentError, match="2 is not one of the labels: 0, 1"):
+        panel.label_as(2)
+    restored = llm_magics.labels.restore(frame["review"], "ints")
+    assert restored.dropna().map(type).eq(int).all()
+    pd.testing.assert_series_equal(restored, frame["ints"], check_names=False)
+
+    fresh = amazon_reviews("test").iloc[:6].copy()
+    assert fresh.llm.label("review", [0, 1], into="ints").restored == 3
+    assert fresh["ints"].dropna().map(type).eq(int).all()
+
+    floats = amazon_reviews("test").iloc[:6].copy()  # 0/1 with NaN, as read from a CSV: floats
+    floats["read"] = [0.0, np.nan, 1.0, np.nan, np.nan, 1.0]
+    panel = floats.llm.label("review", [0, 1], into="read")
+    assert panel.progress().startswith("3 of 6 labelled · 0 skipped · 1 0 / 2 1")
+    assert floats["read"].dtype == object
+    assert floats["read"].dropna().tolist() == [0, 1, 1]
+    assert floats["read"].dropna().map(type).eq(int).all()
+    with pytest.raises(InvalidArgumentError, match="holds values not in labels="):
+        floats.llm.label("review", [0, 2], into="read")
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
