@@ -39,7 +39,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from llm_magics.errors import InvalidArgumentError
+from llm_magics.errors import InvalidArgumentError, warn
 
 __all__ = [
     "WIDE",
@@ -80,6 +80,14 @@ class Evaluation:
         The labels seen in the truth or the predictions, as text, sorted.
     source
         Where the figures come from: "held-out labels", "5-fold CV on 32 labelled rows" ...
+    majority
+        The share of the compared rows whose label is the most frequent one: the accuracy of
+        always guessing that label, the floor a method must beat. ``None`` in an ``Evaluation``
+        read from a dict made before this field existed.
+    predicted_labels
+        The labels seen in the predictions, as text, sorted. One label means a constant
+        prediction, whose accuracy is just that label's share and whose macro-F1 interval is
+        narrow only because nothing varies; the text says so. ``None`` in an older dict.
     """
 
     n: int
@@ -90,6 +98,8 @@ class Evaluation:
     confidence: float
     labels: list[str]
     source: str
+    majority: float | None = None
+    predicted_labels: list[str] | None = None
 
     @property
     def wide(self) -> bool:
@@ -110,13 +120,17 @@ class Evaluation:
         found["accuracy_interval"] = list(self.accuracy_interval)
         found["f1_macro_interval"] = list(self.f1_macro_interval)
         found["labels"] = list(self.labels)
+        if self.predicted_labels is not None:
+            found["predicted_labels"] = list(self.predicted_labels)
         found["text"] = str(self)
         return found
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Evaluation:
         """The ``Evaluation`` that ``to_dict`` gave ``values`` (extra keys such as ``text`` are
-        ignored)."""
+        ignored; a dict without ``majority`` or ``predicted_labels``, from an older version,
+        gives ``None`` for them)."""
+        majority, predicted = values.get("majority"), values.get("predicted_labels")
         return cls(
             n=int(values["n"]),
             accuracy=float(values["accuracy"]),
@@ -126,17 +140,33 @@ class Evaluation:
             confidence=float(values["confidence"]),
             labels=[str(label) for label in values["labels"]],
             source=str(values["source"]),
+            majority=None if majority is None else float(majority),
+            predicted_labels=None if predicted is None else [str(label) for label in predicted],
         )
+
+    @property
+    def constant(self) -> str | None:
+        """The one label every prediction is, or ``None`` when the predictions vary (or the
+        dict this came from predates ``predicted_labels``)."""
+        found = self.predicted_labels
+        return found[0] if found is not None and len(found) == 1 else None
+
+    def _notes(self) -> str:
+        notes = ""
+        if self.constant is not None:
+            notes += f"; predicts one label only: {self.constant!r}"
+        if self.wide:
+            notes += "; the interval is wide: label more rows to narrow it"
+        return notes
 
     def __str__(self) -> str:
         (alo, ahi), (flo, fhi) = self.accuracy_interval, self.f1_macro_interval
-        text = (
+        majority = "" if self.majority is None else f" · majority rate {self.majority:.2f}"
+        return (
             f"accuracy {self.accuracy:.2f} ({_percent(self.confidence)} CI {alo:.2f}-{ahi:.2f})"
-            f" · macro-F1 {self.f1_macro:.2f} ({flo:.2f}-{fhi:.2f}) · n={self.n}, {self.source}"
+            f" · macro-F1 {self.f1_macro:.2f} ({flo:.2f}-{fhi:.2f}){majority}"
+            f" · n={self.n}, {self.source}{self._notes()}"
         )
-        if self.wide:
-            text += "; the interval is wide: label more rows to narrow it"
-        return text
 
     def _repr_html_(self) -> str:
         ci = f"{_percent(self.confidence)} interval"
@@ -144,11 +174,12 @@ class Evaluation:
             ("accuracy", f"{self.accuracy:.3f}", "{:.3f} – {:.3f}".format(*self.accuracy_interval)),
             ("macro-F1", f"{self.f1_macro:.3f}", "{:.3f} – {:.3f}".format(*self.f1_macro_interval)),
         ]
+        if self.majority is not None:
+            rows.append(("majority rate", f"{self.majority:.3f}", ""))
         body = "".join(f"<tr><td>{a}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in rows)
-        note = "; the interval is wide: label more rows to narrow it" if self.wide else ""
         return (
             f"<table><tr><th></th><th>estimate</th><th>{ci}</th></tr>{body}</table>"
-            f"<p>n={self.n}, {html.escape(self.source)}{note}</p>"
+            f"<p>n={self.n}, {html.escape(self.source + self._notes())}</p>"
         )
 
 
@@ -171,7 +202,7 @@ def quality_text(meta: Mapping[str, Any] | None) -> str | None:
     --------
     >>> e = evaluate([True, False, True], [True, True, True], source="held-out labels")
     >>> quality_text({"quality": e.to_dict(), "method": "embedding"})
-    'accuracy 0.67 (95% CI 0.21-0.94) · macro-F1 0.40 (0.00-1.00) · n=3, held-out labels; the interval is wide: label more rows to narrow it · method embedding'
+    'accuracy 0.67 (95% CI 0.21-0.94) · macro-F1 0.40 (0.00-1.00) · majority rate 1.00 · n=3, held-out labels; the interval is wide: label more rows to narrow it · method embedding'
     """
     if not isinstance(meta, Mapping) or not isinstance(meta.get("quality"), Mapping):
         return None
@@ -195,7 +226,9 @@ def evaluate(
         Labels: two Series (compared on their shared index) or array-likes of one length (or a
         Series and an array-like, by position). Booleans, text, categoricals and integers are
         compared as text, so ``1`` and ``1.0`` (an integer column that held NaN) agree. Rows
-        NaN in either are dropped: the unlabelled rows of a mostly-unlabelled column.
+        NaN in either are dropped: the unlabelled rows of a mostly-unlabelled column. Not a
+        DataFrame: an op's result frame holds several columns, so pass the one with the labels
+        (``evaluate(result["label"], truth)``); guessing a column could score the wrong one.
     confidence
         The intervals' confidence level, between 0 and 1.
     source
@@ -211,17 +244,38 @@ def evaluate(
     Raises
     ------
     InvalidArgumentError
-        No labelled row in common, lengths that differ, or a confidence outside (0, 1).
+        A DataFrame for either argument, no labelled row in common, lengths that differ,
+        predicted and true label sets with no label in common (the predictions are in other
+        words, or another column), or a confidence outside (0, 1).
+
+    Warns
+    -----
+    LlmMagicsWarning
+        When two Series are given and some predicted (non-NaN) rows have no row in ``truth``'s
+        index: only the overlap is scored, and the warning says how many rows of how many.
+        (Rows whose label is NaN are not warned about: that is a mostly-unlabelled column.)
 
     Examples
     --------
     >>> print(evaluate(["pos", "neg", "pos", "pos"], ["pos", "neg", "neg", "pos"]))
-    accuracy 0.75 (95% CI 0.30-0.95) · macro-F1 0.73 (0.20-1.00) · n=4, labelled rows; the interval is wide: label more rows to narrow it
+    accuracy 0.75 (95% CI 0.30-0.95) · macro-F1 0.73 (0.20-1.00) · majority rate 0.50 · n=4, labelled rows; the interval is wide: label more rows to narrow it
+
+    A method that always says one label scores that label's share, and the text says so:
+
+    >>> print(evaluate(["pos"] * 4, ["pos", "neg", "pos", "pos"]))
+    accuracy 0.75 (95% CI 0.30-0.95) · macro-F1 0.43 (0.20-1.00) · majority rate 0.75 · n=4, labelled rows; predicts one label only: 'pos'; the interval is wide: label more rows to narrow it
     """
     if not 0 < confidence < 1:
         msg = f"confidence must be between 0 and 1 (0.95 for 95%), not {confidence!r}."
         raise InvalidArgumentError(msg)
     pred, gold = _paired(predicted, truth)
+    if not set(pred) & set(gold):
+        msg = (
+            f"the predicted labels {sorted(set(pred))} and the true labels {sorted(set(gold))} "
+            "have none in common: compare the column of predicted labels with labels in the "
+            "same words."
+        )
+        raise InvalidArgumentError(msg)
     labels = sorted(set(pred) | set(gold))
     codes = {label: i for i, label in enumerate(labels)}
     pred_codes = np.array([codes[v] for v in pred])
@@ -239,11 +293,22 @@ def evaluate(
         confidence=confidence,
         labels=labels,
         source=source,
+        majority=max(gold.count(label) for label in set(gold)) / n,
+        predicted_labels=sorted(set(pred)),
     )
 
 
 def _paired(predicted: Any, truth: Any) -> tuple[list[str], list[str]]:
     """The labelled rows of both, as text, in one order."""
+    for name, labels in (("predicted", predicted), ("truth", truth)):
+        if isinstance(labels, pd.DataFrame):
+            columns = ", ".join(repr(str(c)) for c in labels.columns[:5])
+            column = "label" if "label" in labels.columns else str(labels.columns[0])
+            msg = (
+                f"{name} is a DataFrame (columns {columns}): pass its column of labels, e.g. "
+                f"evaluate(result[{column!r}], truth)."
+            )
+            raise InvalidArgumentError(msg)
     if isinstance(predicted, pd.Series) and isinstance(truth, pd.Series):
         if not (predicted.index.is_unique and truth.index.is_unique):
             msg = (
@@ -258,6 +323,7 @@ def _paired(predicted: Any, truth: Any) -> tuple[list[str], list[str]]:
                 "frame, or arrays in the same order."
             )
             raise InvalidArgumentError(msg)
+        _warn_unmatched(predicted, common)
         pred, gold = predicted.loc[common], truth.loc[common]
     else:
         pred, gold = pd.Series(list(_values(predicted))), pd.Series(list(_values(truth)))
@@ -272,6 +338,18 @@ def _paired(predicted: Any, truth: Any) -> tuple[list[str], list[str]]:
         msg = "no row has both a prediction and a label: label some rows first."
         raise InvalidArgumentError(msg)
     return _text(pred.to_numpy()[keep]), _text(gold.to_numpy()[keep])
+
+
+def _warn_unmatched(predicted: pd.Series, common: pd.Index) -> None:
+    """Warn when predicted rows (not NaN) have no row in truth's index: only the overlap counts."""
+    rows = predicted.index[predicted.notna().to_numpy()]
+    compared = int(rows.isin(common).sum())
+    if compared < len(rows):
+        warn(
+            f"compared {compared} of the {len(rows)} predicted rows: the other "
+            f"{len(rows) - compared} have no row in truth's index; pass Series from the same "
+            "frame to score them all."
+        )
 
 
 def _values(labels: Any) -> Any:

@@ -3,6 +3,7 @@ and probabilities from the embedding model's vectors."""
 
 from __future__ import annotations
 
+import html
 import json
 import warnings
 
@@ -205,3 +206,76 @@ def test_calibration_and_conformal_errors(embedded: Embedded) -> None:
         conformal_sets(probs[:0], y[:0], probs)
     with pytest.raises(InvalidArgumentError, match="coverage must be between 0 and 1"):
         conformal_sets(probs[:20], y[:20], probs, coverage=90)
+
+
+def always_great(reviews: pd.Series) -> pd.Series:
+    """A constant real predictor: every review (all have text) is scored great."""
+    return reviews.str.len().gt(0).map({True: "great", False: "other"})
+
+
+def test_a_constant_prediction_shows_the_majority_rate_and_says_so(
+    test_reviews: pd.DataFrame,
+) -> None:
+    # the tester's case: 16 labelled reviews, 12 of them great, and a method that always says great
+    great, other = test_reviews[test_reviews["score"] == "great"], test_reviews["score"] != "great"
+    sample = pd.concat([great.head(12), test_reviews[other].head(4)])
+    found = evaluate(always_great(sample["review"]), sample["score"])
+    text = str(found)
+    assert found.accuracy == found.majority == 0.75
+    assert found.predicted_labels == ["great"] and found.constant == "great"
+    assert "majority rate 0.75" in text and "predicts one label only: 'great'" in text
+    assert "\n" not in text
+    shown = html.unescape(found._repr_html_())
+    assert "predicts one label only: 'great'" in shown and "majority rate" in shown
+    values = json.loads(json.dumps(found.to_dict()))
+    assert values["majority"] == 0.75 and values["predicted_labels"] == ["great"]
+    assert Evaluation.from_dict(values) == found
+    # a real predictor that varies is not called constant; the majority is the truth's, not its
+    varied = evaluate(says_great(sample["review"]), sample["score"])
+    assert varied.majority == 0.75 and varied.constant is None
+    assert "one label only" not in str(varied)
+
+
+def test_a_dict_from_before_majority_still_reads(test_reviews: pd.DataFrame) -> None:
+    sample = test_reviews.head(32)
+    values = evaluate(says_great(sample["review"]), sample["score"]).to_dict()
+    older = {k: v for k, v in values.items() if k not in ("majority", "predicted_labels", "text")}
+    found = Evaluation.from_dict(older)
+    assert found.majority is None and found.predicted_labels is None
+    assert "majority" not in str(found) and str(found).startswith("accuracy 0.")
+    assert quality_text({"quality": older}) == str(found)
+
+
+def test_a_result_frame_is_refused_with_the_column_to_pass(test_reviews: pd.DataFrame) -> None:
+    sample = test_reviews.head(20)
+    result = sample.assign(label=says_great(sample["review"]))
+    with pytest.raises(InvalidArgumentError, match=r"pass its column of labels") as caught:
+        evaluate(result, sample["score"])
+    assert "evaluate(result['label'], truth)" in str(caught.value)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(InvalidArgumentError, match="truth is a DataFrame"):
+        evaluate(result["label"], sample[["score"]])
+    assert evaluate(result["label"], sample["score"]).n == 20
+
+
+def test_partly_overlapping_indexes_score_the_overlap_and_warn(test_reviews: pd.DataFrame) -> None:
+    sample = test_reviews.head(6)
+    predicted = says_great(sample["review"]).iloc[2:6]  # rows 2..5
+    truth = sample["score"].iloc[0:4]  # rows 0..3
+    with pytest.warns(llm_magics.errors.LlmMagicsWarning, match="compared 2 of the 4 predicted"):
+        found = evaluate(predicted, truth)
+    assert found.n == 2
+    assert found.accuracy == (predicted.loc[[2, 3]] == truth.loc[[2, 3]]).mean()
+    # truth NaN on most rows (a mostly-unlabelled column) is no reason to warn
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        evaluate(says_great(sample["review"]), sample["score"].where(sample.index < 3))
+
+
+def test_disjoint_label_sets_are_an_error_naming_both(test_reviews: pd.DataFrame) -> None:
+    sample = test_reviews.head(10)
+    says = sample["review"].str.contains("great", case=False).map({True: "x", False: "y"})
+    with pytest.raises(InvalidArgumentError) as caught:
+        evaluate(says, sample["score"])
+    message = str(caught.value)
+    assert "['x', 'y']" in message and "['great', 'other']" in message and "\n" not in message
