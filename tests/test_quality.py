@@ -279,3 +279,9 @@ def test_disjoint_label_sets_are_an_error_naming_both(test_reviews: pd.DataFrame
         evaluate(says, sample["score"])
     message = str(caught.value)
     assert "['x', 'y']" in message and "['great', 'other']" in message and "\n" not in message
+
+
+def test_a_single_miss_between_two_labels_is_scored_not_refused(test_reviews: pd.DataFrame) -> None:
+    great = test_reviews[test_reviews["score"] == "great"].head(3)
+    called_other = pd.Series("other", index=great.index)
+    assert evaluate(called_other, great["score"]).accuracy == 0.0
