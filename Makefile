@@ -75,6 +75,7 @@ ray: $(VENV)/.dev
 
 quality: $(VENV)/.dev
 	$(PY) bench/quality.py
+	$(PY) bench/fewshot.py
 
 mining: $(VENV)/.dev
 	$(PY) bench/mining.py

