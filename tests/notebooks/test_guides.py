@@ -137,7 +137,7 @@ def test_your_own_models_runs_and_says_what_it_skipped(tmp_path: Path) -> None:
 def test_few_labels_labels_learns_and_checks_its_own_estimate(tmp_path: Path) -> None:
     cells = _execute("04-few-labels.ipynb", tmp_path)
     assert "application/vnd.jupyter.widget-view+json" in _text(_cell(cells, "panel = "))
-    progress = _text(_cell(cells, "for _ in range(30)"))
+    progress = _text(_cell(cells, "while reviews"))
     assert "30 of 100 labelled" in progress and "most uncertain" in progress
     learned = _text(_cell(cells, "guess = "))
     assert re.search(r"chosen: (zero-shot embed|zero-shot llm|linear|stack)", learned)
