@@ -215,8 +215,10 @@ def main() -> None:
         ]
         for method, n, draw, part in plan:
             rows.append(few_shot(name, pool, part, labels, method, n, draw))
-            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()},
-                  flush=True)
+            print(
+                {k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()},
+                flush=True,
+            )
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "fewshot.json").write_text(json.dumps(rows, indent=1) + "\n")
         (RESULTS / "fewshot.md").write_text(markdown(rows, args))
