@@ -304,10 +304,7 @@ def _from_examples(
         calibrated = _label_frame(column, names, probs)
         for name in calibrated.columns:
             result[name] = calibrated[name]
-    if coverage is not None:
-        sets, abstain = fewshot.conformal(learned, probs, coverage)
-        result["label_set"] = column.series(sets, name="label_set")
-        result["abstain"] = column.series(abstain, name="abstain", dtype="boolean")
+    fewshot.add_label_sets(result, column, learned, probs, coverage)
     return result
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "Examples",
     "FewShot",
     "Learned",
+    "add_label_sets",
     "attach_quality",
     "candidates",
     "conformal",
@@ -622,3 +623,19 @@ def conformal(learned: Learned, probs: np.ndarray, coverage: float) -> tuple[lis
     sets = conformal_sets(learned.oof, learned.y, probs, coverage=coverage)
     names = [[learned.labels[j] for j in np.flatnonzero(row)] for row in sets]
     return names, [len(n) != 1 for n in names]
+
+
+def add_label_sets(
+    result: pd.DataFrame,
+    column: Any,
+    learned: Learned,
+    probs: np.ndarray,
+    coverage: float | None,
+) -> None:
+    """With ``coverage``, add ``label_set`` (object: lists of label names) and ``abstain``
+    (nullable boolean) to ``result``, on ``column``'s index (``conformal``); else nothing."""
+    if coverage is None:
+        return
+    sets, abstain = conformal(learned, probs, coverage)
+    result["label_set"] = column.series(sets, name="label_set")
+    result["abstain"] = column.series(abstain, name="abstain", dtype="boolean")

@@ -154,8 +154,5 @@ def _from_examples(
     made = _frame(column, probs)
     for name in made.columns:
         result[name] = made[name]
-    if coverage is not None:
-        sets, abstain = fewshot.conformal(learned, fitted, coverage)
-        result["label_set"] = column.series(sets, name="label_set")
-        result["abstain"] = column.series(abstain, name="abstain", dtype="boolean")
+    fewshot.add_label_sets(result, column, learned, fitted, coverage)
     return result

@@ -140,6 +140,12 @@ def test_sentiment_with_examples(labelled: pd.DataFrame) -> None:
     assert set(result["sentiment"]) <= {"positive", "negative"}
     assert result["sentiment_score"].between(-1, 1).all()
     assert result.attrs["llm_magics"]["method"] == "stack"
+    sets = sentiment(
+        labelled["review"], examples=names, method="linear", coverage=0.9, progress=False
+    )
+    assert list(sets.columns) == ["sentiment", "sentiment_score", "label_set", "abstain"]
+    assert all(set(s) <= {"positive", "negative"} for s in sets["label_set"])
+    assert (sets["abstain"] == (sets["label_set"].map(len) != 1)).all()
     with pytest.raises(InvalidArgumentError, match=r"use classify\(examples=...\)"):
         sentiment(labelled["review"], examples=labelled["label"])
 
