@@ -118,7 +118,16 @@ class ModelManager:
             for key, loaded in self._models.items():
                 if self._matches(loaded, spec, role, target, precision):
                     return self._touch(key)
-        return self._load_new(spec, target, precision)
+        # One load at a time in the process: transformers' lazy imports are not thread-safe (a
+        # panel's background thread loading the encoder while a cell loads the chat model got
+        # "cannot import name 'AutoConfig'"), and two loads at once would double the memory peak.
+        # Status and the loaded models stay readable meanwhile (``self._lock`` is not held).
+        with _LOADING:
+            with self._lock:
+                for key, loaded in self._models.items():
+                    if self._matches(loaded, spec, role, target, precision):
+                        return self._touch(key)  # loaded by another thread while we waited
+            return self._load_new(spec, target, precision)
 
     def model_for(self, role: Role | None, model: str | None = None) -> str:
         """The model a call in ``role`` uses: ``model`` when given, else the role's default.
@@ -449,6 +458,7 @@ class ModelManager:
 
 _manager: ModelManager | None = None
 _manager_lock = threading.Lock()
+_LOADING = threading.RLock()
 
 
 def get_manager() -> ModelManager:

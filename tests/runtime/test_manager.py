@@ -165,3 +165,31 @@ def test_an_encoder_is_refused_as_a_chat_model(
         manager.load(str(tiny_models[1]), role="chat")
     assert manager.status()["models"] == []
     assert manager.load(str(tiny_models[1])).role == "embed"
+
+
+@pytest.mark.slow
+def test_two_threads_loading_their_first_models_at_once_both_get_them() -> None:
+    """A panel's background thread loads the encoder while a cell loads the chat model: in a
+    fresh process, transformers' lazy imports raced ("cannot import name 'AutoConfig'")."""
+    import subprocess
+    import sys
+
+    code = (
+        "import threading\n"
+        "from llm_magics.runtime.manager import get_manager\n"
+        "m, errors = get_manager(), []\n"
+        "def load(name):\n"
+        "    try:\n"
+        "        m.load(name)\n"
+        "    except Exception as err:\n"
+        "        errors.append(repr(err))\n"
+        "t = threading.Thread(target=load, args=('default-embed',))\n"
+        "t.start()\n"
+        "load('default-chat')\n"
+        "t.join()\n"
+        "print(errors, sorted(x['name'] for x in m.status()['models']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True
+    )
+    assert done.stdout.strip().endswith("[] ['default-chat', 'default-embed']"), done.stdout
