@@ -296,6 +296,7 @@ def test_llm_mine_run_joins_a_cluster_by_address(
     reviews.head(6).to_csv(tmp_path / "reviews.csv")
     (tmp_path / "plan.mine").write_text("clean review\nsentiment review\n")
     address = ray_cluster.get_runtime_context().gcs_address
+    release_workers()  # the workers this process keeps hold both CPUs the other driver needs
     command = [sys.executable, "-m", "llm_magics", "run", "plan.mine", "reviews.csv"]
     command += ["-o", "out.csv", "--quiet", "--backend", "ray", "--address", address]
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
