@@ -170,6 +170,8 @@ def plan_table(reviews: pd.Series, rows: int) -> dict[str, Any]:
         "total_fresh_s": round(passes["fresh"].seconds, 1),
         "total_kept_s": round(passes["kept"].seconds, 1),
         "total_warm_s": round(passes["warm"].seconds, 1),
+        # Other jobs share this machine's cores: their load makes single seconds noisy.
+        "load_average_5min": round(os.getloadavg()[1], 1),
         "kept_worker_loads": len(worker["loads"]),
         "kept_worker_batches": worker["batches"],
         "same_as_local": all(
@@ -197,7 +199,10 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU only",
         "ray_cpus": cpus,
         "ray": ray.__version__,
-        "local_threads": torch.get_num_threads(),
+        # The ops table's (the local engine's threads), kept with it when only the plan runs.
+        "local_threads": torch.get_num_threads()
+        if args.only != "plan"
+        else last.get("local_threads"),
         "results": ops_table(reviews, args.rows) if args.only != "plan" else last.get("results"),
         "plan": plan_table(reviews, args.plan_rows) if args.only != "ops" else last.get("plan"),
     }
@@ -243,7 +248,9 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
         "its models loaded. Start-up = a step's seconds minus its warm seconds. Cache off. "
         f"The kept worker loaded {plan['kept_worker_loads']} models for "
         f"{plan['kept_worker_batches']} batches over both passes; results "
-        f"{'equal' if plan['same_as_local'] else 'NOT equal'} to the local engine's.",
+        f"{'equal' if plan['same_as_local'] else 'NOT equal'} to the local engine's. "
+        f"Few rows, on a CPU shared with other jobs (load average {plan['load_average_5min']} "
+        "at the end of the run): single seconds are noisy, the start-up sums are what to read.",
         "",
         "| step | fresh s | kept s | warm s | start-up fresh s | start-up kept s |",
         "|---|---|---|---|---|---|",

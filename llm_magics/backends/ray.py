@@ -138,7 +138,8 @@ class RayBackend:
     reuse
         Keep the workers, with their models loaded, for the next step and call with the same
         settings (``True``), until ``close()``, ``release_workers()``, ``ray.shutdown()`` or
-        the end of the process; ``False`` releases them when each call ends.
+        the end of the process; ``False`` releases them when each call ends. Kept workers
+        hold their CPUs or GPUs while idle: other jobs on the cluster cannot use them.
 
     Examples
     --------
