@@ -1,12 +1,13 @@
 """The Ray backend: the row-wise ops on a local Ray with 2 CPUs, started by the tests, against
 the local engine.
 
-Each Ray call starts a pool of 2 workers that load their own models (about 10 s here), so these
-tests compare many rows per call rather than making many calls.
+Workers are kept between calls with the same settings, so the tests of this module share a pool
+of 2 (its models loaded once, about 10 s here); a test that needs other workers releases them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import signal
 import subprocess
@@ -22,12 +23,14 @@ import pandas as pd
 import psutil
 import pytest
 
-from llm_magics import get_manager, ops
+from llm_magics import get_config, get_manager, ops
 from llm_magics.backends.ray import (
     RayBackend,
     RayEngine,
     _batch_rows,
     backend_of,
+    kept_workers,
+    release_workers,
     run_op,
     run_series,
 )
@@ -138,10 +141,10 @@ def test_run_op_on_a_parquet_dataset_keeps_order_and_matches(
 
 
 def _busy_worker() -> psutil.Process | None:
-    """A pool worker in the middle of a batch (Ray titles it ``...(_OpWorker)).submit``)."""
+    """A pool worker in the middle of a batch (Ray titles it ``ray::_Worker.run``)."""
     for process in psutil.process_iter(["cmdline"]):
         title = " ".join(process.info["cmdline"] or [])
-        if "_OpWorker" in title and ".submit" in title:
+        if "_Worker.run" in title:
             return process
     return None
 
@@ -293,6 +296,7 @@ def test_llm_mine_run_joins_a_cluster_by_address(
     reviews.head(6).to_csv(tmp_path / "reviews.csv")
     (tmp_path / "plan.mine").write_text("clean review\nsentiment review\n")
     address = ray_cluster.get_runtime_context().gcs_address
+    release_workers()  # the workers this process keeps hold both CPUs the other driver needs
     command = [sys.executable, "-m", "llm_magics", "run", "plan.mine", "reviews.csv"]
     command += ["-o", "out.csv", "--quiet", "--backend", "ray", "--address", address]
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
@@ -377,3 +381,92 @@ def _with_new_jobs(call: Callable[[], Any]) -> tuple[Any, list[dict[str, Any]]]:
     before = {job["id"] for job in manager.status()["jobs"]}
     result = call()
     return result, [job for job in manager.status()["jobs"] if job["id"] not in before]
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (Ray kills a released worker within seconds)."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(pid).wait(timeout=30)
+    return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_calls_with_the_same_settings_reuse_the_workers_and_their_models(
+    ray_cluster: Any, reviews: pd.DataFrame, chat: Any, embedder: Any
+) -> None:
+    release_workers()
+    texts = reviews["review"].head(3)
+    one = RayBackend(actors=1, batch_rows=2)
+    options = {"cache": False, "progress": False}
+    first = ops.sentiment(texts, backend=one, **options)
+    [worker] = kept_workers()
+    assert worker["loads"] == [chat.key]  # the model this process loads: same name, device, dtype
+    assert worker["batches"] == 2  # 3 rows, 2 a batch
+    # Another op and a plan of two steps on the same backend, and a new RayBackend("ray" is one)
+    # with the same settings: the same process, the chat model not loaded again.
+    ops.summarize(texts, max_words=6, backend=one, **options)
+    plan = 'sentiment review -> mood\nfilter review "mentions food" method=llm'
+    run_mine(reviews.head(3), plan, backend=one, **options)
+    again = ops.sentiment(texts, backend=RayBackend(actors=1, batch_rows=2), **options)
+    assert_same(first, again)
+    [same] = kept_workers()
+    assert same["pid"] == worker["pid"]
+    assert same["loads"] == worker["loads"]  # loaded once for 5 calls
+    assert same["batches"] == 2 + 2 + 2 + 2 + 2
+    # A step with another model: loaded once in the same worker, then kept beside the first.
+    ops.embed(texts, backend=one, **options)
+    ops.embed(texts, backend=one, **options)
+    [same] = kept_workers()
+    assert same["pid"] == worker["pid"]
+    assert same["loads"] == [chat.key, embedder.key]
+    assert sorted(same["models"]) == sorted([chat.key, embedder.key])
+    # close() releases them: none kept, the process ends; the next call starts a new one.
+    assert one.close() == 1
+    assert kept_workers() == []
+    assert _gone(worker["pid"])
+    with RayBackend(actors=1, batch_rows=2) as scoped:
+        ops.sentiment(texts, backend=scoped, **options)
+        [fresh] = kept_workers()
+    assert fresh["pid"] != worker["pid"]
+    assert kept_workers() == []  # leaving the with block released it
+    assert _gone(fresh["pid"])
+
+
+def test_other_settings_get_new_workers_and_the_old_are_released(
+    ray_cluster: Any, reviews: pd.DataFrame
+) -> None:
+    texts = reviews["review"].head(2)
+    options = {"cache": False, "progress": False}
+    one = RayBackend(actors=1)
+    ops.sentiment(texts, backend=one, **options)
+    [first] = kept_workers()
+    # Two workers instead of one: a new pool, and the old one released (it held a CPU).
+    ops.sentiment(texts, backend=RayBackend(actors=2, batch_rows=1), **options)
+    two = kept_workers()
+    assert len(two) == 2
+    assert first["pid"] not in {w["pid"] for w in two}
+    assert _gone(first["pid"])
+    # Another setting of the driver (carried to the workers): new workers too.
+    config = get_config()
+    timeout = config.hub_timeout
+    config.hub_timeout = timeout + 1
+    try:
+        ops.sentiment(texts, backend=RayBackend(actors=2, batch_rows=1), **options)
+        changed = kept_workers()
+    finally:
+        config.hub_timeout = timeout
+    assert {w["pid"] for w in changed}.isdisjoint({w["pid"] for w in two})
+    assert [len(w["loads"]) for w in changed] == [1, 1]  # one row each, the model loaded
+    # reuse=False: released when the call ends.
+    ops.sentiment(texts, backend=RayBackend(actors=1, reuse=False), **options)
+    assert kept_workers() == []
+    # ray.shutdown() ends the kept workers with it; after a new ray.init a call starts new ones.
+    ops.sentiment(texts, backend=one, **options)
+    [kept] = kept_workers()
+    ray_cluster.shutdown()
+    ray_cluster.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    assert kept_workers() == []
+    assert _gone(kept["pid"])
+    ops.sentiment(texts, backend=one, **options)
+    [after] = kept_workers()
+    assert after["pid"] != kept["pid"]
+    assert release_workers() == 1
