@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import psutil
@@ -10,7 +11,7 @@ import torch
 from llm_magics.config import normalize_device, normalize_dtype
 from llm_magics.errors import InvalidArgumentError
 
-__all__ = ["MemoryInfo", "device_memory", "resolve_device", "resolve_dtype"]
+__all__ = ["MemoryInfo", "device_memory", "native_bf16", "resolve_device", "resolve_dtype"]
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -50,6 +51,21 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         msg = "device='mps' but torch reports MPS unavailable. Use device='cpu'."
         raise InvalidArgumentError(msg)
     return torch.device(name)
+
+
+def native_bf16() -> str | None:
+    """The CPU's native bfloat16 matrix instructions, as torch detects them, or None.
+
+    ``"AMX"`` (Intel Sapphire Rapids and later) or ``"AVX-512 BF16"`` (Intel Cooper Lake, AMD
+    Zen 4 and later): with them oneDNN runs bfloat16 matrix products faster than float32 ones.
+    Read from torch's own CPU feature checks (``torch.cpu``), never assumed.
+    """
+    checks = (("AMX", "_is_amx_tile_supported"), ("AVX-512 BF16", "_is_avx512_bf16_supported"))
+    for name, check in checks:
+        with contextlib.suppress(Exception):  # private to torch: absent in some versions
+            if getattr(torch.cpu, check)():
+                return name
+    return None
 
 
 def resolve_dtype(device: torch.device, dtype: str | torch.dtype | None = "auto") -> torch.dtype:
