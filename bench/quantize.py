@@ -110,10 +110,20 @@ def main() -> None:
     for chat in variants.values():  # warm-up: first calls pay one-off costs
         run_once(chat, prompts[:2], questions[:2])
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
-    for _ in range(args.repeats):
+    for done in range(1, args.repeats + 1):
         for name, chat in variants.items():
             runs[name].append(run_once(chat, prompts, questions))
+        # Written after every round: on a busy machine a partial result still comes back.
+        write(summarize_runs(variants, runs, args.rows, done, int4_error))
 
+
+def summarize_runs(
+    variants: dict[str, LoadedModel],
+    runs: dict[str, list[dict[str, Any]]],
+    rows: int,
+    repeats: int,
+    int4_error: str | None,
+) -> dict[str, Any]:
     base = runs["float32"][0]
     results: dict[str, Any] = {
         "machine": {
@@ -122,8 +132,8 @@ def main() -> None:
             "torchao": __import__("torchao").__version__,
             "platform": platform.platform(),
         },
-        "rows": args.rows,
-        "repeats": args.repeats,
+        "rows": rows,
+        "repeats": repeats,
         "max_new_tokens": MAX_NEW_TOKENS,
         "int4": int4_error or "ran",
         "variants": {},
@@ -134,8 +144,8 @@ def main() -> None:
         score_s = statistics.median(r["score_s"] for r in runs[name])
         results["variants"][name] = {
             "weight_bytes": chat.bytes,
-            "summarize_rows_s": args.rows / summarize_s,
-            "score_rows_s": args.rows / score_s,
+            "summarize_rows_s": rows / summarize_s,
+            "score_rows_s": rows / score_s,
             "identical_summaries": float(
                 np.mean(
                     [a == b for a, b in zip(first["summaries"], base["summaries"], strict=True)]
@@ -147,12 +157,15 @@ def main() -> None:
             "deterministic": all(r["summaries"] == first["summaries"] for r in runs[name]),
             "examples": first["summaries"][:3],
         }
+    return results
 
+
+def write(results: dict[str, Any]) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "quantize.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
     (RESULTS / "quantize.md").write_text(table)
-    print(table)
+    print(table, flush=True)
 
 
 def markdown(r: dict[str, Any]) -> str:

@@ -14,6 +14,9 @@ manager's memory budget sees what the quantized model will really hold.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -67,10 +70,26 @@ def check_quantization(quantization: str | None, device: torch.device) -> str:
     return quantization
 
 
+@contextlib.contextmanager
+def _quiet_import() -> Iterator[None]:
+    # Importing torchao logs a warning for each CUDA kernel library it cannot load (on a CPU
+    # machine, every one) and torch one per enum torchao registers: noise in a notebook cell.
+    loggers = [logging.getLogger(name) for name in ("torchao", "torch.utils._pytree")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 def _torchao() -> Any:
-    return import_optional(
-        "torchao", purpose="quantization='int8' on CPU (torchao)", extra="quantize"
-    )
+    with _quiet_import():
+        return import_optional(
+            "torchao", purpose="quantization='int8' on CPU (torchao)", extra="quantize"
+        )
 
 
 def _bitsandbytes() -> Any:
@@ -97,7 +116,9 @@ def quantization_config(quantization: str, device: torch.device, dtype: torch.dt
         from torchao.quantization import Int8WeightOnlyConfig
         from transformers import TorchAoConfig
 
-        return TorchAoConfig(Int8WeightOnlyConfig())
+        # set_inductor_config=False: torchao would otherwise change torch's global inductor
+        # settings, which other compiled code in the kernel would then run with.
+        return TorchAoConfig(Int8WeightOnlyConfig(set_inductor_config=False))
     _bitsandbytes()
     from transformers import BitsAndBytesConfig
 

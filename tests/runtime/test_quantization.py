@@ -140,6 +140,7 @@ def test_cpu_int8_is_torchao_weight_only() -> None:
     chosen = quantization_config("int8", CPU, torch.float32)
     assert type(chosen).__name__ == "TorchAoConfig"
     assert isinstance(chosen.quant_type, Int8WeightOnlyConfig)
+    assert chosen.quant_type.set_inductor_config is False  # torch's global settings untouched
     assert quantization_config("none", CPU, torch.float32) is None
 
 
