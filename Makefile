@@ -15,7 +15,7 @@ LOCK ?= requirements/lock-py$(PYTHON_VERSION).txt
 LOCK_PYTHONS ?= 3.11 3.12 3.13
 UV ?= uv==0.13.9
 
-.PHONY: demo test lint lock labextension notebooks bench quality mining finetune plan ray across clean
+.PHONY: demo test lint lock labextension notebooks bench quality mining finetune quantize plan ray across clean
 
 $(VENV)/.installed: pyproject.toml $(wildcard $(LOCK))
 	@test -f $(LOCK) || { echo "No $(LOCK): the locks are for Python $(LOCK_PYTHONS). Use one of those (make PYTHON=python3.11 ...)."; exit 1; }
@@ -85,6 +85,9 @@ plan: $(VENV)/.dev
 
 finetune: $(VENV)/.dev
 	$(PY) bench/finetune.py
+
+quantize: $(VENV)/.dev
+	$(PY) bench/quantize.py
 
 labextension: $(VENV)/.dev
 	cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm install && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm build:prod

@@ -63,9 +63,10 @@ def _demo(args: argparse.Namespace) -> int:
         )
         return 130
     for model in get_manager().status()["models"]:
+        quantized = f", {model['quantization']}" if model["quantization"] != "none" else ""
         print(
-            f"  {model['role']:<6} {model['name']} on {model['device']} ({model['dtype']}, "
-            f"{model['parameters'] / 1e6:.0f}M parameters)"
+            f"  {model['role']:<6} {model['name']} on {model['device']} ({model['dtype']}"
+            f"{quantized}, {model['parameters'] / 1e6:.0f}M parameters)"
         )
     table = run.table()[["line", "step", "seconds", "computed", "from cache"]]
     table["step"] = table["step"].map(lambda step: _shorten(step, 44))

@@ -23,13 +23,22 @@ from traitlets.config import SingletonConfigurable
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.units import parse_bytes
 
-__all__ = ["BUILTIN_ALIASES", "DEVICE_CHOICES", "DTYPE_CHOICES", "LlmMagics", "get_config"]
+__all__ = [
+    "BUILTIN_ALIASES",
+    "DEVICE_CHOICES",
+    "DTYPE_CHOICES",
+    "QUANTIZATION_CHOICES",
+    "LlmMagics",
+    "get_config",
+]
 
 # The model names that ship with the package (``runtime.specs`` says what each one is); the
 # settings refuse a user alias with one of these names.
 BUILTIN_ALIASES = ("default-chat", "default-embed")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
+QUANTIZATION_CHOICES = ("none", "int8", "int4")
+_QUANTIZATION_SYNONYMS = {"": "none", "no": "none", "off": "none", "8bit": "int8", "4bit": "int4"}
 _DTYPE_SYNONYMS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 T = TypeVar("T")
@@ -58,6 +67,22 @@ def normalize_dtype(value: str) -> str:
     return dtype
 
 
+def normalize_quantization(value: str | None) -> str:
+    """Return a quantization setting in canonical form (``None`` → ``"none"``).
+
+    Examples
+    --------
+    >>> normalize_quantization(None), normalize_quantization("INT8")
+    ('none', 'int8')
+    """
+    quantization = "none" if value is None else str(value).strip().lower()
+    quantization = _QUANTIZATION_SYNONYMS.get(quantization, quantization)
+    if quantization not in QUANTIZATION_CHOICES:
+        msg = f"Unknown quantization {value!r}. Choose one of {', '.join(QUANTIZATION_CHOICES)}."
+        raise InvalidArgumentError(msg)
+    return quantization
+
+
 class LlmMagics(SingletonConfigurable):
     """Settings of llm_magics for this kernel."""
 
@@ -79,6 +104,12 @@ class LlmMagics(SingletonConfigurable):
     dtype = Unicode(
         help="'auto' (bfloat16 on GPUs that support it, else float16; float32 on CPU), 'float32', "
         "'bfloat16' or 'float16' (env LLM_MAGICS_DTYPE)."
+    ).tag(config=True)
+    quantization = Unicode(
+        allow_none=True,
+        help="'none', 'int8' (weights in 8 bits: torchao on CPU, bitsandbytes on CUDA) or 'int4' "
+        "(bitsandbytes, CUDA only) for the models loaded from now on; None means 'none' (env "
+        "LLM_MAGICS_QUANTIZATION).",
     ).tag(config=True)
     memory_budget = Dict(
         help="Bytes the models may take per device, e.g. {'cuda:0': '20GiB', 'cpu': '8GiB'} (env "
@@ -120,6 +151,10 @@ class LlmMagics(SingletonConfigurable):
     def _default_dtype(self) -> str:
         return normalize_dtype(_env("LLM_MAGICS_DTYPE", "auto"))
 
+    @default("quantization")
+    def _default_quantization(self) -> str:
+        return normalize_quantization(_env("LLM_MAGICS_QUANTIZATION", "none"))
+
     @default("memory_budget")
     def _default_memory_budget(self) -> dict:
         pairs = [p for p in _env("LLM_MAGICS_MEMORY_BUDGET", "").split(",") if p.strip()]
@@ -147,6 +182,10 @@ class LlmMagics(SingletonConfigurable):
     @validate("dtype")
     def _check_dtype(self, proposal: dict) -> str:
         return _as_trait_error(normalize_dtype, proposal["value"])
+
+    @validate("quantization")
+    def _check_quantization(self, proposal: dict) -> str:
+        return _as_trait_error(normalize_quantization, proposal["value"])
 
     @validate("memory_budget")
     def _check_memory_budget(self, proposal: dict) -> dict:

@@ -199,12 +199,16 @@ function Model({
   sidebar: SidebarModel;
 }): JSX.Element {
   const loading = model.state === 'loading';
+  const details = [model.role, model.device, model.dtype];
+  if (model.quantization && model.quantization !== 'none') {
+    details.push(model.quantization);
+  }
   return (
     <tr className="jp-LlmMagics-model" data-name={model.name}>
       <td>
         <b>{model.name}</b>
         <div className="jp-LlmMagics-small">
-          {model.role} · {model.device} · {model.dtype} · {formatBytes(model.bytes)}
+          {details.join(' · ')} · {formatBytes(model.bytes)}
           {loading ? ' · loading…' : ` · used ${ago(model.last_used, now)}`}
         </div>
       </td>

@@ -27,6 +27,7 @@ export interface IModelInfo {
   state: 'loaded' | 'loading';
   device: string;
   dtype: string;
+  quantization?: string;
   parameters?: number;
   bytes: number;
   load_seconds?: number;

@@ -63,6 +63,7 @@ class ModelInfo(TypedDict, total=False):
     state: Literal["loaded", "loading"]
     device: str
     dtype: str
+    quantization: str
     parameters: int
     bytes: int
     load_seconds: float

@@ -40,6 +40,7 @@ from llm_magics.errors import (
     did_you_mean,
     warn,
 )
+from llm_magics.runtime.quantization import estimate_quantized_bytes, quantization_config
 from llm_magics.runtime.specs import BUILTIN_ALIASES, ModelSpec, Role
 
 __all__ = ["LoadedModel", "ModelSource", "estimate_bytes", "load_model", "locate", "read_config"]
@@ -76,6 +77,7 @@ class LoadedModel:
     source: str
     fingerprint: str
     pooling: dict[str, Any] = field(default_factory=dict)
+    quantization: str = "none"
     last_used: float = field(default_factory=time.time)
 
     def touch(self) -> None:
@@ -91,6 +93,7 @@ class LoadedModel:
             "state": "loaded",
             "device": str(self.device),
             "dtype": str(self.dtype).removeprefix("torch."),
+            "quantization": self.quantization,
             "parameters": self.parameters,
             "bytes": self.bytes,
             "load_seconds": round(self.load_seconds, 3),
@@ -358,22 +361,44 @@ def _auto_class(role: Role) -> Any:
     }[role]
 
 
+def _stored_bytes(tensor: torch.Tensor) -> int:
+    # A quantized weight (a torchao tensor subclass) reports its logical shape and dtype; what it
+    # stores are its inner tensors (int8 data and scales).
+    if hasattr(tensor, "__tensor_flatten__"):
+        names, _ = tensor.__tensor_flatten__()
+        inner = (getattr(tensor, name) for name in names)
+        return sum(_stored_bytes(t) for t in inner if isinstance(t, torch.Tensor))
+    return tensor.numel() * tensor.element_size()
+
+
 def _tensor_bytes(module: torch.nn.Module) -> int:
     tensors = itertools.chain(module.parameters(), module.buffers())
-    return sum(t.numel() * t.element_size() for t in tensors)
+    return sum(_stored_bytes(t) for t in tensors)
 
 
-def estimate_bytes(model_config: Any, role: Role, dtype: torch.dtype, config: LlmMagics) -> int:
+def estimate_bytes(
+    model_config: Any,
+    role: Role,
+    dtype: torch.dtype,
+    config: LlmMagics,
+    *,
+    quantization: str = "none",
+    device: torch.device | None = None,
+) -> int:
     """Bytes the weights of a model take in ``dtype``, from its config alone (no weights read).
 
     The model is built on the ``meta`` device, which allocates nothing, so the count is exact for
-    any architecture transformers knows (tied weights are counted once).
+    any architecture transformers knows (tied weights are counted once). With ``quantization``
+    ("int8", "int4"), the linear layers transformers quantizes on ``device`` count at 1 or 0.5 byte
+    per weight plus their scales; the rest stays at ``dtype``.
     """
     with torch.device("meta"):
         skeleton = _auto_class(role).from_config(
             model_config, dtype=dtype, trust_remote_code=config.trust_remote_code
         )
-    return _tensor_bytes(skeleton)
+    size = torch.empty((), dtype=dtype, device="meta").element_size()
+    saved = estimate_quantized_bytes(skeleton, size, quantization, device or torch.device("cpu"))
+    return _tensor_bytes(skeleton) - saved
 
 
 # ------------------------------------------------------------------------------------- loading
@@ -422,8 +447,12 @@ def _convert_gguf(spec: ModelSpec, role: Role, config: LlmMagics) -> Path:
     return target
 
 
-def _fingerprint(spec: ModelSpec, source: ModelSource, model: Any, dtype: torch.dtype) -> str:
+def _fingerprint(
+    spec: ModelSpec, source: ModelSource, model: Any, dtype: torch.dtype, quantization: str
+) -> str:
     parts = [spec.key, str(dtype)]
+    if quantization != "none":  # unquantized models keep the fingerprints (and cache) they had
+        parts.append(f"quantization={quantization}")
     if spec.kind == "gguf":
         parts.append(_gguf_digest(Path(spec.key)))
     elif spec.kind == "hub":
@@ -496,8 +525,13 @@ def load_model(
     device: torch.device,
     dtype: torch.dtype,
     config: LlmMagics,
+    quantization: str = "none",
 ) -> LoadedModel:
-    """Load weights and tokenizer of ``spec`` onto ``device`` in ``dtype``; ``key`` names the entry."""
+    """Load weights and tokenizer of ``spec`` onto ``device`` in ``dtype``; ``key`` names the entry.
+
+    ``quantization`` ("none", "int8", "int4", checked by ``check_quantization``) quantizes the
+    linear layers as they are read, through transformers' quantization configs.
+    """
     from transformers import AutoTokenizer
 
     started = time.perf_counter()
@@ -508,6 +542,9 @@ def load_model(
     else:
         described = source.description
     kwargs = source.kwargs(config)
+    quantizer = quantization_config(quantization, device, dtype)
+    if quantizer is not None:
+        kwargs["quantization_config"] = quantizer
     if device.type != "cpu":
         # Straight onto the accelerator, without a full copy in RAM first.
         kwargs["device_map"] = {"": device}
@@ -524,7 +561,9 @@ def load_model(
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         msg = f"Could not load {spec.name!r} as a {role} model from {source.description}: {err}"
         raise ModelLoadError(msg, model=spec.name) from err
-    model = model.to(device).eval()
+    if quantizer is None or device.type == "cpu":  # bitsandbytes models refuse .to()
+        model = model.to(device)
+    model.eval()
     return LoadedModel(
         name=spec.name,
         key=key,
@@ -538,6 +577,7 @@ def load_model(
         bytes=_tensor_bytes(model),
         load_seconds=time.perf_counter() - started,
         source=described,
-        fingerprint=_fingerprint(spec, source, model, dtype),
+        fingerprint=_fingerprint(spec, source, model, dtype, quantization),
         pooling=read_pooling(source) if role == "embed" else {},
+        quantization=quantization,
     )

@@ -4,7 +4,8 @@
 sidebar comm, ``%mine``) goes through it, so a model is loaded once however many places use it,
 and ``status()`` is the one snapshot that every display reads.
 
-Memory: before a model is loaded its size is computed from its config and dtype (``estimate_bytes``);
+Memory: before a model is loaded its size is computed from its config, dtype and quantization
+(``estimate_bytes``);
 the least recently used models on the same device are unloaded until it fits the device's budget;
 a model that cannot fit even alone raises ``DeviceOutOfMemoryError`` before anything is read.
 """
@@ -35,6 +36,7 @@ from llm_magics.runtime.loading import (
     locate,
     read_config,
 )
+from llm_magics.runtime.quantization import check_quantization
 from llm_magics.runtime.specs import ModelSpec, Role, resolve_spec
 from llm_magics.units import format_bytes
 
@@ -52,6 +54,7 @@ class _Pending:
     role: Role
     device: torch.device
     dtype: torch.dtype
+    quantization: str
     bytes: int
     started: float
 
@@ -94,6 +97,7 @@ class ModelManager:
         role: Role | None = None,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
+        quantization: str | None = None,
     ) -> LoadedModel:
         """Return the model ``name``, loading it first if it is not in memory.
 
@@ -106,6 +110,10 @@ class ModelManager:
             ``"chat"``, ``"embed"`` or ``"classifier"``; read from the model's config when omitted.
         device, dtype
             Override the settings (``LlmMagics.device`` / ``dtype``) for this model.
+        quantization
+            ``"int8"`` or ``"int4"`` stores the linear layers' weights in 8 or 4 bits (torchao
+            int8 on CPU; bitsandbytes int8/int4 on CUDA); ``"none"`` does not. Default:
+            ``LlmMagics.quantization``. A quantized and an unquantized copy are separate entries.
 
         Raises
         ------
@@ -114,9 +122,10 @@ class ModelManager:
         spec = self._spec(name, role)
         target = resolve_device(device or self.config.device)
         precision = resolve_dtype(target, dtype or self.config.dtype)
+        quantized = check_quantization(quantization or self.config.quantization, target)
         with self._lock:
             for key, loaded in self._models.items():
-                if self._matches(loaded, spec, role, target, precision):
+                if self._matches(loaded, spec, role, target, precision, quantized):
                     return self._touch(key)
         # One load at a time in the process: transformers' lazy imports are not thread-safe (a
         # panel's background thread loading the encoder while a cell loads the chat model got
@@ -125,9 +134,9 @@ class ModelManager:
         with _LOADING:
             with self._lock:
                 for key, loaded in self._models.items():
-                    if self._matches(loaded, spec, role, target, precision):
+                    if self._matches(loaded, spec, role, target, precision, quantized):
                         return self._touch(key)  # loaded by another thread while we waited
-            return self._load_new(spec, target, precision)
+            return self._load_new(spec, target, precision, quantized)
 
     def model_for(self, role: Role | None, model: str | None = None) -> str:
         """The model a call in ``role`` uses: ``model`` when given, else the role's default.
@@ -186,7 +195,7 @@ class ModelManager:
         raise InvalidArgumentError(msg)
 
     def unload(self, name: str, *, role: Role | None = None) -> int:
-        """Unload every loaded copy of ``name`` (any device or dtype); return how many."""
+        """Unload every loaded copy of ``name`` (any device, dtype or quantization); return how many."""
         spec = self._spec(name, role)
         with self._lock:
             keys = [k for k, m in self._models.items() if self._matches(m, spec, role)]
@@ -322,6 +331,7 @@ class ModelManager:
                     "state": "loading",
                     "device": str(p.device),
                     "dtype": str(p.dtype).removeprefix("torch."),
+                    "quantization": p.quantization,
                     "bytes": p.bytes,
                     "started": p.started,
                 }
@@ -359,12 +369,14 @@ class ModelManager:
         role: Role | None,
         device: torch.device | None = None,
         dtype: torch.dtype | None = None,
+        quantization: str | None = None,
     ) -> bool:
         return (
             loaded.spec.key == spec.key
             and role in (None, loaded.role)
             and device in (None, loaded.device)
             and dtype in (None, loaded.dtype)
+            and quantization in (None, loaded.quantization)
         )
 
     def _touch(self, key: str) -> LoadedModel:
@@ -373,26 +385,34 @@ class ModelManager:
         loaded.touch()
         return loaded
 
-    def _load_new(self, spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+    def _load_new(
+        self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, quantization: str
+    ) -> LoadedModel:
         source = locate(spec, self.config)
         model_config = read_config(spec, source, self.config)
         role = spec.role or infer_role(model_config)
         check_role(model_config, role, spec.name)
         key = f"{spec.key}|{role}|{device}|{str(dtype).removeprefix('torch.')}"
-        needed = estimate_bytes(model_config, role, dtype, self.config)
+        if quantization != "none":
+            key += f"|{quantization}"
+        needed = estimate_bytes(
+            model_config, role, dtype, self.config, quantization=quantization, device=device
+        )
         with self._lock:
             if key in self._models:  # another thread finished it while we read the config
                 return self._touch(key)
             pending = self._pending.get(key)
             if pending is None:
                 self._make_room(spec, device, dtype, needed)
-                owner = _Pending(Future(), spec, role, device, dtype, needed, time.time())
+                owner = _Pending(
+                    Future(), spec, role, device, dtype, quantization, needed, time.time()
+                )
                 self._pending[key] = owner
         if pending is not None:  # another thread is loading it: share its result
             return pending.future.result()
         self._models_changed()
         try:
-            loaded = load_model(key, spec, source, role, device, dtype, self.config)
+            loaded = load_model(key, spec, source, role, device, dtype, self.config, quantization)
         except BaseException as err:
             with self._lock:
                 del self._pending[key]
@@ -420,7 +440,8 @@ class ModelManager:
             msg = (
                 f"{spec.name!r} needs about {format_bytes(needed)} in {dtype_name} on {device}, more "
                 f"than the memory budget of {format_bytes(budget)} ({how}). Try a smaller dtype "
-                "(dtype='bfloat16' halves float32), a smaller model, another device, or raise the "
+                "(dtype='bfloat16' halves float32), quantization='int8', a smaller model, another device, "
+                "or raise the "
                 f"budget: %config LlmMagics.memory_budget = {{'{device}': '...GiB'}}."
             )
             raise DeviceOutOfMemoryError(
