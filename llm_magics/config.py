@@ -23,13 +23,21 @@ from traitlets.config import SingletonConfigurable
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.units import parse_bytes
 
-__all__ = ["BUILTIN_ALIASES", "DEVICE_CHOICES", "DTYPE_CHOICES", "LlmMagics", "get_config"]
+__all__ = [
+    "BUILTIN_ALIASES",
+    "DECODER_CHOICES",
+    "DEVICE_CHOICES",
+    "DTYPE_CHOICES",
+    "LlmMagics",
+    "get_config",
+]
 
 # The model names that ship with the package (``runtime.specs`` says what each one is); the
 # settings refuse a user alias with one of these names.
 BUILTIN_ALIASES = ("default-chat", "default-embed")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
+DECODER_CHOICES = ("auto", "loop", "continuous")
 _DTYPE_SYNONYMS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 T = TypeVar("T")
@@ -58,6 +66,15 @@ def normalize_dtype(value: str) -> str:
     return dtype
 
 
+def normalize_decoder(value: str) -> str:
+    """Return a decoder setting in canonical form, or raise with the valid choices."""
+    decoder = str(value).strip().lower()
+    if decoder not in DECODER_CHOICES:
+        msg = f"Unknown decoder {value!r}. Choose one of {', '.join(DECODER_CHOICES)}."
+        raise InvalidArgumentError(msg)
+    return decoder
+
+
 class LlmMagics(SingletonConfigurable):
     """Settings of llm_magics for this kernel."""
 
@@ -79,6 +96,11 @@ class LlmMagics(SingletonConfigurable):
     dtype = Unicode(
         help="'auto' (bfloat16 on GPUs that support it, else float16; float32 on CPU), 'float32', "
         "'bfloat16' or 'float16' (env LLM_MAGICS_DTYPE)."
+    ).tag(config=True)
+    decoder = Unicode(
+        help="How generate decodes: 'auto' (the path measured faster on the device: our loop on CPU "
+        "and, until bench/gpu.py shows otherwise, on CUDA), 'loop' (our padded decode loop) or "
+        "'continuous' (transformers' continuous batching, paged cache) (env LLM_MAGICS_DECODER)."
     ).tag(config=True)
     memory_budget = Dict(
         help="Bytes the models may take per device, e.g. {'cuda:0': '20GiB', 'cpu': '8GiB'} (env "
@@ -120,6 +142,10 @@ class LlmMagics(SingletonConfigurable):
     def _default_dtype(self) -> str:
         return normalize_dtype(_env("LLM_MAGICS_DTYPE", "auto"))
 
+    @default("decoder")
+    def _default_decoder(self) -> str:
+        return normalize_decoder(_env("LLM_MAGICS_DECODER", "auto"))
+
     @default("memory_budget")
     def _default_memory_budget(self) -> dict:
         pairs = [p for p in _env("LLM_MAGICS_MEMORY_BUDGET", "").split(",") if p.strip()]
@@ -147,6 +173,10 @@ class LlmMagics(SingletonConfigurable):
     @validate("dtype")
     def _check_dtype(self, proposal: dict) -> str:
         return _as_trait_error(normalize_dtype, proposal["value"])
+
+    @validate("decoder")
+    def _check_decoder(self, proposal: dict) -> str:
+        return _as_trait_error(normalize_decoder, proposal["value"])
 
     @validate("memory_budget")
     def _check_memory_budget(self, proposal: dict) -> dict:

@@ -15,7 +15,9 @@ def test_environment_variables_set_the_defaults(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("LLM_MAGICS_MEMORY_BUDGET", "cuda:0=20GiB, cpu=512MiB")
     monkeypatch.setenv("LLM_MAGICS_CHAT_MODEL", "Qwen/Qwen2.5-0.5B-Instruct")
     monkeypatch.setenv("LLM_MAGICS_TRUST_REMOTE_CODE", "yes")
+    monkeypatch.setenv("LLM_MAGICS_DECODER", "Continuous")
     config = LlmMagics()
+    assert config.decoder == "continuous"
     assert config.device == "cpu"
     assert config.dtype == "bfloat16"
     assert config.cache_dir == "/tmp/somewhere"
@@ -25,9 +27,15 @@ def test_environment_variables_set_the_defaults(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_defaults_are_safe(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("LLM_MAGICS_DEVICE", "LLM_MAGICS_DTYPE", "LLM_MAGICS_TRUST_REMOTE_CODE"):
+    for name in (
+        "LLM_MAGICS_DEVICE",
+        "LLM_MAGICS_DTYPE",
+        "LLM_MAGICS_TRUST_REMOTE_CODE",
+        "LLM_MAGICS_DECODER",
+    ):
         monkeypatch.delenv(name, raising=False)
     config = LlmMagics()
+    assert config.decoder == "auto"
     assert (config.device, config.dtype, config.trust_remote_code) == ("auto", "auto", False)
     assert config.default_chat_model == "default-chat"
     assert config.default_embed_model == "default-embed"
@@ -38,6 +46,7 @@ def test_defaults_are_safe(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("device", "gpu", "Choose one of auto, cpu, cuda, cuda:N, mps"),
         ("dtype", "int8", "Choose one of auto, float32, bfloat16, float16"),
+        ("decoder", "paged", "Choose one of auto, loop, continuous"),
         ("memory_budget", {"cpu": "lots"}, "Cannot read 'lots' as a memory size"),
         ("gpu_memory_fraction", 1.5, "must be in (0, 1]"),
         ("aliases", {"default-chat": "gpt2"}, "is built in and cannot be redefined"),
