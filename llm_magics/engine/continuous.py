@@ -56,6 +56,9 @@ Decoder = Literal["loop", "continuous"]
 PAGE_SIZE = 16
 # What "auto" picks per device type (see ``choose_decoder``).
 _AUTO: dict[str, Decoder] = {"cpu": "loop", "cuda": "loop"}
+# Most prompt tokens prefilled in one step (longer prefills take several): SDPA over pages builds
+# a [tokens, cache + tokens] mask, which this keeps within tens of megabytes on a CPU.
+_PREFILL_TOKENS = {True: 4096, False: 16384}
 _POLL_SECONDS = 0.05  # how often the waiting caller looks at the background thread's progress
 
 
@@ -129,11 +132,12 @@ def _configs(
     )
     # The cache holds this batch and nothing more (the runner sized the batch to the device):
     # every row's prompt and budget in whole pages, the prefix request, and one spare page a row.
+    cpu = loaded.device.type == "cpu"
     pages = sum(math.ceil((len(r) + max_new_tokens) / PAGE_SIZE) + 1 for r in rows) + 8
     continuous = ContinuousBatchingConfig(
         page_size=PAGE_SIZE,
         num_blocks=pages,
-        max_batch_tokens=min(sum(len(r) for r in rows) + len(rows), 4096),
+        max_batch_tokens=min(sum(len(r) for r in rows) + len(rows), _PREFILL_TOKENS[cpu]),
         max_requests_per_batch=len(rows) + 1,
         seed=seed,
         allow_block_sharing=True,
