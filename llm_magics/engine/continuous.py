@@ -57,7 +57,7 @@ PAGE_SIZE = 16
 # What "auto" picks per device type (see ``choose_decoder``).
 _AUTO: dict[str, Decoder] = {"cpu": "loop", "cuda": "loop"}
 # Most prompt tokens prefilled in one step (longer prefills take several): SDPA over pages builds
-# a [tokens, cache + tokens] mask, which this keeps within tens of megabytes on a CPU.
+# a [tokens, cache + tokens] mask, and this bounds its first dimension (tighter on a CPU).
 _PREFILL_TOKENS = {True: 4096, False: 16384}
 _POLL_SECONDS = 0.05  # how often the waiting caller looks at the background thread's progress
 
@@ -81,12 +81,27 @@ def choose_decoder(decoder: str, loaded: LoadedModel) -> Decoder:
     return _AUTO.get(loaded.device.type, "loop")
 
 
-class _QuietAboutSuppressTokens(logging.Filter):
+class _QuietAboutWhatWeHandle(logging.Filter):
     # transformers warns that it "might not support" SuppressTokensLogitsProcessor in continuous
-    # batching; it does (a token mask, applied row by row), and tests/engine/test_continuous.py
-    # checks allowed_tokens on this path.
+    # batching; it does (a token mask, applied row by row: tests/engine/test_continuous.py checks
+    # allowed_tokens on this path). And it logs an out-of-memory error with its traceback before
+    # we raise it again for the runner, which halves the batch: no traceback for a handled error.
     def filter(self, record: logging.LogRecord) -> bool:
-        return "SuppressTokensLogitsProcessor" not in record.getMessage()
+        handled = record.exc_info is not None and isinstance(
+            record.exc_info[1], torch.OutOfMemoryError
+        )
+        return not handled and "SuppressTokensLogitsProcessor" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_logs() -> Iterator[None]:
+    quiet = _QuietAboutWhatWeHandle()
+    logger = logging.getLogger("ContinuousBatchingLogger")  # transformers' logger for this
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 @contextlib.contextmanager
@@ -156,9 +171,6 @@ def _start(loaded: LoadedModel, generation: Any, continuous: Any) -> Any:
             "transformers; use decoder='loop'."
         )
         raise InvalidArgumentError(msg)
-    quiet = _QuietAboutSuppressTokens()
-    cb_logger = logging.getLogger("ContinuousBatchingLogger")
-    cb_logger.addFilter(quiet)
     try:
         manager = init(
             generation_config=generation,
@@ -168,8 +180,6 @@ def _start(loaded: LoadedModel, generation: Any, continuous: Any) -> Any:
     except ValueError as err:
         msg = f"Continuous batching cannot run {loaded.name!r}: {err} Use decoder='loop'."
         raise InvalidArgumentError(msg) from err
-    finally:
-        cb_logger.removeFilter(quiet)
     return manager
 
 
@@ -201,7 +211,7 @@ def decode_continuous(
         allowed=allowed,
         stops=stops,
     )
-    with _global_random_state_kept(loaded.device):
+    with _global_random_state_kept(loaded.device), _quiet_logs():
         manager = _start(loaded, generation, continuous)
         finished = False
         try:

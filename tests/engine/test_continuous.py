@@ -200,3 +200,34 @@ def test_the_setting_chooses_the_path_and_auto_keeps_the_loop(
     monkeypatch.setattr(manager.config, "decoder", "auto")
     generate([QUESTION], max_new_tokens=4, cache=False, progress=False)
     assert len(caches) == 1  # auto took the loop
+
+
+def test_out_of_memory_in_the_background_thread_halves_the_batch(
+    chat: LoadedModel, summaries: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A test double: a CPU does not run out of memory on cue. The first forward pass (in
+    # transformers' generation thread) fails as a CUDA one would; the runner must see it.
+    from transformers.generation.continuous_batching.cache import PagedAttentionCache
+
+    expected = generate(summaries[:4], max_new_tokens=6, decoder="loop", cache=False)
+    caches: list[PagedAttentionCache] = []
+    init = PagedAttentionCache.__init__
+
+    def spy(cache: PagedAttentionCache, *args: object, **kwargs: object) -> None:
+        init(cache, *args, **kwargs)
+        caches.append(cache)
+
+    forward, calls = chat.model.forward, []
+
+    def fails_once(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            msg = "CUDA out of memory. Tried to allocate 2.00 GiB"
+            raise torch.OutOfMemoryError(msg)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(PagedAttentionCache, "__init__", spy)
+    monkeypatch.setattr(chat.model, "forward", fails_once)
+    result = generate(summaries[:4], max_new_tokens=6, decoder="continuous", cache=False)
+    assert result.texts == expected.texts
+    assert len(caches) == 3  # the batch of 4, then its two halves
