@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
@@ -212,11 +213,13 @@ def decode_continuous(
         stops=stops,
     )
     with _global_random_state_kept(loaded.device), _quiet_logs():
-        manager = _start(loaded, generation, continuous)
-        finished = False
+        attention = loaded.model.config._attn_implementation
+        manager = _start(loaded, generation, continuous)  # may switch the attention (flash)
+        started = finished = False
         try:
             manager.warmup()  # CUDA graphs where they are on; nothing on a CPU
             manager.start()
+            started = True
             prefix = find_shared_prefix(rows) if shared_prefix else []
             if len(prefix) >= PAGE_SIZE:
                 # Two tokens: pages are registered for sharing after a step that does not end
@@ -227,8 +230,11 @@ def decode_continuous(
             finished = True
         finally:
             # Normal end: the thread has nothing left. Otherwise (Ctrl-C, an error) stop it now.
-            manager.stop(block=True, hard_stop=not finished)
+            if started:
+                manager.stop(block=True, hard_stop=not finished)
             manager.destroy()
+            if loaded.model.config._attn_implementation != attention:  # not started, or failed
+                loaded.model.set_attn_implementation(attention)
     stop_set = set(stops)
     return [[t for t in generated[i] if t not in stop_set][:max_new_tokens] for i in ids]
 
@@ -252,9 +258,12 @@ def _collect(manager: Any, ids: list[str], budget: int) -> dict[str, list[int]]:
 
 
 def _raise_background_error(manager: Any, message: str) -> None:
-    # The thread fails the requests first and records its exception just after: wait for it.
-    manager.stop(block=True, hard_stop=True)
-    error = manager.background_thread_status.fatal_error
+    # The thread fails the requests first and records its exception just after: wait for it
+    # (the caller's ``finally`` stops the manager, once).
+    status = manager.background_thread_status
+    while status.fatal_error is None and manager.is_running():
+        time.sleep(_POLL_SECONDS / 10)
+    error = status.fatal_error
     if isinstance(error, BaseException):
         raise error
     msg = f"Continuous batching failed: {message}. Use decoder='loop' to decode with our loop."
