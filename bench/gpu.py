@@ -1,12 +1,19 @@
-"""Generation speed on a GPU: our engine vs ``transformers.pipeline`` on a Qwen2.5-0.5B-shaped model.
+"""Generation speed on a GPU: our decode loop, continuous batching and ``pipeline``, Qwen2.5-0.5B shape.
 
 The model has the Qwen2.5-0.5B architecture with random weights in bf16 (nothing is downloaded),
 and a word-level tokenizer built here with one word per vocabulary entry, so any prompt length
 is exact and every generated id decodes. Each prompt is ``--prompt-tokens`` long and each answer is
 ``--new-tokens`` long (the end-of-text token is taken out of the model's reach, so no row stops
-early and both sides generate the same number of tokens). For batches of 1, 32 and 256 rows it
-reports generated tokens/s for each side, and the memory-bandwidth roofline: the bytes of weights
-read per decode step divided by the device's measured copy bandwidth, as tokens/s at batch 1.
+early and every side generates the same number of tokens). For batches of 1, 32 and 256 rows it
+reports generated tokens/s of three sides, measured one after the other on the same prompts:
+``generate(decoder="loop")`` (our decode loop), ``generate(decoder="continuous")`` (transformers'
+continuous batching over a paged cache, ``llm_magics.engine.continuous``) and ``pipeline``. Each
+side's share of the decode bandwidth roofline is its decode steps per second (tokens/s ÷ batch)
+against the bytes of weights read per step divided by the device's measured copy bandwidth (the
+key/value reads are left out, so the share is an upper bound at long contexts).
+
+This is where ``decoder="auto"`` is decided on CUDA (``engine.continuous.choose_decoder``): it
+keeps our loop until a run here shows continuous batching faster.
 
     python bench/gpu.py [--batches 1 32 256] [--prompt-tokens 128] [--new-tokens 128] [--tiny]
 
@@ -161,20 +168,31 @@ def main() -> None:
     )
     vocab = loaded.model.config.vocab_size
     # Warm-up: kernels, allocator.
-    generate(prompts(2, 8, vocab, 99), max_new_tokens=4, model=loaded, cache=False, progress=False)
+    for decoder in ("loop", "continuous"):
+        generate(
+            prompts(2, 8, vocab, 99),
+            max_new_tokens=4,
+            model=loaded,
+            cache=False,
+            progress=False,
+            decoder=decoder,
+        )
     for batch in args.batches:
         rows = prompts(batch, args.prompt_tokens, vocab, seed=batch)
-        ours, ours_s = timed(
-            device,
-            lambda rows=rows, batch=batch: generate(
+
+        def engine(decoder: str, rows: list[str] = rows, batch: int = batch) -> Any:
+            return generate(
                 rows,
                 model=loaded,
                 max_new_tokens=args.new_tokens,
                 batch_tokens=batch * (args.prompt_tokens + args.new_tokens + 16),
                 cache=False,
                 progress=False,
-            ),
-        )
+                decoder=decoder,
+            )
+
+        ours, ours_s = timed(device, lambda: engine("loop"))
+        paged, paged_s = timed(device, lambda: engine("continuous"))
         messages = [[{"role": "user", "content": r}] for r in rows]
         theirs, pipe_s = timed(
             device,
@@ -188,17 +206,27 @@ def main() -> None:
             ),
         )
         generated = int(ours.generated_tokens.sum())
+        roofline = results["roofline_batch1_tokens_s"]
         run = {
             "batch": batch,
             "engine_generated_tokens": generated,
+            "continuous_generated_tokens": int(paged.generated_tokens.sum()),
             "engine_tokens_s": generated / ours_s,
+            "continuous_tokens_s": int(paged.generated_tokens.sum()) / paged_s,
             "pipeline_tokens_s": batch * args.new_tokens / pipe_s,
             "same_text_share": sum(
                 a == t[0]["generated_text"].strip() for a, t in zip(ours.texts, theirs, strict=True)
             )
             / batch,
+            "continuous_same_text_share": sum(
+                a == b for a, b in zip(ours.texts, paged.texts, strict=True)
+            )
+            / batch,
         }
         run["ratio"] = run["engine_tokens_s"] / run["pipeline_tokens_s"]
+        run["continuous_ratio"] = run["continuous_tokens_s"] / run["pipeline_tokens_s"]
+        for side in ("engine", "continuous", "pipeline"):
+            run[f"{side}_roofline_share"] = run[f"{side}_tokens_s"] / batch / roofline
         results["runs"].append(run)
         print(json.dumps(run), flush=True)
 
@@ -217,14 +245,21 @@ def markdown(r: dict[str, Any]) -> str:
         f"{r['roofline_batch1_tokens_s']:.0f} tokens/s\n\n"
     )
     lines = [
-        "| batch | pipeline tokens/s | llm_magics tokens/s | ratio | batch-1 roofline share |",
-        "|---|---|---|---|---|",
+        "| batch | pipeline tokens/s | loop tokens/s | continuous tokens/s | loop ÷ pipeline "
+        "| continuous ÷ pipeline | roofline share: pipeline / loop / continuous "
+        "| continuous = loop text |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in r["runs"]:
-        share = run["engine_tokens_s"] / run["batch"] / r["roofline_batch1_tokens_s"]
+        shares = " / ".join(
+            f"{100 * run[f'{side}_roofline_share']:.1f}%"
+            for side in ("pipeline", "engine", "continuous")
+        )
         lines.append(
             f"| {run['batch']} | {run['pipeline_tokens_s']:.0f} | {run['engine_tokens_s']:.0f} "
-            f"| {run['ratio']:.2f}× | {100 * share:.0f}% |"
+            f"| {run['continuous_tokens_s']:.0f} | {run['ratio']:.2f}× "
+            f"| {run['continuous_ratio']:.2f}× | {shares} "
+            f"| {100 * run['continuous_same_text_share']:.0f}% |"
         )
     return head + "\n".join(lines) + "\n"
 

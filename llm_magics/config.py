@@ -25,6 +25,7 @@ from llm_magics.units import parse_bytes
 
 __all__ = [
     "BUILTIN_ALIASES",
+    "DECODER_CHOICES",
     "DEVICE_CHOICES",
     "DTYPE_CHOICES",
     "QUANTIZATION_CHOICES",
@@ -39,6 +40,7 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
 QUANTIZATION_CHOICES = ("none", "int8", "int4")
 _QUANTIZATION_SYNONYMS = {"": "none", "no": "none", "off": "none", "8bit": "int8", "4bit": "int4"}
+DECODER_CHOICES = ("auto", "loop", "continuous")
 _DTYPE_SYNONYMS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 T = TypeVar("T")
@@ -81,6 +83,13 @@ def normalize_quantization(value: str | None) -> str:
         msg = f"Unknown quantization {value!r}. Choose one of {', '.join(QUANTIZATION_CHOICES)}."
         raise InvalidArgumentError(msg)
     return quantization
+def normalize_decoder(value: str) -> str:
+    """Return a decoder setting in canonical form, or raise with the valid choices."""
+    decoder = str(value).strip().lower()
+    if decoder not in DECODER_CHOICES:
+        msg = f"Unknown decoder {value!r}. Choose one of {', '.join(DECODER_CHOICES)}."
+        raise InvalidArgumentError(msg)
+    return decoder
 
 
 class LlmMagics(SingletonConfigurable):
@@ -110,6 +119,11 @@ class LlmMagics(SingletonConfigurable):
         help="'none', 'int8' (weights in 8 bits: torchao on CPU, bitsandbytes on CUDA) or 'int4' "
         "(bitsandbytes, CUDA only) for the models loaded from now on; None means 'none' (env "
         "LLM_MAGICS_QUANTIZATION).",
+    ).tag(config=True)
+    decoder = Unicode(
+        help="How generate decodes: 'auto' (the path measured faster on the device: our loop on CPU "
+        "and, until bench/gpu.py shows otherwise, on CUDA), 'loop' (our padded decode loop) or "
+        "'continuous' (transformers' continuous batching, paged cache) (env LLM_MAGICS_DECODER)."
     ).tag(config=True)
     memory_budget = Dict(
         help="Bytes the models may take per device, e.g. {'cuda:0': '20GiB', 'cpu': '8GiB'} (env "
@@ -154,6 +168,9 @@ class LlmMagics(SingletonConfigurable):
     @default("quantization")
     def _default_quantization(self) -> str:
         return normalize_quantization(_env("LLM_MAGICS_QUANTIZATION", "none"))
+    @default("decoder")
+    def _default_decoder(self) -> str:
+        return normalize_decoder(_env("LLM_MAGICS_DECODER", "auto"))
 
     @default("memory_budget")
     def _default_memory_budget(self) -> dict:
@@ -186,6 +203,9 @@ class LlmMagics(SingletonConfigurable):
     @validate("quantization")
     def _check_quantization(self, proposal: dict) -> str:
         return _as_trait_error(normalize_quantization, proposal["value"])
+    @validate("decoder")
+    def _check_decoder(self, proposal: dict) -> str:
+        return _as_trait_error(normalize_decoder, proposal["value"])
 
     @validate("memory_budget")
     def _check_memory_budget(self, proposal: dict) -> dict:

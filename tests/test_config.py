@@ -16,8 +16,10 @@ def test_environment_variables_set_the_defaults(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("LLM_MAGICS_CHAT_MODEL", "Qwen/Qwen2.5-0.5B-Instruct")
     monkeypatch.setenv("LLM_MAGICS_TRUST_REMOTE_CODE", "yes")
     monkeypatch.setenv("LLM_MAGICS_QUANTIZATION", "8bit")
+    monkeypatch.setenv("LLM_MAGICS_DECODER", "Continuous")
     config = LlmMagics()
     assert config.quantization == "int8"
+    assert config.decoder == "continuous"
     assert config.device == "cpu"
     assert config.dtype == "bfloat16"
     assert config.cache_dir == "/tmp/somewhere"
@@ -32,9 +34,11 @@ def test_defaults_are_safe(monkeypatch: pytest.MonkeyPatch) -> None:
         "LLM_MAGICS_DTYPE",
         "LLM_MAGICS_TRUST_REMOTE_CODE",
         "LLM_MAGICS_QUANTIZATION",
+        "LLM_MAGICS_DECODER",
     ):
         monkeypatch.delenv(name, raising=False)
     config = LlmMagics()
+    assert config.decoder == "auto"
     assert (config.device, config.dtype, config.trust_remote_code) == ("auto", "auto", False)
     assert config.quantization == "none"
     assert config.default_chat_model == "default-chat"
@@ -47,6 +51,7 @@ def test_defaults_are_safe(monkeypatch: pytest.MonkeyPatch) -> None:
         ("device", "gpu", "Choose one of auto, cpu, cuda, cuda:N, mps"),
         ("dtype", "int8", "Choose one of auto, float32, bfloat16, float16"),
         ("quantization", "int2", "Choose one of none, int8, int4"),
+        ("decoder", "paged", "Choose one of auto, loop, continuous"),
         ("memory_budget", {"cpu": "lots"}, "Cannot read 'lots' as a memory size"),
         ("gpu_memory_fraction", 1.5, "must be in (0, 1]"),
         ("aliases", {"default-chat": "gpt2"}, "is built in and cannot be redefined"),

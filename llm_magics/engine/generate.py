@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from llm_magics.engine.continuous import choose_decoder, decode_continuous
 from llm_magics.engine.decoding import (
     PrefixReuse,
     SharedPrefix,
@@ -155,6 +156,7 @@ def generate(
     answer_prefix: str = "",
     batch_tokens: int | None = None,
     shared_prefix: bool = True,
+    decoder: str | None = None,
     cache: bool = True,
     progress: bool = True,
     manager: ModelManager | None = None,
@@ -181,6 +183,11 @@ def generate(
         surest way to steer a small model's answer. ``texts`` hold only the continuation.
     shared_prefix
         Compute the prompt prefix common to all rows once (outputs are the same either way).
+    decoder
+        "loop" (our decode loop), "continuous" (transformers' continuous batching over a paged
+        cache, ``engine.continuous``) or "auto" (the one measured faster on the model's device);
+        ``None``: the ``LlmMagics.decoder`` setting. Not part of the result cache's key: both
+        paths answer the same question (greedy answers agree up to float summation order).
     batch_tokens, cache, progress, manager
         See ``llm_magics.engine`` (module docs).
 
@@ -201,6 +208,7 @@ def generate(
         msg = f"top_p must be in (0, 1], not {top_p}."
         raise InvalidArgumentError(msg)
     manager, loaded = load_for(model, "chat", manager)
+    path = choose_decoder(manager.config.decoder if decoder is None else decoder, loaded)
     prompts = [str(p) for p in prompts]
     rows = prompt_rows(
         loaded,
@@ -227,6 +235,21 @@ def generate(
         allowed = _token_mask(loaded.tokenizer, allowed_tokens, vocabulary)
 
     def compute(indices: np.ndarray) -> list[dict[str, Any]]:
+        if path == "continuous":
+            with torch.inference_mode():
+                ids = decode_continuous(
+                    loaded,
+                    [rows[i] for i in indices],
+                    max_new_tokens=max_new_tokens,
+                    temperature=temperature,
+                    top_p=top_p,
+                    seed=seed,
+                    allowed=allowed,
+                    stops=_stop_token_ids(loaded).tolist(),
+                    shared_prefix=shared_prefix,
+                )
+            texts = loaded.tokenizer.batch_decode(ids, skip_special_tokens=True)
+            return [{"text": t.strip(), "tokens": len(i)} for t, i in zip(texts, ids, strict=True)]
         with torch.inference_mode():
             ids = _decode_batch(
                 loaded,
