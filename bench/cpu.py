@@ -143,6 +143,33 @@ def growing_kv_cache() -> Iterator[None]:
         generate_module.RESERVE_KV_CACHE = True
 
 
+def repeated_blocks(model: torch.nn.Module) -> torch.nn.ModuleList:
+    """The model's stack of identical transformer blocks (the longest ModuleList of one class)."""
+    stacks = [
+        m
+        for m in model.modules()
+        if isinstance(m, torch.nn.ModuleList) and len({type(b) for b in m}) == 1 and len(m) > 1
+    ]
+    return max(stacks, key=len)
+
+
+@contextlib.contextmanager
+def compiled_blocks(model: torch.nn.Module, compiled: list[Any]) -> Iterator[None]:
+    """Regional compilation (PyTorch's recipe for a short cold start): each transformer block's
+    forward through ``torch.compile(dynamic=True)``; identical blocks share the compiled code."""
+    blocks = repeated_blocks(model)
+    if not compiled:
+        compiled += [torch.compile(block.forward, dynamic=True) for block in blocks]
+    eager = [block.forward for block in blocks]
+    for block, forward in zip(blocks, compiled, strict=True):
+        block.forward = forward
+    try:
+        yield
+    finally:
+        for block, forward in zip(blocks, eager, strict=True):
+            block.forward = forward
+
+
 def workloads(
     chat: Any, embedder: Any, rows: list[str], sentences: list[str], **options: Any
 ) -> dict[str, Callable[[], Any]]:
@@ -150,20 +177,33 @@ def workloads(
     questions = [f"{SENTIMENT_QUESTION}\n\n{r}" for r in rows]
     common = {"cache": False, "progress": False}
     return {
-        "summarize": lambda: generate(
-            prompts,
-            model=chat,
-            max_new_tokens=32,
-            batch_tokens=options.get("generate_tokens"),
-            **common,
-        ).texts,
-        "sentiment": lambda: score(
-            questions, LABELS, model=chat, batch_tokens=options.get("score_tokens"), **common
-        ).best,
-        "embed": lambda: embed(
-            sentences, model=embedder, batch_tokens=options.get("embed_tokens"), **common
-        ).vectors,
+        "summarize": lambda: (
+            generate(
+                prompts,
+                model=chat,
+                max_new_tokens=32,
+                batch_tokens=options.get("generate_tokens"),
+                **common,
+            ).texts
+        ),
+        "sentiment": lambda: (
+            score(
+                questions, LABELS, model=chat, batch_tokens=options.get("score_tokens"), **common
+            ).best
+        ),
+        "embed": lambda: (
+            embed(
+                sentences, model=embedder, batch_tokens=options.get("embed_tokens"), **common
+            ).vectors
+        ),
     }
+
+
+def warm_up(chat: Any) -> None:
+    # Three rows of different lengths: a dimension of size 1 would be compiled as a constant.
+    prompts = ["Say hi.", "Say hello to the world.", "Name three colours of the rainbow."]
+    generate(prompts, model=chat, max_new_tokens=4, cache=False, progress=False)
+    score(prompts, ["yes", "no"], model=chat, cache=False, progress=False)
 
 
 def agreement(kind: str, reference: Any, other: Any) -> float:
@@ -263,8 +303,8 @@ def main() -> None:
             default="no",
         )
     )
-    manager.unload("default-chat", dtype="bfloat16")
-    manager.unload("default-embed", dtype="bfloat16")
+    manager.unload_key(chat16.key)
+    manager.unload_key(embed16.key)
     changes.append(
         compare(
             "key/value buffers reserved for the answer (vs growing by torch.cat)",
@@ -289,8 +329,60 @@ def main() -> None:
         embed_tokens=2 * embed_tokens,
     )
     changes.append(
-        compare("batches of twice the token budget", reference, larger, repeats=args.repeats,
-                default="no")
+        compare(
+            "batches of twice the token budget",
+            reference,
+            larger,
+            repeats=args.repeats,
+            default="no",
+        )
+    )
+    int8 = manager.load("default-chat", dtype="float32", quantization="int8")
+    changes.append(
+        compare(
+            "int8 weights (torchao weight-only, quantization='int8')",
+            {k: reference[k] for k in ("summarize", "sentiment")},
+            {k: v for k, v in workloads(int8, embedder, rows, sentences).items() if k != "embed"},
+            repeats=args.repeats,
+            default="no",
+        )
+    )
+    from quantize import int8_dynamic
+
+    dynamic = int8_dynamic(int8)
+    changes.append(
+        compare(
+            "int8 weights and activations (torchao dynamic int8 linear layers)",
+            {k: reference[k] for k in ("summarize", "sentiment")},
+            {
+                k: v
+                for k, v in workloads(dynamic, embedder, rows, sentences).items()
+                if k != "embed"
+            },
+            repeats=args.repeats,
+            default="no",
+        )
+    )
+    del dynamic
+    manager.unload_key(int8.key)
+
+    compiled: list[Any] = []
+
+    def compiling() -> contextlib.AbstractContextManager[None]:
+        return compiled_blocks(chat.model, compiled)
+
+    with compiling():
+        _, compile_s = timed(lambda: warm_up(chat))
+    changes.append(
+        compare(
+            "torch.compile of the transformer blocks (inductor, dynamic shapes)",
+            {k: reference[k] for k in ("summarize", "sentiment")},
+            {k: reference[k] for k in ("summarize", "sentiment")},
+            repeats=args.repeats,
+            context=compiling,
+            default="no",
+        )
+        | {"compile_s": compile_s}
     )
     results["changes"] = changes
 
@@ -343,7 +435,10 @@ def markdown(r: dict[str, Any]) -> str:
                 else f"{100 * w['agreement']:.0f}% same"
             )
             cells.append(f"{ratio:.2f}× ({agree})")
-        out.append(f"| {change['change']} | {' | '.join(cells)} | {change['default']} |")
+        name = change["change"]
+        if "compile_s" in change:
+            name += f" (compiling took {change['compile_s']:.0f} s, not counted)"
+        out.append(f"| {name} | {' | '.join(cells)} | {change['default']} |")
     return "\n".join(out) + "\n"
 
 

@@ -83,6 +83,8 @@ def normalize_quantization(value: str | None) -> str:
         msg = f"Unknown quantization {value!r}. Choose one of {', '.join(QUANTIZATION_CHOICES)}."
         raise InvalidArgumentError(msg)
     return quantization
+
+
 def normalize_decoder(value: str) -> str:
     """Return a decoder setting in canonical form, or raise with the valid choices."""
     decoder = str(value).strip().lower()
@@ -111,7 +113,8 @@ class LlmMagics(SingletonConfigurable):
         help="'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N' or 'mps' (env LLM_MAGICS_DEVICE)."
     ).tag(config=True)
     dtype = Unicode(
-        help="'auto' (bfloat16 on GPUs that support it, else float16; float32 on CPU), 'float32', "
+        help="'auto' (bfloat16 on GPUs that support it, else float16; on CPU bfloat16 where the "
+        "processor has AMX or AVX-512 BF16, else float32), 'float32', "
         "'bfloat16' or 'float16' (env LLM_MAGICS_DTYPE)."
     ).tag(config=True)
     quantization = Unicode(
@@ -168,6 +171,7 @@ class LlmMagics(SingletonConfigurable):
     @default("quantization")
     def _default_quantization(self) -> str:
         return normalize_quantization(_env("LLM_MAGICS_QUANTIZATION", "none"))
+
     @default("decoder")
     def _default_decoder(self) -> str:
         return normalize_decoder(_env("LLM_MAGICS_DECODER", "auto"))
@@ -203,6 +207,7 @@ class LlmMagics(SingletonConfigurable):
     @validate("quantization")
     def _check_quantization(self, proposal: dict) -> str:
         return _as_trait_error(normalize_quantization, proposal["value"])
+
     @validate("decoder")
     def _check_decoder(self, proposal: dict) -> str:
         return _as_trait_error(normalize_decoder, proposal["value"])

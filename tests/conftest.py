@@ -12,6 +12,9 @@ from typing import Any
 # cache tests see a real first conversion; the CPU, so results do not depend on a local GPU.
 os.environ["LLM_MAGICS_CACHE"] = tempfile.mkdtemp(prefix="llm-magics-test-cache-")
 os.environ.setdefault("LLM_MAGICS_DEVICE", "cpu")
+# float32, so expected answers do not depend on whether the machine's CPU has bfloat16
+# instructions (where it does, dtype="auto" is bfloat16: tests/engine/test_bfloat16.py).
+os.environ.setdefault("LLM_MAGICS_DTYPE", "float32")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np

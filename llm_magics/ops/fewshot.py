@@ -426,6 +426,10 @@ def _setfit(
         disable_progress_bars,
         enable_progress_bars,
     )
+
+    from llm_magics.runtime.quantization import import_torchao_quietly
+
+    import_torchao_quietly()  # sentence-transformers imports it, noisily, where it is installed
     from setfit import SetFitModel, Trainer, TrainingArguments
     from transformers.utils import logging as hf_logging
 

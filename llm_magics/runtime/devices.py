@@ -71,12 +71,16 @@ def native_bf16() -> str | None:
 def resolve_dtype(device: torch.device, dtype: str | torch.dtype | None = "auto") -> torch.dtype:
     """Return the dtype for a model on ``device``; an explicit dtype wins over ``"auto"``.
 
-    ``"auto"`` is bfloat16 on GPUs that support it, float16 on other GPUs and on MPS, and float32 on
-    CPU (CPU half-precision matmuls are slower than float32 on most processors).
+    ``"auto"`` is bfloat16 on GPUs that support it, float16 on other GPUs and on MPS; on CPU it is
+    bfloat16 where the processor has native bfloat16 matrix instructions (``native_bf16``: AMX or
+    AVX-512 BF16) and float32 elsewhere, where half-precision matrix products are slower than
+    float32 ones. On a 2-core AVX-512 BF16 CPU, bfloat16 ran the default models' summarize,
+    sentiment scoring and embedding 1.6-2.4x faster than float32, with sentiment labels 97-100%
+    the same and about half of greedy summaries word for word the same (``bench/cpu.py``).
 
     Examples
     --------
-    >>> resolve_dtype(torch.device("cpu"))
+    >>> resolve_dtype(torch.device("cpu"), "float32")
     torch.float32
     >>> resolve_dtype(torch.device("cpu"), "bf16")
     torch.bfloat16
@@ -90,7 +94,7 @@ def resolve_dtype(device: torch.device, dtype: str | torch.dtype | None = "auto"
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "mps":
         return torch.float16
-    return torch.float32
+    return torch.bfloat16 if native_bf16() else torch.float32
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,11 @@ from llm_magics.errors import (
     did_you_mean,
     warn,
 )
-from llm_magics.runtime.quantization import estimate_quantized_bytes, quantization_config
+from llm_magics.runtime.quantization import (
+    estimate_quantized_bytes,
+    import_torchao_quietly,
+    quantization_config,
+)
 from llm_magics.runtime.specs import BUILTIN_ALIASES, ModelSpec, Role
 
 __all__ = ["LoadedModel", "ModelSource", "estimate_bytes", "load_model", "locate", "read_config"]
@@ -353,6 +357,8 @@ def check_role(model_config: Any, role: Role, name: str) -> None:
 
 def _auto_class(role: Role) -> Any:
     import transformers
+
+    import_torchao_quietly()  # before transformers' quantizers import it, noisily
 
     return {
         "chat": transformers.AutoModelForCausalLM,

@@ -15,7 +15,9 @@ manager's memory budget sees what the quantized model will really hold.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +31,7 @@ __all__ = [
     "QUANTIZATION_CHOICES",
     "check_quantization",
     "estimate_quantized_bytes",
+    "import_torchao_quietly",
     "quantization_config",
     "quantized_linears",
 ]
@@ -83,6 +86,19 @@ def _quiet_import() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+def import_torchao_quietly() -> None:
+    """Import torchao now, without its noise, where it is installed and not yet imported.
+
+    transformers imports torchao (when installed) with its quantizers on every ``from_pretrained``,
+    quantized or not; done here first, the later imports find it loaded and print nothing.
+    """
+    if "torchao" in sys.modules or importlib.util.find_spec("torchao") is None:
+        return
+    with _quiet_import(), contextlib.suppress(Exception):
+        import torchao  # noqa: F401
+        import transformers.quantizers.auto  # noqa: F401  (imports more of torchao)
 
 
 def _torchao() -> Any:

@@ -20,6 +20,7 @@ import torch
 from llm_magics.config import LlmMagics, get_config
 from llm_magics.runtime.devices import resolve_device
 from llm_magics.runtime.loading import locate
+from llm_magics.runtime.quantization import import_torchao_quietly
 from llm_magics.runtime.specs import resolve_spec
 
 __all__ = ["train_classifier"]
@@ -78,6 +79,8 @@ def train_classifier(
     """
     from sklearn.metrics import accuracy_score, f1_score
     from tqdm.auto import tqdm
+
+    import_torchao_quietly()  # before transformers' quantizers import it, noisily
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,

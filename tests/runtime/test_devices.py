@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import pytest
 import torch
 
 from llm_magics.errors import InvalidArgumentError
-from llm_magics.runtime.devices import device_memory, resolve_device, resolve_dtype
+from llm_magics.runtime.devices import device_memory, native_bf16, resolve_device, resolve_dtype
 
 
 def test_auto_prefers_cuda_then_mps_then_cpu() -> None:
@@ -35,9 +38,12 @@ def test_unknown_device_lists_the_choices() -> None:
         resolve_device("gpu")
 
 
-def test_dtype_is_float32_on_cpu_and_explicit_wins() -> None:
+def test_dtype_on_cpu_follows_the_processor_and_explicit_wins() -> None:
     cpu = torch.device("cpu")
-    assert resolve_dtype(cpu) is torch.float32
+    expected = torch.bfloat16 if native_bf16() else torch.float32
+    assert resolve_dtype(cpu) is expected
+    assert resolve_dtype(cpu, "auto") is expected
+    assert resolve_dtype(cpu, "float32") is torch.float32
     assert resolve_dtype(cpu, "bf16") is torch.bfloat16
     assert resolve_dtype(cpu, torch.float16) is torch.float16
 
@@ -49,6 +55,18 @@ def test_dtype_on_cuda_is_bf16_where_supported(
     # Stands in for the GPU's answer: CI has no GPU to ask.
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
     assert resolve_dtype(torch.device("cuda", 0)) is expected
+
+
+def test_native_bf16_agrees_with_the_cpu_flags() -> None:
+    flags = ""
+    with contextlib.suppress(OSError):
+        flags = Path("/proc/cpuinfo").read_text()
+    if not flags:
+        pytest.skip("no /proc/cpuinfo to compare with")
+    words = set(flags.split())
+    assert (native_bf16() is not None) == bool({"amx_bf16", "avx512_bf16"} & words)
+    if native_bf16() == "AVX-512 BF16":
+        assert "avx512_bf16" in words
 
 
 def test_cpu_memory_is_positive_and_consistent() -> None:

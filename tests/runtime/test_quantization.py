@@ -3,6 +3,7 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
@@ -153,3 +154,22 @@ def test_cuda_uses_bitsandbytes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (int8.load_in_8bit, int8.load_in_4bit) == (True, False)
     assert (int4.load_in_4bit, int4.bnb_4bit_quant_type) == (True, "nf4")
     assert int4.bnb_4bit_compute_dtype == torch.bfloat16
+
+
+def test_loading_a_model_with_torchao_installed_prints_nothing(tmp_path: Path) -> None:
+    # transformers imports torchao (when installed) on every from_pretrained, and torchao's import
+    # logs a line per CUDA library it cannot load: a fresh process must show none of it.
+    import os
+    import subprocess
+
+    code = (
+        "from llm_magics import get_manager; get_manager().load('default-embed'); "
+        "import sentence_transformers"
+    )
+    env = {**os.environ, "LLM_MAGICS_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Failed to load" not in done.stderr
+    assert "register_constant" not in done.stderr
