@@ -15,7 +15,7 @@ LOCK ?= requirements/lock-py$(PYTHON_VERSION).txt
 LOCK_PYTHONS ?= 3.11 3.12 3.13
 UV ?= uv==0.13.9
 
-.PHONY: demo test lint lock labextension notebooks bench quality mining finetune quantize plan ray across clean
+.PHONY: demo test lint lock labextension notebooks bench quality mining finetune quantize decoders plan ray across clean
 
 $(VENV)/.installed: pyproject.toml $(wildcard $(LOCK))
 	@test -f $(LOCK) || { echo "No $(LOCK): the locks are for Python $(LOCK_PYTHONS). Use one of those (make PYTHON=python3.11 ...)."; exit 1; }
@@ -61,8 +61,10 @@ test: $(VENV)/.dev llm_magics/labextension/package.json
 		PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm test; \
 	else echo "Node.js is not on PATH: the sidebar's TypeScript tests did not run (install Node.js 18+)."; fi
 
+# The engine against the baselines, then where its CPU time goes and what each tried change is worth.
 bench: $(VENV)/.dev
 	$(PY) bench/run.py
+	$(PY) bench/cpu.py
 
 across: $(VENV)/.dev
 	$(PY) bench/aggregate.py
@@ -88,6 +90,11 @@ finetune: $(VENV)/.dev
 
 quantize: $(VENV)/.dev
 	$(PY) bench/quantize.py
+
+# Our decode loop against transformers' continuous batching on this machine; on a GPU machine,
+# `python bench/gpu.py` times both against pipeline (batches 1, 32, 256) and the roofline.
+decoders: $(VENV)/.dev
+	$(PY) bench/decoders.py
 
 labextension: $(VENV)/.dev
 	cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm install && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm build:prod
