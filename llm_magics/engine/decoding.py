@@ -28,7 +28,6 @@ __all__ = [
     "chat_token_ids",
     "find_shared_prefix",
     "prefill",
-    "reserve",
     "truncate_rows",
 ]
 
@@ -205,85 +204,3 @@ def prefill(
         attention_mask=attention_mask,
         next_position=positions[:, -1] + 1,
     )
-
-
-def _reserved_layer_class() -> type:
-    from transformers.cache_utils import DynamicLayer
-
-    class ReservedLayer(DynamicLayer):
-        """A key/value cache layer whose tensors are views of buffers with room for more tokens.
-
-        transformers' ``DynamicLayer`` grows by ``torch.cat`` at every step, a copy of the layer's
-        whole cache per generated token; ``StaticCache`` preallocates, but attends over its full
-        length at every step and cannot drop the rows that finished. This layer writes each new
-        token in place and keeps the views exactly as long as what was written, so attention and
-        masks see what ``DynamicLayer`` would; dropping rows copies the buffers once.
-        """
-
-        def __init__(self, layer: Any, room: int) -> None:
-            super().__init__()
-            self.device, self.is_initialized = layer.device, True
-            rows, heads, length, _ = layer.keys.shape
-            self._keys = layer.keys.new_empty((rows, heads, length + room, layer.keys.shape[-1]))
-            self._values = layer.values.new_empty(
-                (rows, heads, length + room, layer.values.shape[-1])
-            )
-            self._keys[:, :, :length] = layer.keys
-            self._values[:, :, :length] = layer.values
-            self._view(length)
-
-        def _view(self, length: int) -> None:
-            self._length = length
-            self.keys = self._keys[:, :, :length]
-            self.values = self._values[:, :, :length]
-
-        def update(
-            self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
-        ) -> tuple[torch.Tensor, torch.Tensor]:
-            end = self._length + key_states.shape[-2]
-            if end > self._keys.shape[2]:  # more tokens than reserved: grow, as DynamicLayer does
-                self._keys = torch.cat([self.keys, key_states], dim=-2)
-                self._values = torch.cat([self.values, value_states], dim=-2)
-            else:
-                self._keys[:, :, self._length : end] = key_states
-                self._values[:, :, self._length : end] = value_states
-            self._view(end)
-            return self.keys, self.values
-
-        def batch_select_indices(self, indices: torch.Tensor) -> None:
-            self._keys, self._values = self._keys[indices], self._values[indices]
-            self._view(self._length)
-
-        def batch_repeat_interleave(self, repeats: int) -> None:
-            self._keys = self._keys.repeat_interleave(repeats, dim=0)
-            self._values = self._values.repeat_interleave(repeats, dim=0)
-            self._view(self._length)
-
-        def crop(self, tokens_to_remove: int) -> None:
-            super().crop(tokens_to_remove)
-            self._view(self.keys.shape[-2])
-
-    return ReservedLayer
-
-
-@functools.cache
-def _reserved() -> type:
-    # Defined on first use: transformers is imported by the first model load, not with the engine.
-    return _reserved_layer_class()
-
-
-def reserve(cache: Any, room: int) -> Any:
-    """Give every plain dynamic layer of ``cache`` room for ``room`` more tokens, written in place.
-
-    Layers of other kinds (sliding windows, static, linear attention) are left as they are.
-    """
-    from transformers.cache_utils import DynamicLayer
-
-    layer_class = _reserved()
-    cache.layers = [
-        layer_class(layer, room)
-        if type(layer) is DynamicLayer and layer.is_initialized and layer.keys.numel()
-        else layer
-        for layer in cache.layers
-    ]
-    return cache

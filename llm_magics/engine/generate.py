@@ -23,7 +23,6 @@ from llm_magics.engine.decoding import (
     SharedPrefix,
     prefill,
     prompt_rows,
-    reserve,
 )
 from llm_magics.engine.models import batch_defaults, load_for
 from llm_magics.engine.results import GenerateResult
@@ -33,10 +32,6 @@ from llm_magics.runtime.loading import LoadedModel
 from llm_magics.runtime.manager import ModelManager
 
 __all__ = ["generate"]
-
-# Decode into key/value buffers reserved for max_new_tokens (``decoding.reserve``) rather than
-# transformers' growing cache; off only to measure the difference (bench/run.py).
-RESERVE_KV_CACHE = True
 
 
 def _stop_token_ids(loaded: LoadedModel) -> torch.Tensor:
@@ -88,8 +83,6 @@ def _decode_batch(
 ) -> list[list[int]]:
     """Generated token ids of each row of one batch (without the stop token)."""
     state = prefill(loaded, rows, prefix)
-    if RESERVE_KV_CACHE:
-        reserve(state.cache, max_new_tokens)
     stops = _stop_token_ids(loaded)
     if allowed is not None:
         allowed = allowed.to(loaded.device).clone()
