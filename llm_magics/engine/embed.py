@@ -114,7 +114,10 @@ def embed(
     unit = normalize or bool(loaded.pooling.get("normalize"))
 
     def forward(batch: Any) -> torch.Tensor:
-        pooled = _pool(encoder(**batch).last_hidden_state, batch["attention_mask"], mode)
+        # Pooled and normalized in float32, so unit length holds to float32 precision whatever
+        # the model's dtype (in bfloat16, norms were up to 1.002).
+        hidden = encoder(**batch).last_hidden_state.float()
+        pooled = _pool(hidden, batch["attention_mask"], mode)
         return torch.nn.functional.normalize(pooled, dim=-1) if unit else pooled
 
     vectors, provenance = run_encoder(

@@ -179,8 +179,9 @@ def generate(
     decoder
         "loop" (our decode loop), "continuous" (transformers' continuous batching over a paged
         cache, ``engine.continuous``) or "auto" (the one measured faster on the model's device);
-        ``None``: the ``LlmMagics.decoder`` setting. Not part of the result cache's key: both
-        paths answer the same question (greedy answers agree up to float summation order).
+        ``None``: the ``LlmMagics.decoder`` setting. Part of the result cache's key only when
+        sampling: greedy answers of both paths agree in float32 (in bfloat16 a row's answer can
+        differ with the batch and the path, as rounding does), samples do not.
     batch_tokens, cache, progress, manager
         See ``llm_magics.engine`` (module docs).
 
@@ -194,8 +195,14 @@ def generate(
     >>> generate(["What is the capital of France?"], max_new_tokens=12).texts   # doctest: +SKIP
     ['The capital of France is Paris.']
     """
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)):
+        msg = f"max_new_tokens must be a whole number of tokens, not {max_new_tokens!r}."
+        raise InvalidArgumentError(msg)
     if max_new_tokens < 1:
         msg = f"max_new_tokens must be at least 1, not {max_new_tokens}."
+        raise InvalidArgumentError(msg)
+    if not temperature >= 0:
+        msg = f"temperature must be 0 (greedy) or more, not {temperature}."
         raise InvalidArgumentError(msg)
     if not 0.0 < top_p <= 1.0:
         msg = f"top_p must be in (0, 1], not {top_p}."
@@ -221,6 +228,8 @@ def generate(
         "allowed_tokens": allowed_tokens,
         "answer_prefix": answer_prefix,
     }
+    if temperature > 0:  # greedy answers agree across the two paths; samples do not
+        params["decoder"] = path
     reuse = PrefixReuse(loaded, rows, enabled=shared_prefix)
     vocabulary = loaded.model.get_output_embeddings().weight.shape[0]
     allowed = None

@@ -122,7 +122,7 @@ class ModelManager:
         spec = self._spec(name, role)
         target = resolve_device(device or self.config.device)
         precision = resolve_dtype(target, dtype or self.config.dtype)
-        quantized = check_quantization(quantization or self.config.quantization, target)
+        quantized = check_quantization(quantization or self.config.quantization, target, precision)
         with self._lock:
             for key, loaded in self._models.items():
                 if self._matches(loaded, spec, role, target, precision, quantized):

@@ -42,13 +42,16 @@ _BNB_SCALE_BYTES = 4
 _BNB_4BIT_BLOCK = 64
 
 
-def check_quantization(quantization: str | None, device: torch.device) -> str:
+def check_quantization(
+    quantization: str | None, device: torch.device, dtype: torch.dtype | None = None
+) -> str:
     """Return ``quantization`` in canonical form, or raise where ``device`` cannot run it.
 
     Raises
     ------
     InvalidArgumentError
-        An unknown value, ``"int4"`` on CPU, or any quantization on a device other than CPU or CUDA.
+        An unknown value, ``"int4"`` on CPU, int8 with float16 weights on CPU (torchao's int8
+        matmul then returns NaN), or any quantization on a device other than CPU or CUDA.
 
     Examples
     --------
@@ -62,6 +65,12 @@ def check_quantization(quantization: str | None, device: torch.device) -> str:
         msg = (
             "quantization='int4' needs a CUDA GPU (bitsandbytes): torchao has no int4 kernel for "
             "x86 CPUs. On CPU use quantization='int8' (weights at a quarter of float32)."
+        )
+        raise InvalidArgumentError(msg)
+    if device.type == "cpu" and dtype is torch.float16:
+        msg = (
+            "quantization='int8' with dtype='float16' on CPU gives NaN answers (torchao's int8 "
+            "kernels). Use dtype='bfloat16' or dtype='float32' with it."
         )
         raise InvalidArgumentError(msg)
     if device.type not in ("cpu", "cuda"):

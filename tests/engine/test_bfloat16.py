@@ -49,6 +49,7 @@ def test_bfloat16_answers_agree_with_float32(
     vectors = embed(CLEAR, model=half[1], cache=False, progress=False).vectors
     reference = embed(CLEAR, model=embedder, cache=False, progress=False).vectors
     assert vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)  # unit length in float32
     assert float((vectors * reference).sum(axis=1).min()) > 0.99
 
     texts = generate(

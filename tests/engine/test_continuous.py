@@ -132,6 +132,17 @@ def test_duplicates_are_computed_once_and_the_cache_serves_a_rerun(
     assert again.texts == first.texts and again.provenance.computed == 0
 
 
+def test_a_sample_from_one_path_is_not_served_to_the_other(chat: LoadedModel) -> None:
+    kwargs = {"max_new_tokens": 6, "temperature": 1.0, "seed": 3, "progress": False}
+    paged = generate(["Tell me a joke."], decoder="continuous", **kwargs)
+    loop = generate(["Tell me a joke."], decoder="loop", **kwargs)
+    assert (paged.provenance.computed, loop.provenance.computed) == (1, 1)
+    assert loop.provenance.parameters["decoder"] == "loop"
+    greedy = generate(["Tell me a joke."], max_new_tokens=6, decoder="continuous", progress=False)
+    served = generate(["Tell me a joke."], max_new_tokens=6, decoder="loop", progress=False)
+    assert served.provenance.computed == 0 and served.texts == greedy.texts
+
+
 def test_progress_moves_during_the_batch(
     chat: LoadedModel,
     summaries: list[str],

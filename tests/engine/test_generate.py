@@ -120,6 +120,22 @@ def test_sampling_is_reproducible_with_a_seed(chat: LoadedModel) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ({"max_new_tokens": 1.5}, "whole number of tokens"),
+        ({"max_new_tokens": 0}, "at least 1"),
+        ({"temperature": -1.0}, "0 \\(greedy\\) or more"),
+        ({"top_p": 0.0}, "top_p must be in"),
+    ],
+)
+def test_bad_generation_settings_are_refused_in_one_line(
+    chat: LoadedModel, argument: dict, message: str
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=message):
+        generate(["Hi"], progress=False, **argument)
+
+
 def test_empty_and_non_ascii_inputs(chat: LoadedModel) -> None:
     empty = generate([], progress=False)
     assert empty.texts == [] and empty.prompt_tokens.shape == (0,)
