@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import importlib
 import json
 import os
 import platform
@@ -45,11 +46,12 @@ from llm_magics import get_manager
 from llm_magics.datasets import amazon_reviews
 from llm_magics.demo import SUMMARY_INSTRUCTION
 from llm_magics.engine import embed, generate, score
-from llm_magics.engine import generate as generate_module
 from llm_magics.engine.decoding import chat_token_ids
 from llm_magics.engine.models import batch_defaults
 from llm_magics.runtime.devices import native_bf16
 
+# The module, not the function that llm_magics.engine exports under the same name.
+generate_module = importlib.import_module("llm_magics.engine.generate")
 RESULTS = Path(__file__).parent / "results"
 SENTIMENT_QUESTION = "Is this review positive or negative? Answer with one word."
 LABELS = ["positive", "negative"]
@@ -352,7 +354,7 @@ def main() -> None:
             reference,
             workloads(chat16, embed16, rows, sentences),
             repeats=args.repeats,
-            default="no",
+            default="yes, where the CPU has bfloat16 instructions" if native_bf16() else "no",
         )
     )
     manager.unload_key(chat16.key)
