@@ -34,19 +34,25 @@ def _both(prompts: list[str], **kwargs: object) -> tuple[list[str], list[str]]:
     return loop.texts, paged.texts
 
 
-def test_greedy_summaries_of_real_reviews_equal_the_loop(
-    chat: LoadedModel, summaries: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def shared(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Prompt tokens each request found already in the paged cache, in order of admission."""
     from transformers.generation.continuous_batching.cache import PagedAttentionCache
 
-    shared: list[int] = []
+    found: list[int] = []
     search = PagedAttentionCache.search_prefix_match
 
     def spy(cache: PagedAttentionCache, request_id: str, prompt_ids: list[int]) -> int:
-        shared.append(search(cache, request_id, prompt_ids))
-        return shared[-1]
+        found.append(search(cache, request_id, prompt_ids))
+        return found[-1]
 
     monkeypatch.setattr(PagedAttentionCache, "search_prefix_match", spy)
+    return found
+
+
+def test_greedy_summaries_of_real_reviews_equal_the_loop(
+    chat: LoadedModel, summaries: list[str], shared: list[int]
+) -> None:
     loop = generate(summaries, max_new_tokens=32, decoder="loop", cache=False, progress=False)
     paged = generate(
         summaries, max_new_tokens=32, decoder="continuous", cache=False, progress=False
@@ -60,18 +66,8 @@ def test_greedy_summaries_of_real_reviews_equal_the_loop(
 
 
 def test_without_shared_prefix_no_page_is_reused(
-    chat: LoadedModel, summaries: list[str], monkeypatch: pytest.MonkeyPatch
+    chat: LoadedModel, summaries: list[str], shared: list[int]
 ) -> None:
-    from transformers.generation.continuous_batching.cache import PagedAttentionCache
-
-    shared: list[int] = []
-    search = PagedAttentionCache.search_prefix_match
-
-    def spy(cache: PagedAttentionCache, request_id: str, prompt_ids: list[int]) -> int:
-        shared.append(search(cache, request_id, prompt_ids))
-        return shared[-1]
-
-    monkeypatch.setattr(PagedAttentionCache, "search_prefix_match", spy)
     loop, paged = _both(summaries[:3], max_new_tokens=8, shared_prefix=False)
     assert paged == loop
     assert shared == [0, 0, 0]  # all three admitted in the first step: nothing written to share
