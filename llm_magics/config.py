@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from platformdirs import user_cache_dir
-from traitlets import Bool, Dict, Float, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Float, TraitError, Unicode, default, observe, validate
 from traitlets.config import SingletonConfigurable
 
 from llm_magics.errors import InvalidArgumentError
@@ -207,6 +207,12 @@ class LlmMagics(SingletonConfigurable):
     @validate("quantization")
     def _check_quantization(self, proposal: dict) -> str:
         return _as_trait_error(normalize_quantization, proposal["value"])
+
+    @observe("quantization")
+    def _none_is_none(self, change: dict) -> None:
+        # traitlets lets None past the validator (allow_none); store it as the setting it means.
+        if change["new"] is None:
+            self.quantization = "none"
 
     @validate("decoder")
     def _check_decoder(self, proposal: dict) -> str:

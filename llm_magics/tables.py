@@ -18,9 +18,18 @@ from llm_magics.errors import InvalidArgumentError
 
 __all__ = ["READERS", "check_readable", "not_text", "read_table"]
 
+
+def _read_delimited(path: Path, encoding: str, sep: str) -> pd.DataFrame:
+    """A CSV or TSV file. In a table of one column a blank line is a row whose cell is empty
+    (a blank answer, a review left empty): it is kept, as NaN, so the rows stay the file's.
+    With more columns a blank line has no fields and is not a row (pandas skips it)."""
+    columns = pd.read_csv(path, sep=sep, encoding=encoding, nrows=0).columns
+    return pd.read_csv(path, sep=sep, encoding=encoding, skip_blank_lines=len(columns) > 1)
+
+
 READERS = {
-    ".csv": lambda path, encoding: pd.read_csv(path, encoding=encoding),
-    ".tsv": lambda path, encoding: pd.read_csv(path, sep="\t", encoding=encoding),
+    ".csv": lambda path, encoding: _read_delimited(path, encoding, ","),
+    ".tsv": lambda path, encoding: _read_delimited(path, encoding, "\t"),
     ".parquet": lambda path, encoding: pd.read_parquet(path),
     ".jsonl": lambda path, encoding: pd.read_json(path, lines=True, encoding=encoding),
     ".json": lambda path, encoding: pd.read_json(path, encoding=encoding),

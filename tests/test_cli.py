@@ -12,6 +12,7 @@ import pytest
 from llm_magics import get_manager
 from llm_magics.cli import main
 from llm_magics.datasets import amazon_reviews
+from llm_magics.tables import read_table
 
 pytestmark = pytest.mark.slow
 
@@ -210,6 +211,15 @@ def test_an_unreadable_table_is_one_line_naming_it_and_what_to_do(
     assert err.startswith(f"llm-mine run: {tmp_path / name}")
     assert message in err
     assert not out.exists()
+
+
+def test_a_blank_line_of_a_one_column_table_is_a_row(tmp_path: Path) -> None:
+    (tmp_path / "one.csv").write_text("review\ngreat tea\n\nbad box\n")
+    assert read_table(tmp_path / "one.csv")["review"].tolist()[::2] == ["great tea", "bad box"]
+    assert read_table(tmp_path / "one.csv")["review"].isna().tolist() == [False, True, False]
+    # With more columns a blank line has no fields, and is no row (as in pandas).
+    (tmp_path / "two.csv").write_text("review,score\ngreat tea,5\n\nbad box,1\n")
+    assert len(read_table(tmp_path / "two.csv")) == 2
 
 
 def test_the_encoding_the_message_names_reads_the_table(

@@ -41,6 +41,9 @@ def test_defaults_are_safe(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.decoder == "auto"
     assert (config.device, config.dtype, config.trust_remote_code) == ("auto", "auto", False)
     assert config.quantization == "none"
+    config.quantization = "int8"
+    config.quantization = None  # the help's "None means 'none'", stored as the setting
+    assert config.quantization == "none"
     assert config.default_chat_model == "default-chat"
     assert config.default_embed_model == "default-embed"
 

@@ -94,6 +94,7 @@ from llm_magics.ops.base import (
     row_ops,
     text_of,
 )
+from llm_magics.ops.prompts import current_prompts, use_prompts
 from llm_magics.runtime.manager import get_manager
 
 if TYPE_CHECKING:
@@ -261,11 +262,15 @@ def _apply_settings(settings: dict[str, Any]) -> None:
         setattr(config, setting, value)
 
 
-def _bound(op: str, module: str, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def _bound(
+    op: str, module: str, kwargs: dict[str, Any], prompts: dict[str, str]
+) -> tuple[Any, dict[str, Any]]:
     """The op's function, found after importing ``module`` (which registers it in this worker's
     process, one that has imported only ``llm_magics``: an op may live in a module of its own),
-    and its arguments, with the worker's own progress bar off."""
+    and its arguments, with the worker's own progress bar off. The driver's prompts (``prompts``,
+    with its ``set_prompt`` changes) become the worker's, so it asks what the driver would."""
     importlib.import_module(module)
+    use_prompts(prompts)
     fn = OPERATIONS[op]
     kwargs = dict(kwargs)
     if "progress" in accepted_arguments(fn):
@@ -277,11 +282,17 @@ class _OpWorker:
     """One Ray Data actor of ``run_op``: the op's columns added to each batch of a dataset."""
 
     def __init__(
-        self, op: str, module: str, column: str, kwargs: dict[str, Any], settings: dict[str, Any]
+        self,
+        op: str,
+        module: str,
+        column: str,
+        kwargs: dict[str, Any],
+        settings: dict[str, Any],
+        prompts: dict[str, str],
     ) -> None:
         _apply_settings(settings)
         self.column = column
-        self.fn, self.kwargs = _bound(op, module, kwargs)
+        self.fn, self.kwargs = _bound(op, module, kwargs, prompts)
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         """The input columns, then the op's (replacing any of the same name)."""
@@ -332,7 +343,13 @@ class _Worker:
         }
 
     def run(
-        self, op: str, module: str, kwargs: dict[str, Any], name: Any, batch: pd.DataFrame
+        self,
+        op: str,
+        module: str,
+        kwargs: dict[str, Any],
+        name: Any,
+        prompts: dict[str, str],
+        batch: pd.DataFrame,
     ) -> bytes:
         """The pandas result of ``op`` on ``batch``, pickled, so it reaches the driver with its
         dtypes and values as the local engine makes them; with what the driver needs besides:
@@ -341,7 +358,7 @@ class _Worker:
         the traceback's text, and the caller could no longer catch it by its class)."""
         self.batches += 1
         try:
-            fn, kwargs = _bound(op, module, kwargs)
+            fn, kwargs = _bound(op, module, kwargs, prompts)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", LlmMagicsWarning)
                 result = fn(batch[_TEXT].rename(name), **kwargs)
@@ -605,7 +622,14 @@ def run_op(
     size, actor, device = _pool(ray, backend, spare_cpu=True)
     out = dataset.map_batches(
         _OpWorker,
-        fn_constructor_args=(op, OPERATIONS[op].__module__, column, kwargs, _settings()),
+        fn_constructor_args=(
+            op,
+            OPERATIONS[op].__module__,
+            column,
+            kwargs,
+            _settings(),
+            current_prompts(),
+        ),
         batch_size=_batch_rows(op, kwargs, backend, device),
         batch_format="pandas",
         compute=ray.data.ActorPoolStrategy(size=size),
@@ -647,7 +671,7 @@ def run_series(
     rows = _batch_rows(op, kwargs, ray_backend, pool.device)
     table = pd.DataFrame({_TEXT: texts.to_numpy(dtype=object), _ROW: np.arange(len(texts))})
     blocks = [table.iloc[i : i + rows] for i in range(0, len(table), rows)]
-    call = (op, OPERATIONS[op].__module__, kwargs, texts.name)
+    call = (op, OPERATIONS[op].__module__, kwargs, texts.name, current_prompts())
     with_text = sum(text_of(v) is not None for v in texts)
     try:
         parts, provenance = zip(

@@ -130,6 +130,17 @@ def _decode_batch(
     return generated
 
 
+def _answers(tokenizer: Any, ids: list[list[int]]) -> list[dict[str, Any]]:
+    """Each row's answer text and token count. A token budget can end an answer inside a
+    character that byte-level tokens spell in several pieces (an emoji, CJK): its first bytes
+    decode to U+FFFD, which is dropped, as is the whitespace around the answer."""
+    texts = tokenizer.batch_decode(ids, skip_special_tokens=True)
+    return [
+        {"text": t.rstrip().rstrip("\ufffd").strip(), "tokens": len(i)}
+        for t, i in zip(texts, ids, strict=True)
+    ]
+
+
 def _cut_at_stop(text: str, stop: Sequence[str]) -> str:
     cuts = [text.index(s) for s in stop if s and s in text]
     return text[: min(cuts)] if cuts else text
@@ -250,8 +261,7 @@ def generate(
                     stops=_stop_token_ids(loaded).tolist(),
                     shared_prefix=shared_prefix,
                 )
-            texts = loaded.tokenizer.batch_decode(ids, skip_special_tokens=True)
-            return [{"text": t.strip(), "tokens": len(i)} for t, i in zip(texts, ids, strict=True)]
+            return _answers(loaded.tokenizer, ids)
         with torch.inference_mode():
             ids = _decode_batch(
                 loaded,
@@ -263,8 +273,7 @@ def generate(
                 seed=seed,
                 allowed=allowed,
             )
-        texts = loaded.tokenizer.batch_decode(ids, skip_special_tokens=True)
-        return [{"text": t.strip(), "tokens": len(i)} for t, i in zip(texts, ids, strict=True)]
+        return _answers(loaded.tokenizer, ids)
 
     task = RowTask(
         primitive="generate",

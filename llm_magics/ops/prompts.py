@@ -24,7 +24,15 @@ from typing import Any
 
 from llm_magics.errors import InvalidArgumentError, did_you_mean
 
-__all__ = ["DEFAULT_PROMPTS", "get_prompt", "render", "reset_prompts", "set_prompt"]
+__all__ = [
+    "DEFAULT_PROMPTS",
+    "current_prompts",
+    "get_prompt",
+    "render",
+    "reset_prompts",
+    "set_prompt",
+    "use_prompts",
+]
 
 DEFAULT_PROMPTS: dict[str, str] = {
     "summarize": "Summarize this text in at most {max_words} words.\n\n{text}",
@@ -80,6 +88,19 @@ def reset_prompts() -> None:
     """Go back to the shipped prompts."""
     _prompts.clear()
     _prompts.update(DEFAULT_PROMPTS)
+
+
+def current_prompts() -> dict[str, str]:
+    """The kernel's templates now (shipped ones and ``set_prompt`` changes), as a new dict: what a
+    Ray worker needs to ask what this kernel would ask."""
+    return dict(_prompts)
+
+
+def use_prompts(templates: dict[str, str]) -> None:
+    """Make ``templates`` (from ``current_prompts()``) this process's prompts: a Ray worker's
+    prompts become the driver's, including its ``set_prompt`` changes."""
+    _prompts.clear()
+    _prompts.update(DEFAULT_PROMPTS | templates)
 
 
 def render(name: str, **fields: Any) -> str:

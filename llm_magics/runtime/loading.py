@@ -429,19 +429,24 @@ def _convert_gguf(spec: ModelSpec, role: Role, config: LlmMagics) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     kwargs = {"gguf_file": spec.gguf_file, "local_files_only": True}
-    tokenizer = AutoTokenizer.from_pretrained(spec.location, **kwargs)
-    model = _auto_class(role).from_pretrained(
-        spec.location,
-        dtype=torch.float32,
-        quantization_config=GgufConfig(dequantize=True),
-        **kwargs,
-    )
+    # transformers' own "Converting and de-quantizing GGUF tensors" bar stays: it is the one sign
+    # of life while it runs (once per machine). Its "Loading weights" and "Writing model
+    # shards" bars, under a second each, go.
+    with _quiet_progress():
+        tokenizer = AutoTokenizer.from_pretrained(spec.location, **kwargs)
+        model = _auto_class(role).from_pretrained(
+            spec.location,
+            dtype=torch.float32,
+            quantization_config=GgufConfig(dequantize=True),
+            **kwargs,
+        )
     _strip_gguf_quantizer(model)
     # Write to a private folder, then rename: a second kernel converting the same file at the same
     # time either wins the rename or finds the complete folder; nobody reads a half-written one.
     scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        model.save_pretrained(scratch)
+        with _quiet_progress():
+            model.save_pretrained(scratch)
         tokenizer.save_pretrained(scratch)
         with contextlib.suppress(OSError):
             os.rename(scratch, target)

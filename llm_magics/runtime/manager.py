@@ -403,7 +403,7 @@ class ModelManager:
                 return self._touch(key)
             pending = self._pending.get(key)
             if pending is None:
-                self._make_room(spec, device, dtype, needed)
+                self._make_room(spec, device, dtype, needed, quantization)
                 owner = _Pending(
                     Future(), spec, role, device, dtype, quantization, needed, time.time()
                 )
@@ -427,7 +427,12 @@ class ModelManager:
         return loaded
 
     def _make_room(
-        self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, needed: int
+        self,
+        spec: ModelSpec,
+        device: torch.device,
+        dtype: torch.dtype,
+        needed: int,
+        quantization: str = "none",
     ) -> None:
         budget = self.budget(device)
         if needed > budget:
@@ -437,12 +442,20 @@ class ModelManager:
                 else ("a share of free memory")
             )
             dtype_name = str(dtype).removeprefix("torch.")
+            if quantization != "none":
+                dtype_name += f", {quantization}"
+            # Only what would shrink it from here: no bfloat16 to a model already in bfloat16.
+            smaller = ["dtype='bfloat16' (half of float32)"] if dtype == torch.float32 else []
+            if quantization == "none":
+                smaller.append("quantization='int8'")
+            elif quantization == "int8" and device.type == "cuda":
+                smaller.append("quantization='int4'")
+            smaller += ["a smaller model", "another device"]
             msg = (
                 f"{spec.name!r} needs about {format_bytes(needed)} in {dtype_name} on {device}, more "
-                f"than the memory budget of {format_bytes(budget)} ({how}). Try a smaller dtype "
-                "(dtype='bfloat16' halves float32), quantization='int8', a smaller model, another device, "
-                "or raise the "
-                f"budget: %config LlmMagics.memory_budget = {{'{device}': '...GiB'}}."
+                f"than the memory budget of {format_bytes(budget)} ({how}). Try "
+                f"{', '.join(smaller)}, or raise the budget: "
+                f"%config LlmMagics.memory_budget = {{'{device}': '...GiB'}}."
             )
             raise DeviceOutOfMemoryError(
                 msg, model=spec.name, device=str(device), needed_bytes=needed, budget_bytes=budget

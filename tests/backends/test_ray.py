@@ -470,3 +470,16 @@ def test_other_settings_get_new_workers_and_the_old_are_released(
     [after] = kept_workers()
     assert after["pid"] != kept["pid"]
     assert release_workers() == 1
+
+
+def test_set_prompt_reaches_the_workers(ray_cluster: Any, reviews: pd.DataFrame) -> None:
+    texts = reviews["review"].dropna().head(4)
+    shipped = ops.summarize(texts, max_words=8, cache=False, progress=False)
+    ops.set_prompt("summarize_answer", "The question it asks is:")
+    try:
+        local = ops.summarize(texts, max_words=8, cache=False, progress=False)
+        remote = ops.summarize(texts, max_words=8, cache=False, backend=TWO_WORKERS)
+    finally:
+        ops.reset_prompts()
+    assert local.tolist() != shipped.tolist()  # the changed prompt changes the answers ...
+    assert_same(local, remote)  # ... on the workers too

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from llm_magics.engine import generate, runner
@@ -143,6 +145,18 @@ def test_empty_and_non_ascii_inputs(chat: LoadedModel) -> None:
         ["Translate to English: café crème, très bon ☕ 日本"], max_new_tokens=8, progress=False
     )
     assert len(result.texts) == 1 and result.texts[0]
+
+
+def test_an_answer_cut_inside_a_character_ends_before_it(chat: LoadedModel) -> None:
+    # Byte-level tokens spell an emoji in pieces; a token budget can stop after the first ones.
+    ids = chat.tokenizer.encode("Lovely tea 🍵", add_special_tokens=False)
+    cut = ids[:-1]
+    assert chat.tokenizer.decode(cut).endswith("\ufffd")  # what the model's tokens decode to
+    generate_module = importlib.import_module("llm_magics.engine.generate")
+    assert generate_module._answers(chat.tokenizer, [cut, ids]) == [
+        {"text": "Lovely tea", "tokens": len(cut)},
+        {"text": "Lovely tea 🍵", "tokens": len(ids)},
+    ]
 
 
 def test_allowed_tokens_restrict_every_generated_token(chat: LoadedModel) -> None:

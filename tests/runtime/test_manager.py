@@ -70,8 +70,12 @@ def test_a_model_bigger_than_the_budget_is_refused_before_loading(
     assert error.needed_bytes is not None and error.needed_bytes > 1024
     assert "tiny-a" in str(error)
     assert "1024 B" in str(error) or "1.0 KiB" in str(error)
-    assert "smaller dtype" in str(error)
+    assert "dtype='bfloat16'" in str(error) and "quantization='int8'" in str(error)
     assert manager.status()["models"] == []
+    with pytest.raises(DeviceOutOfMemoryError) as caught:
+        manager.load(str(tiny_models[0]), dtype="bfloat16")
+    assert "in bfloat16 on cpu" in str(caught.value)
+    assert "dtype='bfloat16'" not in str(caught.value)  # only what would shrink it from there
 
 
 def test_explicit_dtype_is_honoured(tiny_models: list[Path], isolated_config: LlmMagics) -> None:
