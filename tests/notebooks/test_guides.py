@@ -111,12 +111,18 @@ def test_the_mine_magic_notebook_runs_checks_and_tunes(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(600)
-def test_your_own_models_runs_and_says_what_it_skipped(tmp_path: Path) -> None:
+@pytest.mark.parametrize("default_dtype", ["float32", "bfloat16"])
+def test_your_own_models_runs_and_says_what_it_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, default_dtype: str
+) -> None:
+    # dtype="auto" is float32 on some CPUs and bfloat16 on others: the notebook holds for both.
+    monkeypatch.setenv("LLM_MAGICS_DTYPE", default_dtype)
     cells = _execute("03-your-own-models.ipynb", tmp_path)
     several = _text(_cell(cells, 'manager.load("default-chat")'))
     assert "default-chat" in several and "default-embed" in several
     dtype = _text(_cell(cells, "half = "))
     assert "torch.bfloat16: 43 MiB; torch.float32: 87 MiB" in dtype
+    assert f"this machine's default: torch.{default_dtype}" in dtype
     budget = _cell(cells, "manager.unload_all()\nchat_bytes")
     before, after = _text(budget).split("after:")
     float32_embedder = "90861056"  # its bytes
