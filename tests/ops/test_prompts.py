@@ -3,7 +3,15 @@ from __future__ import annotations
 import pytest
 
 from llm_magics.errors import InvalidArgumentError
-from llm_magics.ops.prompts import DEFAULT_PROMPTS, get_prompt, render, reset_prompts, set_prompt
+from llm_magics.ops.prompts import (
+    DEFAULT_PROMPTS,
+    current_prompts,
+    get_prompt,
+    render,
+    reset_prompts,
+    set_prompt,
+    use_prompts,
+)
 
 
 def test_every_prompt_puts_the_text_last() -> None:
@@ -19,6 +27,24 @@ def test_a_prompt_can_be_replaced_and_reset() -> None:
     finally:
         reset_prompts()
     assert get_prompt("summarize") == DEFAULT_PROMPTS["summarize"]
+
+
+def test_the_prompts_of_one_process_become_another_s() -> None:
+    # What a Ray worker does with the driver's prompts (current_prompts, then use_prompts).
+    try:
+        set_prompt("summarize_answer", "Briefly,")
+        sent = current_prompts()
+        assert sent == DEFAULT_PROMPTS | {"summarize_answer": "Briefly,"}
+        sent["summarize_answer"] = "changed"  # a copy: the kernel's prompts stay as they are
+        assert get_prompt("summarize_answer") == "Briefly,"
+        reset_prompts()
+        use_prompts({"summarize_answer": "Briefly,"})
+        assert get_prompt("summarize_answer") == "Briefly,"
+        assert get_prompt("summarize") == DEFAULT_PROMPTS["summarize"]  # the rest: shipped
+        use_prompts(DEFAULT_PROMPTS)
+        assert current_prompts() == DEFAULT_PROMPTS  # an earlier change does not linger
+    finally:
+        reset_prompts()
 
 
 def test_a_replacement_must_keep_the_fields() -> None:
