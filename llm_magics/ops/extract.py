@@ -7,12 +7,15 @@ parsed out of free-form JSON:
   as ``classify`` does); the answer is always one of them;
 - ``bool``: the calibrated probability of "yes" (as ``filter`` does);
 - ``float`` / ``int``: generation restricted to tokens made of digits, ``.``, ``,`` and ``-``
-  (``generate(allowed_tokens=...)``), then read as a number;
+  (``generate(allowed_tokens=...)``), then read as a number, kept only when the text contains it
+  (``grounded=True``; the rule is ``llm_magics.ops.grounding``);
 - ``str``: a short generated answer, first line, without the model's "The X is" preamble.
 
 Why not a grammar engine (outlines) over one JSON object: it would bypass our engine's batching,
 prefix reuse and cache, and per-field decoding is already valid by construction. A number that
-still cannot be read (an empty answer, "1.2.3") becomes NaN, and one warning counts them.
+still cannot be read (an empty answer, "1.2.3") becomes NaN, and so does one the text does not
+contain (a small model asked for a score a review does not give answers 1000000000); one warning
+counts each kind.
 """
 
 from __future__ import annotations
@@ -29,13 +32,13 @@ from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError, did_you_mean, warn
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.classify import score_labels
+from llm_magics.ops.grounding import grounded_number, number_readings
 from llm_magics.ops.prompts import render
 from llm_magics.ops.spec import OpSpec, Setting, Uses
 
 __all__ = ["SPEC", "extract", "parse_schema", "schema_of_text", "schema_text", "split_fields"]
 
 NUMBER_TOKENS = r" ?[0-9.,-]+"
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _TYPE_NAMES = {"str": str, "float": float, "int": int, "bool": bool}
 _NONE_ANSWERS = {"", "none", "n/a", "na", "unknown", "not mentioned", "nothing", "no"}
 
@@ -87,11 +90,22 @@ def _text_answer(answer: str, field: str) -> str | float:
     return float("nan") if line.lower() in _NONE_ANSWERS else line
 
 
-def _number(answer: str, kind: type) -> float | int | None:
-    match = _NUMBER.search(answer.replace(",", ""))
-    if match is None or answer.count(".") > 1:
-        return None
-    value = float(match.group(0))
+def _number(answer: str, text: str, kind: type, *, grounded: bool) -> float | int | str:
+    """``answer`` as a ``kind`` number; ``"unreadable"`` or ``"ungrounded"`` where it is NaN.
+
+    ``grounded``: only a number that ``text`` contains (``llm_magics.ops.grounding``) is kept,
+    for ``int`` a whole one (rounding "12.99" would give 13, which the text does not say).
+    """
+    readings = number_readings(answer)
+    if not readings:
+        return "unreadable"
+    if grounded:
+        whole = [r for r in readings if kind is not int or r.is_integer()]
+        value = grounded_number(whole, text)
+    else:
+        value = readings[0]
+    if value is None:
+        return "ungrounded"
     return round(value) if kind is int else value
 
 
@@ -193,6 +207,7 @@ def extract(
     *,
     max_words: int = 6,
     calibrate: bool = True,
+    grounded: bool = True,
     **engine: Any,
 ) -> pd.DataFrame:
     """One typed column per field of ``schema``, read from each text by the chat model.
@@ -209,18 +224,38 @@ def extract(
         The longest ``str`` answer, in words.
     calibrate
         Contextual calibration of choice and ``bool`` fields (see ``classify``).
+    grounded
+        Keep a ``float`` / ``int`` answer only where the text contains that number, in digits
+        of any width (``"1,299"``, ``"4,5"``, ``"20%"``, ``"1.5 million"``, ``"５星"``) or in
+        English, German or Chinese words (``"five"``, ``"fünf"``, ``"五"``); other answers
+        become NaN, counted in one warning. An ``int`` field keeps only a whole number
+        (``"3.6 stars"`` gives NaN, not 4: ask for a ``float``). The rule is
+        ``llm_magics.ops.grounding.numbers_in``. Pass ``False`` when a field is computed
+        rather than quoted (a count of the items a text lists, a total), which a text need not
+        contain.
 
     Returns
     -------
     pandas.DataFrame
         One column per field on the same index: ``str`` → object, ``float`` → float64, ``int`` →
         Int64, ``bool`` → boolean, choices → category; missing texts give missing values.
+        ``attrs["llm_magics"]`` counts per number field the answers that could not be read
+        (``"unreadable"``) and those the text does not contain (``"ungrounded"``).
+
+    Examples
+    --------
+    >>> reviews = pd.Series(["Five stars, and only $12.99 for 3 boxes.", "Tasty."])
+    >>> extract(reviews, {"price": float}, progress=False)  # doctest: +SKIP
+       price
+    0  12.99
+    1    NaN
     """
     fields = parse_schema(schema)
     column = TextColumn.of(texts, "extract")
     steps: list[Provenance] = []
     columns: dict[str, tuple[Sequence[Any], str]] = {}
     unreadable: dict[str, int] = {}
+    ungrounded: dict[str, int] = {}
     for name, kind in fields.items():
         label = name.replace("_", " ")
         if isinstance(kind, list) or kind is bool:
@@ -261,23 +296,21 @@ def extract(
                 **engine,
             )
             steps.append(out.provenance)
-            numbers = [_number(a, kind) for a in out.texts]
-            unreadable[name] = sum(n is None for n in numbers)
+            numbers = [
+                _number(a, t, kind, grounded=grounded)
+                for a, t in zip(out.texts, column.texts, strict=True)
+            ]
+            unreadable[name] = numbers.count("unreadable")
+            ungrounded[name] = numbers.count("ungrounded")
             columns[name] = (
-                [np.nan if n is None else n for n in numbers],
+                [np.nan if isinstance(n, str) else n for n in numbers],
                 "Int64" if kind is int else "float64",
             )
     result = column.frame(columns)
     for name, kind in fields.items():
         if isinstance(kind, list):
             result[name] = pd.Categorical(result[name], categories=kind)
-    failed = {k: v for k, v in unreadable.items() if v}
-    if failed:
-        warn(
-            "extract(): answers that could not be read as numbers became NaN: "
-            + ", ".join(f"{k}: {v} of {len(column.texts)}" for k, v in failed.items())
-            + "."
-        )
+    _warn_numbers(unreadable, ungrounded, len(column.texts))
     record_provenance(
         result,
         "extract",
@@ -285,4 +318,23 @@ def extract(
         steps,
     )
     result.attrs["llm_magics"]["unreadable"] = unreadable
+    result.attrs["llm_magics"]["ungrounded"] = ungrounded
     return result
+
+
+def _warn_numbers(unreadable: dict[str, int], ungrounded: dict[str, int], rows: int) -> None:
+    """One warning per kind of NaN number: those not read, those not in their text."""
+    failed = {k: v for k, v in unreadable.items() if v}
+    if failed:
+        warn(
+            "extract(): answers that could not be read as numbers became NaN: "
+            + ", ".join(f"{k}: {v} of {rows}" for k, v in failed.items())
+            + "."
+        )
+    absent = [f"{v} of {rows} {k!r}" for k, v in ungrounded.items() if v]
+    if absent:
+        warn(
+            f"extract(): {' and '.join(absent)} values were not in their text: set to NaN (the "
+            "model gave a number the text does not contain, or a fraction for an int field). If a "
+            "field is computed rather than quoted (a count, a total), pass grounded=False."
+        )
