@@ -43,7 +43,8 @@ def phrases(text: str, ngram_range: tuple[int, int] = (1, 2)) -> Iterator[str]:
 
     Words and stop words are those of the text's language (``llm_magics.ops.words``): Chinese
     is cut into words by jieba, and a run of several Chinese words is kept only up to
-    ``MAX_HAN_PHRASE`` characters. When that leaves nothing, the text's own words (split at
+    ``MAX_HAN_PHRASE`` characters; a lone Chinese character is too ambiguous to be a keyword on
+    its own ("高" high, "问" ask) but joins its neighbours ("性价比高" good value). When that leaves nothing, the text's own words (split at
     spaces, outer punctuation removed, Chinese cut by jieba) are the candidates, and the text
     itself when it has no word at all.
 
@@ -55,6 +56,8 @@ def phrases(text: str, ngram_range: tuple[int, int] = (1, 2)) -> Iterator[str]:
     (['not', 'at', 'not at', 'all', 'at all'], ['n/a'], ['42'])
     >>> list(phrases("包装破损，客服也不回复"))
     ['包装', '破损', '包装破损', '客服', '回复']
+    >>> list(phrases("物流很快，性价比高"))
+    ['物流', '很快', '物流很快', '性价比', '性价比高']
     """
     text = _MARKUP.sub(" ", text).lower().replace("\u2019", "'")
     lang = language(text)
@@ -81,7 +84,8 @@ def _runs(
 ) -> Iterator[str]:
     """Runs of ``low``..``high`` consecutive words, ending at each word in turn, joined as written.
 
-    With a language, a run stops at a stop word of that language; without one, none is a stop.
+    With a language, a run stops at a stop word of that language and a lone Chinese character
+    is no run of its own; without one, every word counts.
     """
     low, high = ngram_range
     for end in range(1, len(found) + 1):
@@ -95,7 +99,9 @@ def _runs(
             phrase = run[0][1] + "".join(glue + word for glue, word in run[1:])
             if size > 1 and len(HAN.findall(phrase)) > MAX_HAN_PHRASE:
                 break
-            yield phrase
+            lone_han = len(phrase) == 1 and HAN.match(phrase)
+            if not (lone_han and lang is not None):
+                yield phrase
 
 
 SPEC = OpSpec(

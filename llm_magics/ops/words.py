@@ -36,6 +36,9 @@ __all__ = ["HAN", "Language", "is_stop", "language", "stop_words", "words"]
 Language = Literal["en", "de", "zh"]
 
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# A numeral and a measure word ("三天" three days, "几次" a few times, "一股" a whiff of): the
+# Chinese for a number, which is no keyword in any language.
+_HAN_COUNT = re.compile(r"[一二两三四五六七八九十几百千万][\u4e00-\u9fff]")
 _WORD = re.compile(r"\w(?:[\w'-]*\w)?")
 _MORE_STOP_WORDS: dict[str, frozenset[str]] = {
     "en": frozenset({"does", "did", "doing", "just", "really", "br"}),
@@ -145,17 +148,18 @@ def is_stop(word: str, lang: Language) -> bool:
     """Whether a word means too little to be a keyword in a text of language ``lang``.
 
     A stop word of its script's language (Han words: Chinese; Latin words: ``lang``, English in a
-    Chinese text), a contraction of one ("can't", "they're"), a number, or a single Latin letter.
+    Chinese text), a contraction of one ("can't", "they're"), a number (in Chinese, a numeral
+    with its measure word: "三天"), or a single Latin letter.
 
     Examples
     --------
     >>> [is_stop(w, "de") for w in ("ich", "drucker", "mehr")]
     [True, False, True]
-    >>> [is_stop(w, "zh") for w in ("我们", "茶叶", "非常", "the", "iphone")]
-    [True, False, True, True, False]
+    >>> [is_stop(w, "zh") for w in ("我们", "茶叶", "非常", "三天", "the", "iphone")]
+    [True, False, True, True, True, False]
     """
     if HAN.search(word):
-        return word in stop_words("zh")
+        return word in stop_words("zh") or bool(_HAN_COUNT.fullmatch(word))
     stop = stop_words("en" if lang == "zh" else lang)
     if len(word) < 2 or word.isdigit() or word in stop:
         return True
