@@ -324,7 +324,7 @@ def topics(
         if n > 1:
             reduced = PCA(n_components=min(2, n), random_state=seed).fit_transform(out.vectors)
             coords[:, : reduced.shape[1]] = reduced
-    labels = [_name(words, None, most=3) or f"topic {i}" for i, words in enumerate(names)]
+    labels = [_name(words[:8], None, most=3) or f"topic {i}" for i, words in enumerate(names)]
     sources = ["keywords"] * len(labels)
     if label and names:
         asked = generate(
