@@ -6,13 +6,15 @@ backend of ours, so phrases are batched, deduplicated and cached like every othe
 phrase finder of ours: n-grams of consecutive words that contain no stop word and do not cross
 punctuation, so every keyword occurs in its text as written (lower-cased). sklearn's own
 ``stop_words`` would instead join the words around a removed stop word into phrases that are
-not in the text. A text made only of stop words and numbers (survey answers such as "None",
-"Other", "n/a", "42") has its own words as candidates, so every text gets keywords.
+not in the text. Words and stop words are those of each text's language, English, German or
+Chinese, cut into words by jieba (``llm_magics.ops.words`` says where the lists come from), so a
+Chinese keyword is a word or two, not the clause between two commas. A text made only of stop
+words and numbers (survey answers such as "None", "Other", "n/a", "42") has its own words as
+candidates, so every text gets keywords.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import string
 from collections.abc import Iterator
@@ -25,38 +27,26 @@ from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.spec import OpSpec, Setting, Uses
+from llm_magics.ops.words import HAN, Language, is_stop, language, words
 
 __all__ = ["SPEC", "keywords", "phrases"]
 
 _SEGMENT = re.compile(r"[^\w\s'-]+")
-_WORD = re.compile(r"\w(?:[\w'-]*\w)?")
 _MARKUP = re.compile(r"<[^>]{0,200}>")
 _PUNCTUATION = string.punctuation + "\u2018\u2019\u201c\u201d\u2026\u00bf\u00a1"
-_MORE_STOP_WORDS = frozenset({"does", "did", "doing", "just", "really", "br"})
-
-
-@functools.cache
-def _stop_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return ENGLISH_STOP_WORDS | _MORE_STOP_WORDS
-
-
-def _is_stop(word: str) -> bool:
-    """A stop word, a contraction of one ("can't", "they're") or too short to mean much."""
-    stop = _stop_words()
-    if len(word) < 2 or word.isdigit() or word in stop:
-        return True
-    if "'" in word:
-        return word.split("'")[0] in stop or word.replace("n't", "") in stop
-    return False
+# A phrase of several Chinese words longer than this reads as a clause, not a keyword.
+MAX_HAN_PHRASE = 4
 
 
 def phrases(text: str, ngram_range: tuple[int, int] = (1, 2)) -> Iterator[str]:
     """Candidate keywords of ``text``: runs of 1..n words with no stop word, within punctuation.
 
-    When that leaves nothing, the text's own words (split at spaces, outer punctuation removed)
-    are the candidates, and the text itself when it has no word at all.
+    Words and stop words are those of the text's language (``llm_magics.ops.words``): Chinese
+    is cut into words by jieba, and a run of several Chinese words is kept only up to
+    ``MAX_HAN_PHRASE`` characters; a lone Chinese character is too ambiguous to be a keyword on
+    its own ("高" high, "问" ask) but joins its neighbours ("性价比高" good value). When that leaves nothing, the text's own words (split at
+    spaces, outer punctuation removed, Chinese cut by jieba) are the candidates, and the text
+    itself when it has no word at all.
 
     Examples
     --------
@@ -64,33 +54,54 @@ def phrases(text: str, ngram_range: tuple[int, int] = (1, 2)) -> Iterator[str]:
     ['green', 'tea', 'green tea', 'great', 'cheap', 'tea', 'cheap tea']
     >>> list(phrases("Not at all", (1, 2))), list(phrases("N/A")), list(phrases("42"))
     (['not', 'at', 'not at', 'all', 'at all'], ['n/a'], ['42'])
+    >>> list(phrases("包装破损，客服也不回复"))
+    ['包装', '破损', '包装破损', '客服', '回复']
+    >>> list(phrases("物流很快，性价比高"))
+    ['物流', '很快', '物流很快', '性价比', '性价比高']
     """
     text = _MARKUP.sub(" ", text).lower().replace("\u2019", "'")
+    lang = language(text)
     found = False
     for segment in _SEGMENT.split(text):
-        for run in _runs(_WORD.findall(segment), ngram_range, stop=True):
+        for run in _runs(words(segment), ngram_range, lang):
             found = True
             yield run
     if not found:
-        words = [w for w in (w.strip(_PUNCTUATION) for w in text.split()) if w]
-        if words:
-            yield from _runs(words, ngram_range, stop=False)
+        own = [
+            piece
+            for word in (w.strip(_PUNCTUATION) for w in text.split())
+            if word
+            for piece in (words(word) if HAN.search(word) else [(" ", word)])
+        ]
+        if own:
+            yield from _runs(own, ngram_range, None)
         elif text.strip():
             yield text.strip()
 
 
-def _runs(words: list[str], ngram_range: tuple[int, int], *, stop: bool) -> Iterator[str]:
-    """Runs of ``low``..``high`` consecutive words, ending at each word in turn."""
+def _runs(
+    found: list[tuple[str, str]], ngram_range: tuple[int, int], lang: Language | None
+) -> Iterator[str]:
+    """Runs of ``low``..``high`` consecutive words, ending at each word in turn, joined as written.
+
+    With a language, a run stops at a stop word of that language and a lone Chinese character
+    is no run of its own; without one, every word counts.
+    """
     low, high = ngram_range
-    for end in range(1, len(words) + 1):
+    for end in range(1, len(found) + 1):
         for size in range(low, high + 1):
             start = end - size
             if start < 0:
                 break
-            run = words[start:end]
-            if stop and any(_is_stop(w) for w in run):
+            run = found[start:end]
+            if lang is not None and any(is_stop(word, lang) for _, word in run):
                 break
-            yield " ".join(run)
+            phrase = run[0][1] + "".join(glue + word for glue, word in run[1:])
+            if size > 1 and len(HAN.findall(phrase)) > MAX_HAN_PHRASE:
+                break
+            lone_han = len(phrase) == 1 and HAN.match(phrase)
+            if not (lone_han and lang is not None):
+                yield phrase
 
 
 SPEC = OpSpec(

@@ -5,7 +5,11 @@ not given), described by their class-based TF-IDF keywords (BERTopic's c-TF-IDF:
 frequency in a topic times ``log(1 + average words per topic / its frequency everywhere)``; phrases
 found in every topic are left out), and named in a few words by the chat model. A name is kept
 only if it looks like one (at most six words, sharing a word with the keywords, not a sentence
-about the task); otherwise the top keywords are the name, and ``info["label_source"]`` says which. Rows get 2-D coordinates from a PCA of the embeddings.
+about the task); otherwise the top keywords are the name, and ``info["label_source"]`` says which.
+Either name is a list of distinct phrases: repeats, phrases inside a longer one of the name, stop
+words of the topic's language and stray commas are left out ("Laptop, New, Batteries, Batteries,"
+becomes "Laptop, New, Batteries"). Keywords are words in each text's language, English, German or
+Chinese (``llm_magics.ops.words``). Rows get 2-D coordinates from a PCA of the embeddings.
 BERTopic itself would add UMAP, HDBSCAN and their compiled dependencies for the same steps; plain
 k-means on normalised embeddings is deterministic with a seed and quick on a CPU.
 """
@@ -13,6 +17,7 @@ k-means on normalised embeddings is deterministic with a seed and quick on a CPU
 from __future__ import annotations
 
 import html
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +33,7 @@ from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.keywords import phrases
 from llm_magics.ops.prompts import render
 from llm_magics.ops.spec import OpSpec, Uses
+from llm_magics.ops.words import HAN, Language, is_stop, language
 
 __all__ = ["SPEC", "TopicModel", "class_tfidf", "topics"]
 
@@ -137,6 +143,14 @@ def class_tfidf(documents: Sequence[str], groups: np.ndarray, top: int = 10) -> 
     return [[words[i] for i in row if weight[g, i] > 0] for g, row in enumerate(top_ids)]
 
 
+def _languages(texts: Sequence[str], groups: np.ndarray) -> list[Language]:
+    """The language of each topic (ids 0..n-1): the most common of its texts' (ties: first met)."""
+    counts: list[Counter[Language]] = [Counter() for _ in range(int(groups.max()) + 1)]
+    for text, group in zip(texts, groups, strict=True):
+        counts[group][language(text)] += 1
+    return [count.most_common(1)[0][0] for count in counts]
+
+
 def _choose_k(
     vectors: np.ndarray, k: int | None, seed: int
 ) -> tuple[np.ndarray, int, dict[int, float]]:
@@ -186,17 +200,55 @@ def _by_size(groups: np.ndarray) -> np.ndarray:
 _NOT_A_NAME = ("sorry", "here's", "here is", "topic", "keyword", "i'm", "as an ai")
 
 
-def _topic_name(answer: str, keywords: Sequence[str]) -> str | None:
+def _name(phrases: Sequence[str], lang: Language | None, most: int | None = None) -> str:
+    """Distinct phrases joined by commas: no repeats, none inside a longer one, at most ``most``.
+
+    A phrase inside a longer one of the name gives way to it, in the place of the first such.
+    With a language, phrases made only of its stop words are left out (keywords have none
+    already, except a topic's whose texts are only stop words: "None", "Other").
+
+    Examples
+    --------
+    >>> _name(["green", "green tea", "tea", "coffee", "Coffee"], None)
+    'green tea, coffee'
+    >>> _name(["Ich", "das", "Drucker", "druckt", "Drucker druckt"], "de")
+    'Drucker druckt'
+    >>> _name(["包装", "包装破损", "客服", "非常"], "zh", most=2)
+    '包装破损, 客服'
+    """
+    chosen: list[str] = []
+    for phrase in (p.strip(" \"'*.,;#-") for p in phrases):
+        if not phrase or (lang and all(is_stop(w, lang) for w in phrase.lower().split())):
+            continue
+        if any(_inside(phrase, kept) for kept in chosen):
+            continue
+        inner = [i for i, kept in enumerate(chosen) if _inside(kept, phrase)]
+        if inner:
+            chosen = [kept for i, kept in enumerate(chosen) if i not in inner[1:]]
+            chosen[inner[0]] = phrase
+        elif most is None or len(chosen) < most:
+            chosen.append(phrase)
+    return ", ".join(chosen)
+
+
+def _inside(short: str, long: str) -> bool:
+    """Whether ``short`` is ``long`` or a run of its words (of its characters, in Chinese)."""
+    short, long = short.lower(), long.lower()
+    return short in long if HAN.search(short) else f" {short} " in f" {long} "
+
+
+def _topic_name(answer: str, keywords: Sequence[str], lang: Language = "en") -> str | None:
     """The chat model's answer as a topic name, or None when it does not look like one."""
     line = answer.strip().splitlines()[0] if answer.strip() else ""
-    line = line.split(":")[0].strip(" \"'*.#-")
-    words = line.split()
+    line = _name(line.split(":")[0].split(","), lang)
+    words = line.replace(",", " ").split()
     vocabulary = {w for phrase in keywords for w in phrase.split()}
     if not 1 <= len(words) <= 6 or any(bad in line.lower() for bad in _NOT_A_NAME):
         return None
-    if not any(w.lower().strip(",.'\"")[:5] in {v[:5] for v in vocabulary} for w in words):
-        return None
-    return line
+    shares = any(w.lower()[:5] in {v[:5] for v in vocabulary} for w in words) or any(
+        HAN.search(v) and v in line for v in vocabulary
+    )
+    return line if shares else None
 
 
 SPEC = OpSpec(
@@ -261,16 +313,18 @@ def topics(
     if n == 0:
         groups, chosen, scores, coords = np.zeros(0, dtype=int), 0, {}, np.zeros((0, 2))
         names: list[list[str]] = []
+        langs: list[Language] = []
     else:
         out = embed_texts(column.texts, **engine)
         steps.append(out.provenance)
         groups, chosen, scores = _choose_k(out.vectors, k, seed)
         names = class_tfidf(column.texts, groups)
+        langs = _languages(column.texts, groups)
         coords = np.zeros((n, 2))
         if n > 1:
             reduced = PCA(n_components=min(2, n), random_state=seed).fit_transform(out.vectors)
             coords[:, : reduced.shape[1]] = reduced
-    labels = [", ".join(words[:3]) or f"topic {i}" for i, words in enumerate(names)]
+    labels = [_name(words[:8], None, most=3) or f"topic {i}" for i, words in enumerate(names)]
     sources = ["keywords"] * len(labels)
     if label and names:
         asked = generate(
@@ -281,7 +335,7 @@ def topics(
         )
         steps.append(asked.provenance)
         for i, answer in enumerate(asked.texts):
-            name = _topic_name(answer, names[i][:8])
+            name = _topic_name(answer, names[i][:8], langs[i])
             if name is not None:
                 labels[i], sources[i] = name, "model"
     rows = column.frame(

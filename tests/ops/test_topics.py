@@ -8,7 +8,8 @@ import llm_magics  # noqa: F401  (the .llm accessor)
 from llm_magics.datasets import amazon_reviews
 from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
 from llm_magics.ops import TopicModel, topics
-from llm_magics.ops.topics import class_tfidf
+from llm_magics.ops.topics import _topic_name, class_tfidf
+from llm_magics.ops.words import HAN, stop_words, words
 
 pytestmark = pytest.mark.slow
 
@@ -62,3 +63,66 @@ def test_keywords_of_a_topic_are_its_own() -> None:
         ["green", "green tea"],
         ["coffee", "roast"],
     ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "keywords", "lang", "name"),
+    [
+        (
+            "Laptop, New, Batteries, Batteries,",
+            ["laptop", "new", "batteries"],
+            "en",
+            "Laptop, New, Batteries",
+        ),
+        ("Ich, das, der, im, mehr,", ["ich", "das", "der", "im", "mehr"], "de", None),
+        ("Drucker, der, Toner,", ["drucker", "toner"], "de", "Drucker, Toner"),
+        ("Green tea, tea, green", ["green tea", "green"], "en", "Green tea"),
+        ("茶叶质量, 茶叶", ["茶叶", "发霉"], "zh", "茶叶质量"),
+    ],
+)
+def test_a_model_s_name_is_distinct_words_without_stop_words(
+    answer: str, keywords: list[str], lang: str, name: str | None
+) -> None:
+    assert _topic_name(answer, keywords, lang) == name  # type: ignore[arg-type]
+
+
+def test_chinese_topics_are_described_by_words() -> None:
+    docs = [
+        "包装破损，茶叶受潮发霉了",
+        "收到的茶叶有一股霉味，茶叶发霉",
+        "快递太慢了，等了一个星期才到",
+        "物流很快，快递第二天就到了",
+    ]
+    assert class_tfidf(docs, np.array([0, 0, 1, 1]), top=3) == [
+        ["茶叶", "发霉", "包装"],
+        ["快递", "太慢", "很快"],
+    ]
+
+
+def _stop_words_in(phrase: str) -> set[str]:
+    every = stop_words("en") | stop_words("de") | stop_words("zh")
+    return {w for _, w in words(phrase.lower())} & every
+
+
+@pytest.mark.parametrize("label", [False, True])
+def test_topics_of_mixed_languages_are_named_by_words(
+    chinese_reviews: pd.Series,
+    german_tickets: pd.Series,
+    english_tickets: pd.Series,
+    label: bool,
+) -> None:
+    mixed = pd.concat([chinese_reviews, german_tickets, english_tickets], ignore_index=True)
+    model = topics(mixed, k=3, label=label, progress=False)
+    assert model.info["size"].tolist() == [8, 8, 8]
+    for name, found in zip(model.info["label"], model.info["keywords"], strict=True):
+        parts = name.split(", ")
+        assert parts and all(parts) and not name.endswith(",")
+        assert len({p.lower() for p in parts}) == len(parts), name
+        assert not set().union(*map(_stop_words_in, parts)), name
+        assert not set().union(*map(_stop_words_in, found[:8])), found
+        assert all(len(HAN.findall(k)) <= 4 for k in found), found
+    # Before: the German topic was "das, der, im" and the Chinese one "会回购的, 冲泡了三次还有味道, …".
+    german = model.info.loc[model.topic.iloc[8], "keywords"]
+    chinese = model.info.loc[model.topic.iloc[0], "keywords"]
+    assert german[:4] == ["neu", "akku", "anmelden", "bricht"]
+    assert chinese[:3] == ["味道", "客服", "茶叶"]
