@@ -170,8 +170,8 @@ def main() -> None:
     prompts = [f"{SUMMARY_INSTRUCTION}\n\n{r}" for r in reviews]
     _, loop_s = timed(lambda: per_row_generate(chat, spread(prompts, args.loop_rows), 32))
     _, pipe_s = timed(lambda: pipeline_generate(chat, prompts, 32, 16))
-    ours, ours_s = timed(lambda: generate(prompts, max_new_tokens=32, progress=False))
-    again, again_s = timed(lambda: generate(prompts, max_new_tokens=32, progress=False))
+    ours, ours_s = timed(lambda: generate(prompts, model=chat, max_new_tokens=32, progress=False))
+    again, again_s = timed(lambda: generate(prompts, model=chat, max_new_tokens=32, progress=False))
     assert again.provenance.cache_hits == len(set(prompts))
     tokens = int(ours.prompt_tokens.sum() + ours.generated_tokens.sum())
     summarize = {
@@ -195,7 +195,9 @@ def main() -> None:
         lambda: per_row_generate(chat, spread(questions, args.loop_rows), 3)
     )
     batch_labels, batch_s = timed(lambda: padded_generate(chat, questions, 3, 16))
-    scored, score_s = timed(lambda: score(questions, LABELS, cache=False, progress=False))
+    scored, score_s = timed(
+        lambda: score(questions, LABELS, model=chat, cache=False, progress=False)
+    )
     sentiment = {
         "generate_per_row_rows_s": args.loop_rows / loop_s,
         "generate_bs16_rows_s": args.rows / batch_s,

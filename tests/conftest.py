@@ -16,6 +16,10 @@ os.environ.setdefault("LLM_MAGICS_DEVICE", "cpu")
 # instructions (where it does, dtype="auto" is bfloat16: tests/engine/test_bfloat16.py).
 os.environ.setdefault("LLM_MAGICS_DTYPE", "float32")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The suite runs on the fast 135M model (so no cascade: fast and default are the same model); the
+# quality model and the cascade have their own tests (tests/ops/test_cascade.py,
+# tests/runtime/test_published.py), which name it.
+os.environ.setdefault("LLM_MAGICS_CHAT_MODEL", "default-chat")
 
 import numpy as np
 import pandas as pd
@@ -91,3 +95,32 @@ def ray_cluster() -> Iterator[Any]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def quality_manager() -> ModelManager:
+    """A manager whose default chat model is the quality model and whose cascade is on.
+
+    Its model files live in the user's cache (where ``make`` joined the quality model and where
+    its 6.6 GB conversion is kept between runs); tests pass ``cache=False`` so that no result
+    is read from or written to it. Under CI the model must be there.
+    """
+    from platformdirs import user_cache_dir
+
+    from llm_magics.runtime import published
+
+    config = LlmMagics(
+        cache_dir=os.environ.get("LLM_MAGICS_TEST_MODELS")
+        or user_cache_dir("llm_magics", appauthor=False),
+        device="cpu",
+        dtype="float32",
+        default_chat_model="quality-chat",
+        fast_chat_model="default-chat",
+        cascade=True,
+    )
+    if not published.available("quality-chat", config):
+        message = "the quality model is not installed: run `make quality-model`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return ModelManager(config)

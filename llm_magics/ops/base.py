@@ -27,6 +27,7 @@ from llm_magics.engine.jobs import Job, step
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError, collected_warnings, did_you_mean, warn
 from llm_magics.ops.backend import LOCAL, renamed_engine, resolve_backend
+from llm_magics.ops.cascade import CascadeReport
 from llm_magics.ops.spec import BACKEND_DOC, ENGINE_ARGUMENTS, EngineArgument, OpSpec
 from llm_magics.runtime.manager import ModelManager, get_manager
 
@@ -388,8 +389,10 @@ def record_provenance(
     op: str,
     parameters: dict[str, Any],
     steps: Iterable[Provenance] = (),
+    cascade: CascadeReport | None = None,
 ) -> None:
-    """Put what computed ``result`` in ``result.attrs["llm_magics"]``."""
+    """Put what computed ``result`` in ``result.attrs["llm_magics"]`` (with the cascade's report
+    under ``"cascade"`` where one answered)."""
     steps = list(steps)
     result.attrs["llm_magics"] = {
         "op": op,
@@ -401,3 +404,5 @@ def record_provenance(
         "seconds": round(sum(s.seconds for s in steps), 3),
         "steps": [s.to_dict() for s in steps],
     }
+    if cascade is not None:
+        result.attrs["llm_magics"]["cascade"] = cascade.to_dict()

@@ -5,9 +5,11 @@ every row of a call starts with the same tokens and the engine computes them onc
 marks where the row goes; other fields are filled from the operation's arguments.
 
 A template ending in ``_answer`` is not a question but the first words of the model's answer,
-which the model continues (``generate(answer_prefix=...)``): a small model asked to summarize
-often answers the writer ("I'm glad to hear that you ...") or describes the text ("The review
-is ..."); made to continue "In short," it states what the text says (``bench/prompts.py``).
+which the model continues (``generate(answer_prefix=...)``). ``summarize_answer`` is empty: the
+135M model asked to summarize often answered the writer ("I'm glad to hear that you ...") unless
+made to continue "In short," (``bench/prompts.py``), but the quality model, now the default,
+wrote more faithful summaries without it (see the comment on ``summarize``); set it again
+(``set_prompt("summarize_answer", "In short,")``) for a small model.
 
 Change a prompt for the whole kernel with ``set_prompt`` (``reset_prompts`` undoes it), or pass
 ``instruction=`` to the operations that take one.
@@ -15,7 +17,7 @@ Change a prompt for the whole kernel with ``set_prompt`` (``reset_prompts`` undo
 Examples
 --------
 >>> render("summarize", text="Great tea.", max_words=10)
-'Summarize this text in at most 10 words.\\n\\nGreat tea.'
+'Summarize this text in one complete sentence of at most 10 words. Only state what the text says.\\n\\nGreat tea.'
 """
 
 from __future__ import annotations
@@ -35,8 +37,19 @@ __all__ = [
 ]
 
 DEFAULT_PROMPTS: dict[str, str] = {
-    "summarize": "Summarize this text in at most {max_words} words.\n\n{text}",
-    "summarize_answer": "In short,",
+    # One complete sentence, only what the text says, asked in the text's own language (which
+    # makes a model answer in it): 40 of 50 summaries by the quality model were faithful, read by
+    # hand, against 31 with "Summarize this text in at most N words." and the answer started with
+    # "In short," (the 135M model's best prompt, bench/prompts.py); German answers were telegraphic
+    # and Chinese ones clipped with the old prompts.
+    "summarize": "Summarize this text in one complete sentence of at most {max_words} words. "
+    "Only state what the text says.\n\n{text}",
+    "summarize_answer": "",
+    "summarize_de": "Fasse diesen Text in einem vollständigen Satz mit höchstens {max_words} "
+    "Wörtern zusammen. Gib nur wieder, was im Text steht.\n\n{text}",
+    "summarize_zh": "用一句完整的话（不超过{max_chars}个字）概括这段文字，只写文中说到的内容。\n\n{text}",
+    "summarize_other": "Summarize this text in one complete sentence of at most {max_words} words, "
+    "written in {language}. Only state what the text says.\n\n{text}",
     "classify": "{question}\n\n{text}",
     "classify_question": "Which of these best describes the text: {labels}? Answer with one of them.",
     # few-shot "llm": the examples come first, so every row's prompt shares them as its prefix.

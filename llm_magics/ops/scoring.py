@@ -1,5 +1,10 @@
 """Scoring labels as the chat model's answer, calibrated: what classify, sentiment, filter,
-extract and few-shot ``"llm"`` share (see ``llm_magics.ops.classify`` for the calibration)."""
+extract and few-shot ``"llm"`` share (see ``llm_magics.ops.classify`` for the calibration).
+
+With no model named, the answers come from the cascade (``llm_magics.ops.cascade``): the fast
+model (``LlmMagics.fast_chat_model``) on every row, the quality model
+(``LlmMagics.default_chat_model``) on a sample and on the rows the fast one is unsure of.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,10 @@ import numpy as np
 
 from llm_magics.engine import score
 from llm_magics.engine.results import Provenance
+from llm_magics.ops.cascade import CascadeReport, cascade
+from llm_magics.runtime.manager import get_manager
 
-__all__ = ["CONTENT_FREE", "LabelScores", "score_labels"]
+__all__ = ["CONTENT_FREE", "LabelScores", "cascade_models", "score_labels"]
 
 CONTENT_FREE = ("N/A", "[MASK]", "")
 
@@ -24,6 +31,7 @@ class LabelScores:
     probs: np.ndarray
     labels: list[str]
     provenance: list[Provenance]
+    cascade: CascadeReport | None = None
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -53,8 +61,53 @@ def score_labels(
     """Probability of each label as the chat model's answer to ``prompt(text)``, calibrated.
 
     ``engine`` holds the shared engine arguments (``model``, ``progress``, ``cache``,
-    ``batch_tokens``, ``manager``; see ``llm_magics.ops.spec.ENGINE_ARGUMENTS``).
+    ``batch_tokens``, ``manager``; see ``llm_magics.ops.spec.ENGINE_ARGUMENTS``). Without a
+    ``model``, the cascade answers (module docs) and ``LabelScores.cascade`` says how.
     """
+    models = cascade_models(engine)
+    if models is None:
+        return _score_labels(texts, labels, prompt, calibrate, engine)
+    fast, quality = models
+    config = (engine.get("manager") or get_manager()).config
+
+    def scorer(rows: Sequence[str], model: str) -> tuple[np.ndarray, list[Provenance]]:
+        scored = _score_labels(rows, labels, prompt, calibrate, engine | {"model": model})
+        return scored.probs, scored.provenance
+
+    probs, steps, report = cascade(
+        list(texts),
+        scorer,
+        fast=fast,
+        quality=quality,
+        target=config.cascade_target,
+        confidence=config.cascade_confidence,
+    )
+    return LabelScores(probs, list(labels), steps, report)
+
+
+def cascade_models(engine: dict[str, Any]) -> tuple[str, str] | None:
+    """(fast, quality) model names when a scored call goes through the cascade, else ``None``.
+
+    It does when no model is named, ``LlmMagics.cascade`` is on and the fast and quality
+    models differ.
+    """
+    if engine.get("model") is not None:
+        return None
+    manager = engine.get("manager") or get_manager()
+    quality = manager.model_for("chat")
+    fast = manager.config.fast_chat_model
+    if not manager.config.cascade or fast == quality:
+        return None
+    return fast, quality
+
+
+def _score_labels(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    prompt: Callable[[str], str],
+    calibrate: bool,
+    engine: dict[str, Any],
+) -> LabelScores:
     candidates, owner = _spellings(labels)
     rows = [prompt(t) for t in texts]
     free = [prompt(t) for t in CONTENT_FREE] if calibrate else []

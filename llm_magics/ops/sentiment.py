@@ -92,6 +92,7 @@ def sentiment(
         "sentiment",
         {"calibrate": calibrate, "instruction": instruction},
         scored.provenance,
+        cascade=scored.cascade,
     )
     return result
 

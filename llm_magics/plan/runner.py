@@ -213,7 +213,11 @@ def mine_plan(
         cache=cache,
         progress=progress,
         backend=backend,
-        chat=manager.model_for("chat", model),
+        # Without a model named, each step asks for its own default: scored steps go through
+        # the cascade (fast model → LlmMagics.default_chat_model), generating ones use the latter.
+        chat=model
+        if model is not None or not manager.config.cascade
+        else manager.model_for("chat"),
     )
     steps = _Steps(runner, manager)
     bar = tqdm(plan.steps, disable=not progress or not plan.steps, unit="step", desc="plan")
@@ -254,7 +258,8 @@ def run_mine(
         Run on this many rows drawn at random (in their original order) instead of all.
     model
         The chat model of this run: every step that calls a chat model and names none uses it.
-        ``None``: ``LlmMagics.default_chat_model``, read once when the run starts.
+        ``None``: each step's default (scored steps through the cascade of
+        ``LlmMagics.fast_chat_model`` and ``default_chat_model``, the others the latter).
     cache
         Keep and reuse results in the engine's cache (a re-run resumes).
     progress

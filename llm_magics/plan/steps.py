@@ -35,6 +35,7 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.mining import mine
 from llm_magics.mining.columns import is_free_text
 from llm_magics.ops.base import OPERATIONS, SPECS, columns_of, defaults_of
+from llm_magics.ops.cascade import CascadeReport
 from llm_magics.ops.spec import OpSpec
 from llm_magics.plan.check import check_replaced
 from llm_magics.plan.parse import CONNECTORS, Step
@@ -180,7 +181,7 @@ class StepRunner:
                 options[spec.argument] = argument
         result = OPERATIONS[spec.name](*inputs, **options)
         self.run.outputs[step.line] = result
-        note = spec.note(result) if spec.note is not None else ""
+        note = _note(spec, result)
         if spec.output_kind == "frame":
             return _table(step, spec, frame, result), note
         made = spec.to_frame(result) if spec.to_frame is not None else result
@@ -273,3 +274,12 @@ def sample_rows(frame: pd.DataFrame, sample: int | None, seed: int) -> pd.DataFr
         raise InvalidArgumentError(msg)
     positions = np.sort(np.random.default_rng(seed).choice(len(frame), sample, replace=False))
     return frame.iloc[positions]
+
+
+def _note(spec: OpSpec, result: Any) -> str:
+    """The step's note: the op's own, then what the cascade did where one answered."""
+    note = spec.note(result) if spec.note is not None else ""
+    routed = getattr(result, "attrs", {}).get("llm_magics", {}).get("cascade")
+    if routed is not None:
+        note = "; ".join(filter(None, [note, CascadeReport(**routed).summary()]))
+    return note

@@ -40,6 +40,7 @@ from llm_magics.errors import (
     did_you_mean,
     warn,
 )
+from llm_magics.runtime.published import stamped_sha256
 from llm_magics.runtime.quantization import (
     estimate_quantized_bytes,
     import_torchao_quietly,
@@ -47,7 +48,15 @@ from llm_magics.runtime.quantization import (
 )
 from llm_magics.runtime.specs import BUILTIN_ALIASES, ModelSpec, Role
 
-__all__ = ["LoadedModel", "ModelSource", "estimate_bytes", "load_model", "locate", "read_config"]
+__all__ = [
+    "LoadedModel",
+    "ModelSource",
+    "convert_gguf",
+    "estimate_bytes",
+    "load_model",
+    "locate",
+    "read_config",
+]
 
 _WEIGHT_FILES = (
     "model.safetensors",
@@ -174,6 +183,9 @@ def _hub_cached(model_id: str) -> bool:
 
 
 def _gguf_digest(path: Path) -> str:
+    stamped = stamped_sha256(path)  # a file we joined and hashed, unchanged since
+    if stamped is not None:
+        return stamped
     stat = path.stat()
     return _file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
 
@@ -244,7 +256,7 @@ def _discard(folder: Path, problem: str, source: Path) -> None:
     shutil.rmtree(doomed, ignore_errors=True)
     warn(
         f"The converted model {folder} was damaged ({problem}). It was deleted and is being "
-        f"converted again from {source} (about 20 s)."
+        f"converted again from {source}."
     )
 
 
@@ -420,7 +432,7 @@ def _strip_gguf_quantizer(model: Any) -> None:
         model.is_quantized = False
 
 
-def _convert_gguf(spec: ModelSpec, role: Role, config: LlmMagics) -> Path:
+def convert_gguf(spec: ModelSpec, role: Role, config: LlmMagics) -> Path:
     """Dequantize a gguf file once and save it as safetensors in the cache; return the folder."""
     from transformers import AutoTokenizer, GgufConfig
 
@@ -547,7 +559,7 @@ def load_model(
 
     started = time.perf_counter()
     if source.gguf_file:
-        folder = _convert_gguf(spec, role, config)
+        folder = convert_gguf(spec, role, config)
         source = ModelSource(str(folder), None, True, f"converted GGUF {folder}")
         described = f"converted GGUF {folder} (converted now)"
     else:

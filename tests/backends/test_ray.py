@@ -333,9 +333,9 @@ def test_the_ray_batch_size_comes_from_the_op_spec(toy_op: Any) -> None:
     assert _batch_rows("clean", {}, backend, "gpu") == 1024
     assert _batch_rows("summarize", {}, backend, "cpu") == default_max_rows("generate", "cpu")
     assert _batch_rows("sentiment", {}, backend, "gpu") == default_max_rows("score", "gpu")
-    assert _batch_rows("classify", {}, backend, "gpu") == default_max_rows("embed", "gpu")
-    llm = {"method": "llm"}
-    assert _batch_rows("filter", llm, backend, "gpu") == default_max_rows("score", "gpu")
+    assert _batch_rows("classify", {}, backend, "gpu") == default_max_rows("score", "gpu")
+    embedded = {"method": "embed"}
+    assert _batch_rows("filter", embedded, backend, "gpu") == default_max_rows("embed", "gpu")
     assert _batch_rows("sentiment", {}, RayBackend(batch_rows=7), "gpu") == 7
 
 

@@ -52,7 +52,7 @@ def test_sentiment_with_an_instruction_of_ones_own(clear_reviews: pd.Series) -> 
 def test_the_embed_method_ranks_clear_reviews(clear_reviews: pd.Series) -> None:
     texts = clear_reviews
     labels = {"positive": "I love it, great product.", "negative": "I hate it, terrible product."}
-    out = classify(texts, labels, progress=False)
+    out = classify(texts, labels, method="embed", progress=False)
     assert out.attrs["llm_magics"]["parameters"]["method"] == "embed"
     assert out["label"].tolist() == ["positive", "positive", "negative", "negative"]
 

@@ -21,7 +21,7 @@ OTHER = [
 
 def test_filter_selects_texts_about_shipping() -> None:
     texts = pd.Series(SHIPPING + OTHER + [None], index=list("abcde"))
-    out = filter(texts, "mentions shipping or delivery", progress=False)
+    out = filter(texts, "mentions shipping or delivery", method="embed", progress=False)
     assert out.attrs["llm_magics"]["parameters"]["method"] == "embed"
     assert str(out.dtype) == "boolean"
     assert out.tolist()[:4] == [True, True, False, False]
@@ -34,7 +34,9 @@ def test_query_returns_matching_rows_of_the_frame() -> None:
     frame = pd.DataFrame(
         {"review": SHIPPING + OTHER, "stars": [1, 2, 5, 5]}, index=[40, 30, 20, 10]
     )
-    rows = query(frame, "mentions shipping or delivery", frame["review"], progress=False)
+    rows = query(
+        frame, "mentions shipping or delivery", frame["review"], method="embed", progress=False
+    )
     assert rows.index.tolist() == [40, 30]
     assert rows["stars"].tolist() == [1, 2]
 

@@ -61,7 +61,8 @@ def test_braces_in_the_text_are_kept() -> None:
 def test_the_shipped_prompts_fit_any_text() -> None:
     for name, template in DEFAULT_PROMPTS.items():
         assert "review" not in template.lower(), name
-    assert (
-        render("summarize", text="x", max_words=3) == "Summarize this text in at most 3 words.\n\nx"
+    assert render("summarize", text="x", max_words=3) == (
+        "Summarize this text in one complete sentence of at most 3 words. "
+        "Only state what the text says.\n\nx"
     )
-    assert get_prompt("summarize_answer") == "In short,"
+    assert get_prompt("summarize_answer") == ""

@@ -160,7 +160,11 @@ def test_model_sets_the_chat_model_for_the_run_only(
     assert config.default_chat_model == before
     # Only the chat-model calls get it: classify by embeddings keeps the embedding model.
     run = run_mine(
-        reviews, "classify review labels=[good, bad]", sample=2, model=tiny, progress=False
+        reviews,
+        "classify review labels=[good, bad] method=embed",
+        sample=2,
+        model=tiny,
+        progress=False,
     )
     assert isinstance(run, MineRun) and run.steps[0].models == ["default-embed"]
 

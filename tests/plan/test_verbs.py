@@ -42,9 +42,10 @@ def test_output_schema_reads_types_and_choices() -> None:
     [
         ("summarize review", [("chat", "C")]),
         ("summarize review model=other", [("chat", "other")]),
-        ("classify review labels=[a, b]", [("embed", "E")]),
-        ("classify review labels=[a, b] method=llm", [("chat", "C")]),
-        ("filter review 'x' method=llm", [("chat", "C")]),
+        ("classify review labels=[a, b]", [("chat", "C")]),
+        ("classify review labels=[a, b] method=embed", [("embed", "E")]),
+        ("filter review 'x'", [("chat", "C")]),
+        ("filter review 'x' method=embed", [("embed", "E")]),
         ("keywords review", [("embed", "E")]),
         ("topics review label=False", [("embed", "E")]),
         ("topics review", [("embed", "E"), ("chat", "C")]),
