@@ -95,7 +95,7 @@ def test_an_unknown_keyword_lists_the_valid_ones() -> None:
     ) as err:
         summarize(pd.Series(["x"]), maxwords=3)
     assert (
-        "Valid arguments: max_words, instruction, max_new_tokens, temperature, top_p, seed, model"
+        "Valid arguments: max_words, language, instruction, max_new_tokens, temperature, top_p, seed, model"
         in str(err.value)
     )
 
