@@ -31,9 +31,17 @@ def test_summaries_are_short_non_empty_and_aligned(reviews: pd.DataFrame) -> Non
 
 
 def test_summaries_say_what_the_text_says(reviews: pd.DataFrame) -> None:
-    # The review-specific prompt made 63% of 200 summaries reply to the writer or describe the
-    # review (bench/results/prompts.md); these rows did, among them "The review is spot on".
-    out = summarize(reviews["review"], max_words=15, progress=False).dropna()
+    # The review-specific prompt made 63% of 200 summaries by the 135M model reply to the writer
+    # or describe the review (bench/results/prompts.md); these rows did, among them "The review
+    # is spot on". The answer begun with "In short," (what the prompts' docs advise for a small
+    # model; the quality model does better without) keeps it to the text.
+    from llm_magics.ops.prompts import reset_prompts, set_prompt
+
+    set_prompt("summarize_answer", "In short,")
+    try:
+        out = summarize(reviews["review"], max_words=15, progress=False).dropna()
+    finally:
+        reset_prompts()
     talk = re.compile(r"^\W*I'?m (?:glad|sorry)|\b(?:the|this|your) review\b|\breviewer", re.I)
     assert not out.str.contains(talk).any(), out[out.str.contains(talk)].tolist()
     assert out.map(lambda s: s[0].isupper()).all()
