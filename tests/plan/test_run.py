@@ -296,7 +296,7 @@ def test_step_counters_count_the_rows_the_user_gave(
     frame = reviews.head(20).copy()
     frame.loc[frame.index[0], "review"] = "tea " * 700  # longer than the encoder reads
     with_text = int(frame["review"].notna().sum())
-    plan = 'keywords review  top=3\nclassify review  labels=["taste", "price"]\nclean review'
+    plan = 'keywords review  top=3\nclassify review  labels=["taste", "price"] method=embed\nclean review'
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         first = run_mine(frame, plan, progress=False).table()
