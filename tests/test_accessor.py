@@ -87,7 +87,7 @@ def test_a_name_clash_is_settled_the_pandas_way() -> None:
     frame = pd.DataFrame(
         {"review": ["Lovely tea, fresh taste.", "The box came late."], "label": ["mine", "mine"]}
     )
-    labelled = frame.llm.classify("review", ["taste", "delivery"], progress=False)
+    labelled = frame.llm.classify("review", ["taste", "delivery"], method="embed", progress=False)
     assert frame.columns.tolist() == ["review", "label"]  # the accessor added nothing
     with pytest.raises(ValueError, match="columns overlap"):
         frame.join(labelled)
