@@ -95,6 +95,9 @@ def test_previews_show_input_and_output_beside_the_previous_one(reviews: pd.Data
 def test_the_model_list_follows_the_method(reviews: pd.DataFrame) -> None:
     panel = reviews.llm.tune("classify", "review", labels=["taste", "price"])
     assert panel.params["labels"].value == "taste, price"
+    # the default method (llm) asks a chat model, whose prompt can be edited
+    assert "default-chat" in panel.model.options and not panel.prompt.disabled
+    panel.params["method"].value = "embed"
     assert "default-embed" in panel.model.options and panel.prompt.disabled
     panel.params["method"].value = "llm"
     assert "default-chat" in panel.model.options and not panel.prompt.disabled
