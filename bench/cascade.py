@@ -10,7 +10,7 @@ reviews (about 30 words) within 600 s including model loads. Reported side by si
 - the quality model through our engine against ``transformers.pipeline("text-generation",
   batch_size=16)`` generating the label, same model and dtype, on ``--pipeline-rows`` rows.
 
-The reviews are the Amazon fine-food reviews (train and test) of 20 to 40 words, the first
+The reviews are the Amazon fine-food reviews (train and test) of 15 to 45 words, the first
 ``--rows`` of them. Results go to ``bench/results/cascade.json`` and ``.md``.
 
     python bench/cascade.py [--rows 2000] [--pipeline-rows 64]
@@ -42,7 +42,7 @@ RESULTS = Path(__file__).parent / "results"
 def short_reviews(rows: int) -> pd.DataFrame:
     frame = pd.concat([amazon_reviews("train"), amazon_reviews("test")], ignore_index=True)
     words = frame.review.str.split().str.len()
-    return frame[(words >= 20) & (words <= 40)].head(rows).reset_index(drop=True)
+    return frame[(words >= 15) & (words <= 45)].head(rows).reset_index(drop=True)
 
 
 def timed(fn: Any) -> tuple[Any, float]:
