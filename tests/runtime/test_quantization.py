@@ -79,9 +79,12 @@ def test_quantized_and_plain_copies_are_separate_entries(
     assert int8_chat is not chat
     assert int8_chat.key == f"{chat.key}|int8"
     assert int8_chat.fingerprint != chat.fingerprint  # cached results are not shared
-    assert manager.load("default-chat", quantization="int8") is int8_chat
-    assert manager.load("default-chat", quantization="none") is chat
-    assert manager.load("default-chat") is chat
+    # By key, not identity: earlier tests (the quality model's 6.6 GB) may have made the budget
+    # evict and reload a copy since the fixtures loaded them.
+    quantized = manager.load("default-chat", quantization="int8")
+    plain = manager.load("default-chat", quantization="none")
+    assert (quantized.key, plain.key) == (int8_chat.key, chat.key)
+    assert quantized is not plain and manager.load("default-chat") is plain
 
 
 def test_status_shows_the_quantization(
