@@ -228,6 +228,11 @@ def _damage(folder: Path) -> str | None:
                 json.loads(file.read_bytes())
         except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             return f"{name}: {err}"
+    architectures = json.loads((folder / "config.json").read_bytes()).get("architectures") or []
+    if architectures and not any(a.endswith(_CHAT_SUFFIXES) for a in architectures):
+        # Every GGUF architecture transformers reads is a language model; an older copy
+        # converted for embeddings first was saved as the bare encoder, without its head.
+        return f"it was saved as {architectures[0]}, without its language-model head"
     for weights in sorted(folder.glob("*.safetensors")):
         try:
             with safe_open(weights, framework="pt"):
@@ -433,7 +438,13 @@ def _strip_gguf_quantizer(model: Any) -> None:
 
 
 def convert_gguf(spec: ModelSpec, role: Role, config: LlmMagics) -> Path:
-    """Dequantize a gguf file once and save it as safetensors in the cache; return the folder."""
+    """Dequantize a gguf file once and save it as safetensors in the cache; return the folder.
+
+    The folder holds the whole model (a causal LM with its head) whatever ``role`` asks for now:
+    it is shared by every role, and a copy saved by the encoder class would have no head, so a
+    later chat load of it would be refused as an encoder. ``role`` is used only for a file that is
+    not a causal LM.
+    """
     from transformers import AutoTokenizer, GgufConfig
 
     target = gguf_cache_dir(spec, config)
@@ -446,12 +457,17 @@ def convert_gguf(spec: ModelSpec, role: Role, config: LlmMagics) -> Path:
     # shards" bars, under a second each, go.
     with _quiet_progress():
         tokenizer = AutoTokenizer.from_pretrained(spec.location, **kwargs)
-        model = _auto_class(role).from_pretrained(
-            spec.location,
-            dtype=torch.float32,
-            quantization_config=GgufConfig(dequantize=True),
+        load = {
+            "dtype": torch.float32,
+            "quantization_config": GgufConfig(dequantize=True),
             **kwargs,
-        )
+        }
+        try:
+            model = _auto_class("chat").from_pretrained(spec.location, **load)
+        except ValueError:  # an architecture without a causal-LM class
+            if role == "chat":
+                raise
+            model = _auto_class(role).from_pretrained(spec.location, **load)
     _strip_gguf_quantizer(model)
     # Write to a private folder, then rename: a second kernel converting the same file at the same
     # time either wins the rename or finds the complete folder; nobody reads a half-written one.

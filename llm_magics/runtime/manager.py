@@ -126,9 +126,11 @@ class ModelManager:
         target = resolve_device(device or self.config.device)
         precision = resolve_dtype(target, dtype or self.config.dtype)
         quantized = check_quantization(quantization or self.config.quantization, target, precision)
+        # ``spec.role`` is the role the name implies ("default-chat" is a chat model), so a copy of
+        # the same file loaded in another role (the chat model as an encoder) is not returned.
         with self._lock:
             for key, loaded in self._models.items():
-                if self._matches(loaded, spec, role, target, precision, quantized):
+                if self._matches(loaded, spec, spec.role, target, precision, quantized):
                     return self._touch(key)
         # One load at a time in the process: transformers' lazy imports are not thread-safe (a
         # panel's background thread loading the encoder while a cell loads the chat model got
@@ -137,7 +139,7 @@ class ModelManager:
         with _LOADING:
             with self._lock:
                 for key, loaded in self._models.items():
-                    if self._matches(loaded, spec, role, target, precision, quantized):
+                    if self._matches(loaded, spec, spec.role, target, precision, quantized):
                         return self._touch(key)  # loaded by another thread while we waited
             return self._load_new(spec, target, precision, quantized)
 
@@ -201,7 +203,7 @@ class ModelManager:
         spec = self._spec(name, role)
         with self._lock:
             for key in reversed(self._models):
-                if self._matches(self._models[key], spec, role):
+                if self._matches(self._models[key], spec, spec.role):
                     return self._touch(key)
             loaded = [m.name for m in self._models.values()]
         msg = (

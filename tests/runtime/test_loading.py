@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import warnings
 from collections.abc import Callable
@@ -134,8 +135,18 @@ def test_a_truncated_converted_model_is_converted_again(
         ("config.json", lambda f: f.write_bytes(random.Random(2).randbytes(512))),
         ("tokenizer.json", lambda f: os.truncate(f, f.stat().st_size // 3)),
         ("model.safetensors", lambda f: f.unlink()),
+        (
+            "config.json",
+            lambda f: f.write_text(re.sub(r"\w+ForCausalLM", "LlamaModel", f.read_text())),
+        ),
     ],
-    ids=["weights overwritten", "config overwritten", "tokenizer truncated", "weights deleted"],
+    ids=[
+        "weights overwritten",
+        "config overwritten",
+        "tokenizer truncated",
+        "weights deleted",
+        "saved as the bare encoder",
+    ],
 )
 def test_any_damaged_file_sends_the_load_back_to_the_gguf(
     chat: LoadedModel,

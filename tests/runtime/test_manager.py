@@ -37,6 +37,16 @@ def test_loading_again_returns_the_same_object(
     assert manager.get("default-embed") is embedder
 
 
+def test_a_name_returns_the_copy_in_its_own_role(isolated_config: LlmMagics) -> None:
+    """The chat model's file loaded as an encoder first is never returned for the chat name."""
+    manager = ModelManager(isolated_config)
+    as_encoder = manager.load("default-chat", role="embed")
+    chat = manager.load("default-chat")
+    assert (as_encoder.role, chat.role) == ("embed", "chat")
+    assert manager.load("default-chat") is chat and manager.get("default-chat") is chat
+    assert manager.load("default-chat", role="embed") is as_encoder
+
+
 def test_get_does_not_load(isolated_config: LlmMagics) -> None:
     with pytest.raises(InvalidArgumentError, match="is not loaded"):
         ModelManager(isolated_config).get("default-embed")
