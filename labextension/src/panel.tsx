@@ -259,6 +259,7 @@ function Job({ job, view, sidebar }: { job: IJobInfo; view: IView; sidebar: Side
         {left !== null && ` · ${formatSeconds(left)} left`}
         {job.error && ` · ${job.error}`}
       </div>
+      {job.note && <div className="jp-LlmMagics-small jp-LlmMagics-job-note">{job.note}</div>}
     </div>
   );
 }

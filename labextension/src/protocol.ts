@@ -55,6 +55,8 @@ export type JobState = 'running' | 'done' | 'cancelled' | 'interrupted' | 'faile
  * running batch done so far. A `foreground` job runs in a notebook cell, so the
  * kernel reads no request until it ends: the sidebar interrupts the kernel to
  * stop it. `stopping`: a stop was asked for and the job has not stopped yet.
+ * `note`: one line on how the work went (a cascade's rows routed to the
+ * quality model), or null.
  */
 export interface IJobInfo {
   id: string;
@@ -68,6 +70,7 @@ export interface IJobInfo {
   finished: number | null;
   state: JobState;
   error: string | null;
+  note: string | null;
   batch: number;
   foreground: boolean;
   stopping: boolean;

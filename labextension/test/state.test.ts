@@ -29,6 +29,7 @@ function job(fields: Partial<IJobInfo>): IJobInfo {
     finished: null,
     state: 'running',
     error: null,
+    note: null,
     batch: 0,
     foreground: false,
     stopping: false,

@@ -90,7 +90,8 @@ class JobInfo(TypedDict):
     ``done``, ``total`` and ``cached`` count input rows, ``batch`` the rows' worth of the running
     batch done so far. A ``foreground`` job runs in a notebook cell, so the kernel reads no request
     until it ends: the sidebar interrupts the kernel to stop it. ``stopping``: a stop was asked for
-    and the job has not stopped yet.
+    and the job has not stopped yet. ``note``: one line on how the work went (a cascade's rows
+    routed to the quality model), or ``None``.
     """
 
     id: str
@@ -104,6 +105,7 @@ class JobInfo(TypedDict):
     finished: float | None
     state: Literal["running", "done", "cancelled", "interrupted", "failed"]
     error: str | None
+    note: str | None
     batch: float
     foreground: bool
     stopping: bool

@@ -45,7 +45,11 @@ JobState = Literal["running", "done", "cancelled", "interrupted", "failed"]
 
 @dataclass
 class Job:
-    """Progress of one engine call, in input rows (a row served from the cache counts as done)."""
+    """Progress of one engine call, in input rows (a row served from the cache counts as done).
+
+    ``note`` is one line an op adds on how the work went (what a cascade routed to the quality
+    model); the sidebar shows it under the job's progress.
+    """
 
     primitive: str
     model: str
@@ -57,6 +61,7 @@ class Job:
     started: float = field(default_factory=time.time)
     finished: float | None = None
     error: str | None = None
+    note: str | None = None
     interrupted: bool = False  # stopped by Ctrl-C rather than cancel()
     foreground: bool = field(
         default_factory=lambda: threading.current_thread() is threading.main_thread()
@@ -130,6 +135,7 @@ class Job:
             "finished": self.finished,
             "state": self.state,
             "error": self.error,
+            "note": self.note,
             "foreground": self.foreground,
             "stopping": self.state == "running" and any(p.stop_requested for p in parts),
         }

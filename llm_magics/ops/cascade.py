@@ -98,6 +98,21 @@ class CascadeReport:
             f"{self.quality} alone"
         )
 
+    def brief(self) -> str:
+        """``summary()`` in short, for the note under the sidebar's job.
+
+        Examples
+        --------
+        >>> CascadeReport("fast", "quality", 1000, 200, 350, 0.9, 0.95, 0.95, 0.98, 0.96,
+        ...               120.0, 300.0, []).brief()
+        '350 of 1,000 rows to quality · agreement 0.98 (≥ 0.96) · 120 s, quality alone ~300 s'
+        """
+        return (
+            f"{self.routed:,} of {self.rows:,} rows to {self.quality} · agreement "
+            f"{self.agreement:.2f} (≥ {self.agreement_low:.2f}) · {self.seconds:,.0f} s, "
+            f"{self.quality} alone ~{self.quality_alone_seconds:,.0f} s"
+        )
+
 
 def upper_bound(errors: int, n: int, confidence: float) -> float:
     """One-sided Clopper-Pearson upper bound of a binomial share (``errors`` of ``n``).

@@ -3,7 +3,9 @@ extract and few-shot ``"llm"`` share (see ``llm_magics.ops.classify`` for the ca
 
 With no model named, the answers come from the cascade (``llm_magics.ops.cascade``): the fast
 model (``LlmMagics.fast_chat_model``) on every row, the quality model
-(``LlmMagics.default_chat_model``) on a sample and on the rows the fast one is unsure of.
+(``LlmMagics.default_chat_model``) on a sample and on the rows the fast one is unsure of. Its
+engine calls show as one job (the running plan step or op, else a job of their own) whose note
+says how many rows went to the quality model.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from llm_magics.engine import score
+from llm_magics.engine.jobs import step
 from llm_magics.engine.results import Provenance
 from llm_magics.ops.cascade import CascadeReport, cascade
 from llm_magics.runtime.manager import get_manager
@@ -68,20 +71,25 @@ def score_labels(
     if models is None:
         return _score_labels(texts, labels, prompt, calibrate, engine)
     fast, quality = models
-    config = (engine.get("manager") or get_manager()).config
+    manager = engine.get("manager") or get_manager()
 
     def scorer(rows: Sequence[str], model: str) -> tuple[np.ndarray, list[Provenance]]:
         scored = _score_labels(rows, labels, prompt, calibrate, engine | {"model": model})
         return scored.probs, scored.provenance
 
-    probs, steps, report = cascade(
-        list(texts),
-        scorer,
-        fast=fast,
-        quality=quality,
-        target=config.cascade_target,
-        confidence=config.cascade_confidence,
-    )
+    # One listed job for the cascade's engine calls (the plan step's or the op's where one runs),
+    # so that the sidebar shows what it did under that job.
+    with step(f"cascade {fast} → {quality}", manager, rows=len(texts)) as job:
+        probs, steps, report = cascade(
+            list(texts),
+            scorer,
+            fast=fast,
+            quality=quality,
+            target=manager.config.cascade_target,
+            confidence=manager.config.cascade_confidence,
+        )
+        job.note = report.brief()
+        manager.notify(job)
     return LabelScores(probs, list(labels), steps, report)
 
 

@@ -58,6 +58,10 @@ def test_report_summary_says_rows_agreement_and_time() -> None:
     assert "640 of 2000 rows answered by quality-chat" in line
     assert "≥ 0.96 at 95% confidence" in line
     assert "412 s against about 1210 s" in line
+    assert report.brief() == (
+        "640 of 2,000 rows to quality-chat · agreement 0.98 (≥ 0.96) · 412 s, "
+        "quality-chat alone ~1,210 s"
+    )
 
 
 @pytest.mark.slow
@@ -102,7 +106,9 @@ def test_long_column_keeps_sure_fast_answers_and_routes_the_rest(
     monkeypatch.setattr(config, "cascade_target", 0.6)
     monkeypatch.setattr(config, "cascade_confidence", 0.6)
     engine = {"manager": quality_manager, "cache": False, "progress": False}
+    before = {j["id"] for j in quality_manager.status()["jobs"]}
     result = texts.llm.sentiment(**engine)
+    listed = [j for j in quality_manager.status()["jobs"] if j["id"] not in before]
     fast = texts.llm.sentiment(model="default-chat", **engine)
     quality = texts.llm.sentiment(model="quality-chat", **engine)
     report = result.attrs["llm_magics"]["cascade"]
@@ -114,3 +120,7 @@ def test_long_column_keeps_sure_fast_answers_and_routes_the_rest(
     assert result.sentiment.tolist() == expected.tolist()
     assert 0 <= report["agreement_low"] <= report["agreement"] <= 1
     assert report["quality_alone_seconds"] > 0
+    # the sidebar shows the cascade's engine calls as one job, its note saying what it did
+    assert [j["primitive"] for j in listed] == ["cascade default-chat → quality-chat"]
+    assert listed[0]["note"] == CascadeReport(**report).brief()
+    assert listed[0]["note"].startswith(f"{report['routed']} of 24 rows to quality-chat · ")
