@@ -120,11 +120,17 @@ def embed(
         pooled = _pool(hidden, batch["attention_mask"], mode)
         return torch.nn.functional.normalize(pooled, dim=-1) if unit else pooled
 
+    # A chat model's file as an encoder: the text goes inside its PromptEOL template (see
+    # ``llm_magics.runtime.loading.PROMPT_EOL``) and the last token's state is the vector.
+    template = loaded.pooling.get("template")
+    params: dict[str, Any] = {"normalize": unit}
+    if template:
+        params["template"] = template
     vectors, provenance = run_encoder(
         loaded,
-        [str(t) for t in texts],
+        [template.format(text=str(t)) if template else str(t) for t in texts],
         primitive="embed",
-        params={"normalize": unit},
+        params=params,
         forward=forward,
         width=encoder.config.get_text_config().hidden_size,
         batch_tokens=batch_tokens,

@@ -185,7 +185,7 @@ def _from_examples(
         ex,
         column.texts,
         method=method,
-        question=render("filter", condition=condition, text="").strip(),
+        question=render("filter_question", condition=condition),
         zero_shot={},
         engine=engine,
     )

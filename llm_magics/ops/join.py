@@ -37,7 +37,14 @@ import pandas as pd
 
 from llm_magics.errors import InvalidArgumentError, warn
 from llm_magics.ops.base import TextColumn, one_job, operation, record_provenance, resolve_column
-from llm_magics.ops.pairs import BLOCKING_USES, USES_BY_METHOD, embed_rows, nearest, yes_probability
+from llm_magics.ops.pairs import (
+    BLOCKING_USES,
+    USES_BY_METHOD,
+    blocking_engine,
+    embed_rows,
+    nearest,
+    yes_probability,
+)
 from llm_magics.ops.prompts import render
 from llm_magics.ops.spec import OpSpec
 
@@ -172,8 +179,9 @@ def join(
     lcol, rcol = TextColumn.of(left_texts, "join"), TextColumn.of(right_texts, "join")
     _check_columns(left_frame, right_frame, suffixes, f"{lcol.name}_probability")
     with one_job("join", left_texts, engine.get("manager")):
-        lvec, steps = embed_rows(lcol.texts, backend=backend, **engine)
-        rvec, rsteps = embed_rows(rcol.texts, backend=backend, **(engine | {"progress": False}))
+        blocking = blocking_engine([*lcol.texts, *rcol.texts], engine)
+        lvec, steps = embed_rows(lcol.texts, backend=backend, **blocking)
+        rvec, rsteps = embed_rows(rcol.texts, backend=backend, **(blocking | {"progress": False}))
         candidates, similarity = nearest(lvec, rvec, k)
         if method == "embed":
             if lcol.texts and len(set(rcol.texts)) == 1:

@@ -1,8 +1,10 @@
 """Every prompt the operations send, in one place, and how to change them.
 
 Prompts are written for small models too: short, one instruction, and the row's text last, so
-every row of a call starts with the same tokens and the engine computes them once. ``{text}``
-marks where the row goes; other fields are filled from the operation's arguments.
+every row of a call starts with the same tokens and the engine computes them once. ``filter``
+is the exception: with its question after the text the quality model's yes-bias shrank (see its
+comment), worth the 26% more time the lost prefix costs. ``{text}`` marks where the row goes;
+other fields are filled from the operation's arguments.
 
 A template ending in ``_answer`` is not a question but the first words of the model's answer,
 which the model continues (``generate(answer_prefix=...)``). ``summarize_answer`` is empty: the
@@ -57,7 +59,11 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "fewshot_example": "Text: {example}\nAnswer: {label}",
     "sentiment": "Answer with one word: positive, negative or neutral. What is the sentiment of "
     "this text?\n\n{text}",
-    "filter": "Answer yes or no. Does this text match: {condition}?\n\n{text}",
+    # The text first, the question last: on 120 real reviews asked "the review is positive"
+    # the quality model said yes to 80% (92% with the question first), agreed with sentiment on
+    # 88% (77%) and with the stars on 80% (70%).
+    "filter": "{text}\n\nAnswer yes or no. Is this true of the text above: {condition}?",
+    "filter_question": "Answer yes or no. Is this true of the text: {condition}?",
     "extract_text": "What is the {field} in this text? Answer with a few words only.\n\n{text}",
     "extract_number": "What is the {field} in this text? Answer with a number only.\n\n{text}",
     "extract_choice": "Which {field} does this text mention: {choices}?\n\n{text}",

@@ -25,7 +25,14 @@ import pandas as pd
 
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, one_job, operation, record_provenance
-from llm_magics.ops.pairs import BLOCKING_USES, USES_BY_METHOD, embed_rows, nearest, yes_probability
+from llm_magics.ops.pairs import (
+    BLOCKING_USES,
+    USES_BY_METHOD,
+    blocking_engine,
+    embed_rows,
+    nearest,
+    yes_probability,
+)
 from llm_magics.ops.prompts import render
 from llm_magics.ops.spec import OpSpec
 
@@ -131,8 +138,9 @@ def top_k(
     column = TextColumn.of(texts, "top_k")
     size = min(default_pool(k) if pool is None else max(pool, k), len(column.texts))
     with one_job("top_k", texts, engine.get("manager")):
-        vectors, steps = embed_rows(column.texts, backend=backend, **engine)
-        anchor, qsteps = embed_rows([query], backend=backend, **(engine | {"progress": False}))
+        blocking = blocking_engine(column.texts, engine)
+        vectors, steps = embed_rows(column.texts, backend=backend, **blocking)
+        anchor, qsteps = embed_rows([query], backend=backend, **(blocking | {"progress": False}))
         chosen, similarity = nearest(anchor, vectors, size)
         chosen, score = chosen[0], similarity[0]
         steps, relevance = [*steps, *qsteps], {}

@@ -17,7 +17,7 @@ from llm_magics.errors import (
     ModelNotFoundError,
 )
 from llm_magics.runtime import manager as manager_module
-from llm_magics.runtime.loading import LoadedModel
+from llm_magics.runtime.loading import PROMPT_EOL, LoadedModel
 from llm_magics.runtime.manager import KEPT_FINISHED_JOBS, ModelManager, get_manager
 
 
@@ -43,6 +43,7 @@ def test_a_name_returns_the_copy_in_its_own_role(isolated_config: LlmMagics) -> 
     as_encoder = manager.load("default-chat", role="embed")
     chat = manager.load("default-chat")
     assert (as_encoder.role, chat.role) == ("embed", "chat")
+    assert as_encoder.pooling == {"mode": "last", "normalize": True, "template": PROMPT_EOL}
     assert manager.load("default-chat") is chat and manager.get("default-chat") is chat
     assert manager.load("default-chat", role="embed") is as_encoder
 
