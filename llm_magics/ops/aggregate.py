@@ -257,7 +257,8 @@ def aggregate(
         The text column.
     instruction
         The question to answer over each group's texts ("What do customers complain about?");
-        ``None``: summarize them.
+        ``None``: summarize them. When most texts are Chinese or German, the question asks for
+        the answer in that language (``attrs["llm_magics"]["parameters"]["language"]``).
     by
         The group keys, as ``Series.groupby(by)`` takes them: a Series or array on the same
         index, or a list of them (on a DataFrame, column names). ``None``: one answer for the
@@ -336,6 +337,9 @@ def aggregate(
     in_group = numbers[column.present]
     rows = np.bincount(in_group[in_group >= 0], minlength=len(index)).astype(np.int64)
     question = instruction or get_prompt("aggregate_summary")
+    answer_in = _language_of_column(column.texts)
+    if answer_in != "en":
+        question = f"{question} {get_prompt(f'aggregate_in_{answer_in}')}"
     with one_job("aggregate", texts, engine.get("manager")):
         answers, levels, budget, steps = _fold(
             column, numbers, len(index), question, max_words, chunk_tokens, backend, engine
@@ -358,11 +362,28 @@ def aggregate(
             "sort": sort,
             "max_words": max_words,
             "chunk_tokens": budget,
+            "language": answer_in,
         },
         steps,
     )
     result.attrs["llm_magics"].update(levels=len(levels), calls_per_level=levels)
     return result
+
+
+def _language_of_column(texts: list[str]) -> str:
+    """``"zh"`` or ``"de"`` when at least half of (up to 200 of) ``texts`` are, else ``"en"``.
+
+    Asked in English, the quality model answered about Chinese or German texts in English; told
+    the language at the end of the question, it answers in it.
+    """
+    from llm_magics.ops.words import language
+
+    sample = [t for t in texts[:: max(1, len(texts) // 200)] if t.strip()][:200]
+    found = [language(t) for t in sample]
+    for code in ("zh", "de"):
+        if found and found.count(code) * 2 >= len(found):
+            return code
+    return "en"
 
 
 def _fold(

@@ -79,6 +79,9 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "aggregate_combine": "Below are answers, each about a part of the same collection of texts, "
     "to: {instruction} Combine them into one answer in at most {max_words} words.",
     "aggregate_summary": "Summarize what they say.",
+    # Added to the question when most texts are Chinese or German (``aggregate``).
+    "aggregate_in_zh": "请用中文回答。",
+    "aggregate_in_de": "Antworte auf Deutsch.",
 }
 """The shipped prompts; ``get_prompt`` returns the kernel's current ones."""
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -190,3 +192,25 @@ def test_an_answer_cut_at_max_words_has_no_dangling_quote_or_comma(answer: str, 
 def test_a_column_name_by_on_a_series_says_to_use_the_frame() -> None:
     with pytest.raises(InvalidArgumentError, match=r"by='kind' is one value.*df\.llm\.aggregate"):
         pd.Series(["good tea", "bad tea"], name="review").llm.aggregate(by="kind")
+
+
+def test_chinese_and_german_groups_are_answered_in_their_language(quality_manager) -> None:
+    texts = pd.Series(
+        [
+            "包装破损，茶叶受潮发霉了，客服也不回复，非常失望。",
+            "物流太慢了，等了两个星期才到。",
+            "Der Drucker im zweiten Stock druckt seit gestern nur leere Seiten.",
+            "Das VPN bricht jede halbe Stunde ab, sehr ärgerlich.",
+        ],
+        name="ticket",
+    )
+    by = pd.Series(["zh", "zh", "de", "de"])
+    answers = {}
+    for key in ("zh", "de"):
+        rows = texts[by == key]
+        out = aggregate(rows, max_words=20, manager=quality_manager, cache=False, progress=False)
+        answers[key] = out["ticket_aggregate"].item()
+        assert out.attrs["llm_magics"]["parameters"]["language"] == key
+    assert re.search(r"[\u4e00-\u9fff]{4}", answers["zh"]), answers
+    assert re.search(r"\b(der|die|das|und|ist|nicht)\b", answers["de"], re.IGNORECASE), answers
+    assert not re.search(r"\b(the|and|is)\b", answers["de"]), answers
