@@ -15,7 +15,8 @@ For each language, with no model named (the defaults a user gets):
   and by ``method="embed"``;
 - ``filter("the review is positive")``, the same two ways;
 - ``top_k("a clearly positive review", k=20)``, by embeddings and re-ranked by the chat model:
-  the share of the 20 that are great;
+  the share of the 20 that are great (Chinese and German columns are embedded by the quality
+  model's PromptEOL vectors, ``llm_magics.ops.pairs``);
 
 accuracy against the stars, and how often each op agrees with ``sentiment``. Results go to
 ``bench/results/multilingual.json`` and ``.md``.
