@@ -21,7 +21,8 @@ import pandas as pd
 
 from llm_magics import ops
 from llm_magics.mining.columns import is_free_text
-from llm_magics.ops.base import SPECS
+from llm_magics.ops.base import SPECS, defaults_of
+from llm_magics.ops.cascade import SAMPLE_ROWS
 from llm_magics.plan.check import check_plan
 from llm_magics.plan.parse import Plan, Step
 from llm_magics.plan.results import MineRun, PlanEstimate
@@ -86,6 +87,21 @@ def _topic_outputs(step: Step) -> list[str]:
     return outputs + SPECS[step.verb].output_names(step.columns[0])[len(outputs) :]
 
 
+CASCADE_NOTE = (
+    "timed as the quality model alone: the cascade answers the rows the fast model is sure of "
+    "itself, so this is an upper bound (0.82 of it for sentiment on 2,000 reviews)"
+)
+
+
+def _scores_with_chat(step: Step) -> bool:
+    """Whether ``step`` scores answers with the chat model (so goes through the cascade)."""
+    spec = SPECS.get(step.verb)
+    if spec is None:
+        return False
+    options = defaults_of(step.verb) | dict(step.options)
+    return any(u.role == "chat" and u.primitive == "score" for u in spec.calls(options))
+
+
 def _probe_step(
     runner: StepRunner, step: Step, probe: pd.DataFrame
 ) -> tuple[pd.DataFrame, int, str]:
@@ -130,6 +146,9 @@ def estimate_plan(
     scale = len(rows) / max(len(probe_frame), 1)
     run = MineRun(plan=plan, frame=probe_frame)
     runner = StepRunner(run, cache=False, progress=False, backend="local", chat=chat)
+    # The probe rows are too few for the cascade (a column of SAMPLE_ROWS or fewer is answered
+    # by the quality model alone), so a scored step is timed as the quality model alone.
+    cascading = model is None and manager.config.cascade and len(rows) > SAMPLE_ROWS
     estimates, reshaped = [], None  # the last line whose result replaced the frame
     for step in plan.steps:
         started = time.perf_counter()
@@ -142,6 +161,8 @@ def estimate_plan(
         runner.made += [c for c in added.columns if c not in runner.made]
         runner.made = [c for c in runner.made if c in run.frame.columns]
         reshaped = step.line if replaces_frame(step) else reshaped
+        if cascading and _scores_with_chat(step):
+            note = "; ".join(n for n in (note, CASCADE_NOTE) if n)
         estimates.append(
             {
                 "line": step.line,
