@@ -240,7 +240,9 @@ def extract(
         One column per field on the same index: ``str`` → object, ``float`` → float64, ``int`` →
         Int64, ``bool`` → boolean, choices → category; missing texts give missing values.
         ``attrs["llm_magics"]`` counts per number field the answers that could not be read
-        (``"unreadable"``) and those the text does not contain (``"ungrounded"``).
+        (``"unreadable"``) and those the text does not contain (``"ungrounded"``); where a
+        choice or yes/no field went through the cascade, ``"cascades"`` holds its report by field
+        (as ``sentiment``'s ``"cascade"``).
 
     Examples
     --------
@@ -256,6 +258,7 @@ def extract(
     columns: dict[str, tuple[Sequence[Any], str]] = {}
     unreadable: dict[str, int] = {}
     ungrounded: dict[str, int] = {}
+    cascades: dict[str, dict[str, Any]] = {}
     for name, kind in fields.items():
         label = name.replace("_", " ")
         if isinstance(kind, list) or kind is bool:
@@ -271,6 +274,8 @@ def extract(
                 **engine,
             )
             steps += scored.provenance
+            if scored.cascade is not None:
+                cascades[name] = scored.cascade.to_dict()
             best = scored.probs.argmax(axis=1) if len(scored.probs) else np.zeros(0, dtype=int)
             if kind is bool:
                 columns[name] = ([bool(i == 0) for i in best], "boolean")
@@ -319,6 +324,8 @@ def extract(
     )
     result.attrs["llm_magics"]["unreadable"] = unreadable
     result.attrs["llm_magics"]["ungrounded"] = ungrounded
+    if cascades:  # a choice or yes/no field answered through the cascade: its report, by field
+        result.attrs["llm_magics"]["cascades"] = cascades
     return result
 
 

@@ -2,8 +2,8 @@
 
 Prompts are written for small models too: short, one instruction, and the row's text last, so
 every row of a call starts with the same tokens and the engine computes them once. ``filter``
-is the exception: with its question after the text the quality model's yes-bias shrank (see its
-comment), worth the 26% more time the lost prefix costs. ``{text}`` marks where the row goes;
+and ``extract_bool`` are the exceptions: with the question after the text the quality model's
+yes-bias shrank (see their comments), worth the 26% more time the lost prefix costs. ``{text}`` marks where the row goes;
 other fields are filled from the operation's arguments.
 
 A template ending in ``_answer`` is not a question but the first words of the model's answer,
@@ -67,7 +67,9 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "extract_text": "What is the {field} in this text? Answer with a few words only.\n\n{text}",
     "extract_number": "What is the {field} in this text? Answer with a number only.\n\n{text}",
     "extract_choice": "Which {field} does this text mention: {choices}?\n\n{text}",
-    "extract_bool": "Answer yes or no. Does this text mention {field}?\n\n{text}",
+    # After the text, as filter's: asked first, the quality model said yes to all of 7 short
+    # reviews for "complaint" (3 are praise); asked after, 6 of 7 were right.
+    "extract_bool": "{text}\n\nAnswer yes or no. Does the text above mention {field}?",
     "topic_label": "Give a short name (two to four words) for a topic with these keywords: "
     "{keywords}.",
     "dedup": "both lines name the same thing (the same job, entity or item), written differently",

@@ -279,7 +279,10 @@ def sample_rows(frame: pd.DataFrame, sample: int | None, seed: int) -> pd.DataFr
 def _note(spec: OpSpec, result: Any) -> str:
     """The step's note: the op's own, then what the cascade did where one answered."""
     note = spec.note(result) if spec.note is not None else ""
-    routed = getattr(result, "attrs", {}).get("llm_magics", {}).get("cascade")
+    attrs = getattr(result, "attrs", {}).get("llm_magics", {})
+    routed = attrs.get("cascade")
     if routed is not None:
         note = "; ".join(filter(None, [note, CascadeReport(**routed).summary()]))
+    for field, report in attrs.get("cascades", {}).items():  # extract's fields
+        note = "; ".join(filter(None, [note, f"{field}: {CascadeReport(**report).summary()}"]))
     return note

@@ -92,6 +92,18 @@ def test_a_short_column_is_answered_by_the_quality_model(
     assert report["quality"] == "quality-chat" and report["fast"] == "default-chat"
     assert report["rows"] == report["routed"] == 5  # no larger than the sample: quality alone
     assert report["agreement_low"] == 1.0
+    fields = texts.llm.extract(
+        {"complaint": bool, "note": str},
+        max_words=3,
+        manager=quality_manager,
+        cache=False,
+        progress=False,
+    )
+    truth = [True, False, False, True, True]
+    right = sum(a == b for a, b in zip(fields["complaint"].tolist()[:5], truth, strict=True))
+    assert right >= 4  # asked before the text, the model said yes to all five
+    assert set(fields.attrs["llm_magics"]["cascades"]) == {"complaint"}  # not the text field
+    assert fields.attrs["llm_magics"]["cascades"]["complaint"]["routed"] == 5
 
 
 @pytest.mark.slow

@@ -15,11 +15,12 @@ from llm_magics.ops.prompts import (
 
 
 def test_every_prompt_puts_the_text_last() -> None:
-    # filter asks after the text: fewer false yes (the prompt's comment has the figures).
+    # The yes/no questions come after the text: fewer false yes (the prompts' comments).
+    after = {"filter", "extract_bool"}
     for name, template in DEFAULT_PROMPTS.items():
-        if "{text}" in template and name != "filter":
+        if "{text}" in template and name not in after:
             assert template.endswith("{text}"), name
-    assert DEFAULT_PROMPTS["filter"].startswith("{text}")
+    assert all(DEFAULT_PROMPTS[name].startswith("{text}") for name in after)
 
 
 def test_a_prompt_can_be_replaced_and_reset() -> None:
