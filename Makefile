@@ -74,6 +74,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/run.py
 	$(PY) bench/cpu.py
 	$(PY) bench/cascade.py
+	$(PY) bench/cascade_replay.py
 
 across: $(VENV)/.dev
 	$(PY) bench/aggregate.py
