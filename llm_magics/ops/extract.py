@@ -38,7 +38,11 @@ from llm_magics.ops.spec import OpSpec, Setting, Uses
 
 __all__ = ["SPEC", "extract", "parse_schema", "schema_of_text", "schema_text", "split_fields"]
 
-NUMBER_TOKENS = r" ?[0-9.,-]+"
+NUMBER_TOKENS = r" ?([0-9.,-]+|[Nn]one)"
+"""What a number answer may be made of: digits and separators, or "none" (the text gives no
+such number). Without "none" the model had to name a number: asked for the price of 25 real
+reviews, 23 of which give none, it named one for all 23 (the years a buyer had bought, a pack
+size); with it, 8 of those 23 became NaN, and the two stated prices were read as before."""
 _TYPE_NAMES = {"str": str, "float": float, "int": int, "bool": bool}
 _NONE_ANSWERS = {"", "none", "n/a", "na", "unknown", "not mentioned", "nothing", "no"}
 
@@ -91,11 +95,14 @@ def _text_answer(answer: str, field: str) -> str | float:
 
 
 def _number(answer: str, text: str, kind: type, *, grounded: bool) -> float | int | str:
-    """``answer`` as a ``kind`` number; ``"unreadable"`` or ``"ungrounded"`` where it is NaN.
+    """``answer`` as a ``kind`` number; ``"absent"`` (the model said the text gives none),
+    ``"unreadable"`` or ``"ungrounded"`` where it is NaN.
 
     ``grounded``: only a number that ``text`` contains (``llm_magics.ops.grounding``) is kept,
     for ``int`` a whole one (rounding "12.99" would give 13, which the text does not say).
     """
+    if answer.strip().lower().startswith("none"):
+        return "absent"
     readings = number_readings(answer)
     if not readings:
         return "unreadable"
@@ -240,7 +247,8 @@ def extract(
         One column per field on the same index: ``str`` → object, ``float`` → float64, ``int`` →
         Int64, ``bool`` → boolean, choices → category; missing texts give missing values.
         ``attrs["llm_magics"]`` counts per number field the answers that could not be read
-        (``"unreadable"``) and those the text does not contain (``"ungrounded"``); where a
+        (``"unreadable"``), those the text does not contain (``"ungrounded"``) and the rows
+        whose text, the model said, gives none (``"absent"``: NaN without a warning); where a
         choice or yes/no field went through the cascade, ``"cascades"`` holds its report by field
         (as ``sentiment``'s ``"cascade"``).
 
@@ -259,6 +267,7 @@ def extract(
     unreadable: dict[str, int] = {}
     ungrounded: dict[str, int] = {}
     cascades: dict[str, dict[str, Any]] = {}
+    stated_none: dict[str, int] = {}
     for name, kind in fields.items():
         label = name.replace("_", " ")
         if isinstance(kind, list) or kind is bool:
@@ -306,6 +315,7 @@ def extract(
                 for a, t in zip(out.texts, column.texts, strict=True)
             ]
             unreadable[name] = numbers.count("unreadable")
+            stated_none[name] = numbers.count("absent")
             ungrounded[name] = numbers.count("ungrounded")
             columns[name] = (
                 [np.nan if isinstance(n, str) else n for n in numbers],
@@ -323,6 +333,7 @@ def extract(
         steps,
     )
     result.attrs["llm_magics"]["unreadable"] = unreadable
+    result.attrs["llm_magics"]["absent"] = stated_none
     result.attrs["llm_magics"]["ungrounded"] = ungrounded
     if cascades:  # a choice or yes/no field answered through the cascade: its report, by field
         result.attrs["llm_magics"]["cascades"] = cascades

@@ -65,7 +65,8 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "filter": "{text}\n\nAnswer yes or no. Is this true of the text above: {condition}?",
     "filter_question": "Answer yes or no. Is this true of the text: {condition}?",
     "extract_text": "What is the {field} in this text? Answer with a few words only.\n\n{text}",
-    "extract_number": "What is the {field} in this text? Answer with a number only.\n\n{text}",
+    "extract_number": "What is the {field} in this text? Answer with a number only, or none if "
+    "the text does not give it.\n\n{text}",
     "extract_choice": "Which {field} does this text mention: {choices}?\n\n{text}",
     # After the text, as filter's: asked first, the quality model said yes to all of 7 short
     # reviews for "complaint" (3 are praise); asked after, 6 of 7 were right.

@@ -186,3 +186,22 @@ def test_number_words_count_alone_and_as_phrases() -> None:
 def test_text_answers_lose_the_preamble() -> None:
     assert _text_answer("The product is green tea.\nMore", "product") == "green tea"
     assert _text_answer("none", "product") != _text_answer("none", "product")  # NaN
+
+
+@pytest.mark.slow
+def test_the_model_may_say_a_text_gives_no_number(quality_manager) -> None:
+    texts = pd.Series(
+        [
+            "Only $12.99 for 3 boxes, a bargain.",
+            "Tasty tea with a lovely smell.",
+            "This tastes so bad, I'm considering throwing it away.",
+        ]
+    )
+    # Before "none" was an answer, the model had to name a number here: one the text does not
+    # contain (NaN with a warning), or one it does that is no price (a count, a year).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a number the text does not give is not a fault
+        out = extract(texts, {"price": float}, manager=quality_manager, cache=False, progress=False)
+    assert out["price"].iloc[0] == 12.99
+    assert out["price"].iloc[1:].isna().all()
+    assert out.attrs["llm_magics"]["absent"] == {"price": 2}
