@@ -376,14 +376,10 @@ def _language_of_column(texts: list[str]) -> str:
     Asked in English, the quality model answered about Chinese or German texts in English; told
     the language at the end of the question, it answers in it.
     """
-    from llm_magics.ops.words import language
+    from llm_magics.ops.words import language_shares
 
-    sample = [t for t in texts[:: max(1, len(texts) // 200)] if t.strip()][:200]
-    found = [language(t) for t in sample]
-    for code in ("zh", "de"):
-        if found and found.count(code) * 2 >= len(found):
-            return code
-    return "en"
+    shares = language_shares(texts)
+    return next((code for code in ("zh", "de") if shares.get(code, 0) >= 0.5), "en")
 
 
 def _fold(

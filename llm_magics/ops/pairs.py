@@ -64,14 +64,13 @@ def blocking_engine(texts: Sequence[str], engine: dict[str, Any]) -> dict[str, A
     """
     from llm_magics.config import get_config
     from llm_magics.errors import warn
-    from llm_magics.ops.words import language
+    from llm_magics.ops.words import language_shares
     from llm_magics.runtime import published
 
     config = engine.get("manager").config if engine.get("manager") else get_config()
     if engine.get("model") is not None or config.default_embed_model != "default-embed":
         return engine
-    sample = [t for t in texts[:: max(1, len(texts) // 200)] if t.strip()][:200]
-    if not sample or sum(language(t) != "en" for t in sample) * 2 < len(sample):
+    if language_shares(texts).get("en", 1.0) > 0.5:
         return engine
     chat = config.default_chat_model
     if chat == "default-chat":  # the 135M model reads English as little as the encoder does

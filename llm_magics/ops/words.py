@@ -29,9 +29,10 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Sequence
 from typing import Literal
 
-__all__ = ["HAN", "Language", "is_stop", "language", "stop_words", "words"]
+__all__ = ["HAN", "Language", "is_stop", "language", "language_shares", "stop_words", "words"]
 
 Language = Literal["en", "de", "zh"]
 
@@ -107,6 +108,19 @@ def language(text: str) -> Language:
     german = sum(w in stop_words("de") for w in latin)
     english = sum(w in stop_words("en") for w in latin)
     return "de" if german > english else "en"
+
+
+def language_shares(texts: Sequence[str], most: int = 200) -> dict[Language, float]:
+    """The share of each language among (up to ``most``, evenly spaced) non-blank ``texts``.
+
+    Examples
+    --------
+    >>> language_shares(["包装破损", "Der Drucker druckt nicht.", "The VPN is down.", " "])
+    {'zh': 0.3333333333333333, 'de': 0.3333333333333333, 'en': 0.3333333333333333}
+    """
+    sample = [t for t in texts[:: max(1, len(texts) // most)] if t.strip()][:most]
+    found = [language(t) for t in sample]
+    return {code: found.count(code) / len(found) for code in ("zh", "de", "en")} if found else {}
 
 
 @functools.cache
