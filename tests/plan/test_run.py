@@ -227,13 +227,13 @@ def test_dry_run_times_a_few_rows_and_keeps_nothing(reviews: pd.DataFrame) -> No
     assert "Dry run: 3 steps on 40 rows" in repr(estimate) and "<table" in estimate._repr_html_()
 
 
-def test_a_dry_run_says_a_scored_step_over_many_rows_is_an_upper_bound(
+def test_a_dry_run_says_how_a_scored_step_over_many_rows_was_timed(
     reviews: pd.DataFrame,
 ) -> None:
     many = pd.concat([reviews] * 6, ignore_index=True)  # 240 rows: more than the cascade samples
     plan = "sentiment review\nsummarize review -> s max_words=5"
     notes = run_mine(many, plan, dry_run=True).steps["note"].tolist()
-    assert "upper bound" in notes[0] and "cascade" in notes[0]
+    assert "quality model alone" in notes[0] and "cascade" in notes[0]
     assert "cascade" not in notes[1]  # generated text: no cascade
     few = run_mine(reviews, plan, dry_run=True).steps["note"].tolist()
     assert not any("cascade" in n for n in few)  # 40 rows: the quality model alone anyway
