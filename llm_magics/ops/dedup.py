@@ -61,6 +61,7 @@ DEFAULT_THRESHOLD = {"embed": 0.85, "llm": 0.5}
 """The default ``threshold`` of each method (measured: ``bench/results/dedup.md``)."""
 
 DEFAULT_FLOOR = 0.7
+"""The cosine below which ``method="llm"`` does not score a candidate pair."""
 
 # With the chat model's PromptEOL vectors (Chinese or German texts, ``ops.pairs``) every cosine
 # is high: among 450 real reviews (150 each in English, Chinese and German) the nearest other
@@ -68,7 +69,6 @@ DEFAULT_FLOOR = 0.7
 # scored 0.98 (Chinese) and 0.94 (German). 0.97 merges no two of those reviews; 0.9 is the floor
 # below which ``method="llm"`` asks nothing (it keeps the German paraphrase for the judge).
 PROMPTED_THRESHOLD, PROMPTED_FLOOR = 0.97, 0.9
-"""The cosine below which ``method="llm"`` does not score a candidate pair."""
 
 _LINKAGES = ("centre", "single")
 
