@@ -88,6 +88,7 @@ ray: $(VENV)/.dev
 quality: $(VENV)/.dev
 	$(PY) bench/quality.py
 	$(PY) bench/fewshot.py
+	$(PY) bench/fewshot_choice.py
 	$(PY) bench/multilingual.py --native-de
 
 mining: $(VENV)/.dev

@@ -31,13 +31,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("LLM_MAGICS_CACHE", tempfile.mkdtemp(prefix="llm-magics-fewshot-"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np

@@ -174,10 +174,12 @@ def classify(
         from ``finetune``, named by ``model``). ``llm`` is the default since the quality model:
         on 150 reviews asked "positive or negative" it agreed with the stars on 0.84 of them
         against 0.61 for ``embed``, and ``embed`` cannot read Chinese or German (every label got
-        the same probability on Chinese text; ``bench/multilingual.py``). With ``examples`` (``None``: ``"auto"``): ``"linear"``, ``"stack"``, ``"llm"``
-        (the examples in the chat model's prompt), ``"setfit"``, ``"finetuned"``, ``"embed"``
-        (zero-shot, the examples only measure it) or ``"auto"`` (the best by cross-validation on
-        the examples; ``attrs["llm_magics"]["methods"]`` has every one tried).
+        the same probability on Chinese text; ``bench/multilingual.py``). With ``examples`` (``None``: ``"auto"``): ``"recalibrated"`` (the chat model's
+        readings re-weighed on the examples), ``"linear"``, ``"stack"``, ``"llm"`` (the examples
+        in the chat model's prompt), ``"setfit"``, ``"finetuned"``, ``"embed"`` (zero-shot, the
+        examples only measure it) or ``"auto"`` (the best by cross-validation on the examples,
+        among ``llm_magics.ops.fewshot.candidates``; ``attrs["llm_magics"]["methods"]`` has every
+        one tried).
     instruction
         The question asked before each text (``method="llm"``), instead of the shipped one.
     calibrate
@@ -205,7 +207,7 @@ def classify(
             "coverage= needs labelled rows: pass examples= (a label column) as well."
             if coverage is not None
             else f"method must be 'embed', 'llm' or 'finetuned', not {method!r} (with "
-            "examples=, also 'auto', 'linear', 'stack', 'setfit')."
+            "examples=, also 'auto', 'recalibrated', 'linear', 'stack', 'setfit')."
         )
         raise InvalidArgumentError(msg)
     if method == "finetuned":
@@ -296,7 +298,8 @@ def _from_examples(
         return scored.probs, scored.provenance
 
     problem.zero_shot = {"zero-shot llm": chat, "zero-shot embed": embedded}
-    # Many labellings follow the writer's mood (great/other, complaint/praise): "stack" weighs it.
+    # Many labellings follow the writer's mood (great/other, complaint/praise): "recalibrated"
+    # and "stack" weigh it.
     problem.readings = {"sentiment": mood}
     learned = fewshot.learn(problem, method)
     result = _label_frame(column, names, learned.probs)

@@ -146,7 +146,7 @@ def test_few_labels_labels_learns_and_checks_its_own_estimate(tmp_path: Path) ->
     progress = _text(_cell(cells, "while reviews"))
     assert "30 of 100 labelled" in progress and "most uncertain" in progress
     learned = _text(_cell(cells, "guess = "))
-    assert re.search(r"chosen: (zero-shot embed|zero-shot llm|linear|stack)", learned)
+    assert re.search(r"chosen: (recalibrated|linear|zero-shot embed|zero-shot llm|stack)", learned)
     assert "accuracy 0." in learned and "95% CI" in learned and "n=30" in learned
     assert "label_set" in _text(_cell(cells, 'guess[["label"'))
     assert "Evaluation(n=70" in _text(_cell(cells, "unlabelled = "))
