@@ -328,14 +328,10 @@ class FewShot:
         log-odds' long tails let a few rows pull a fit on 32 examples (Amazon great/other, 32
         examples, 100 draws, the sentiment reading alone: 0.862 held-out accuracy on
         probabilities, 0.839 on log-odds)."""
-        features = self.readings_matrix()
+        names = [n for n in [*self.zero_shot, *self.readings] if n not in ENCODER_SCORES]
+        features = np.hstack([self.zero(name)[:, 1:] for name in names])
         model = _logistic(features[train], self.examples.y[train])
         return _columns(model.predict_proba(features[test]), model.classes_, self.labels)
-
-    def readings_matrix(self) -> np.ndarray:
-        """The chat model's probabilities of every text, each reading less its first column."""
-        names = [n for n in [*self.zero_shot, *self.readings] if n not in ENCODER_SCORES]
-        return np.hstack([self.zero(name)[:, 1:] for name in names])
 
     def _linear(self, train: np.ndarray, test: np.ndarray) -> np.ndarray:
         vectors = self.vectors()
