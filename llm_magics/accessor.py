@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from llm_magics import ops
-from llm_magics.errors import did_you_mean
+from llm_magics.errors import checked_arguments, did_you_mean
 from llm_magics.ops.base import OPERATIONS, SPECS, columns_of, resolve_column
 
 __all__ = ["DataFrameLlm", "SeriesLlm"]
@@ -129,15 +129,18 @@ class SeriesLlm(_ColumnOps):
     def __init__(self, obj: pd.Series) -> None:
         self._obj = obj
 
+    @checked_arguments
     def features(self, **kwargs: Any) -> pd.DataFrame:
         """Numeric features of this text Series (see ``llm_magics.ops.features``)."""
         return ops.features(self._obj, **kwargs)
 
+    @checked_arguments
     def join(self, right: Any, condition: str, **kwargs: Any) -> pd.DataFrame:
         """Pairs of this Series' texts and ``right``'s rows that satisfy ``condition`` (see
         ``llm_magics.ops.join``)."""
         return ops.join(self._obj, right, condition, **kwargs)
 
+    @checked_arguments
     def tune(self, op: str, **kwargs: Any) -> Any:
         """A panel to tune ``op`` on a sample of this Series before running it on all of it
         (see ``llm_magics.widgets.TunePanel``)."""
@@ -145,6 +148,7 @@ class SeriesLlm(_ColumnOps):
 
         return TunePanel(self._obj, op, **kwargs)
 
+    @checked_arguments
     def label(self, labels: Any, *, into: str = "label", **kwargs: Any) -> Any:
         """A panel to label this Series' texts one by one, the most uncertain next (see
         ``llm_magics.widgets.LabelPanel``). A Series has no columns, so the labels go into
@@ -166,19 +170,23 @@ class DataFrameLlm(_ColumnOps):
     def __init__(self, obj: pd.DataFrame) -> None:
         self._obj = obj
 
+    @checked_arguments
     def query(self, condition: str, column: Any = None, **kwargs: Any) -> pd.DataFrame:
         """The rows whose text in ``column`` matches ``condition`` (see ``filter``)."""
         return ops.query(self._obj, condition, resolve_column(self._obj, column), **kwargs)
 
+    @checked_arguments
     def features(self, cols: Any = None, **kwargs: Any) -> pd.DataFrame:
         """Numeric features of the text columns ``cols`` (see ``llm_magics.ops.features``)."""
         return ops.features(self._obj, cols, **kwargs)
 
+    @checked_arguments
     def join(self, right: Any, condition: str, **kwargs: Any) -> pd.DataFrame:
         """Pairs of this frame's rows and ``right``'s rows whose texts satisfy ``condition``, as
         ``pd.merge`` returns them, with each pair's probability (see ``llm_magics.ops.join``)."""
         return ops.join(self._obj, right, condition, **kwargs)
 
+    @checked_arguments
     def plot(self, kind: str, column: Any, **kwargs: Any) -> Any:
         """A chart of ``column``: ``"sentiment"`` (``by=`` a category column), ``"keywords"``,
         ``"confidence"`` (``label=`` the label column) or ``"summary"`` (``source=`` the text
@@ -187,6 +195,7 @@ class DataFrameLlm(_ColumnOps):
 
         return text_chart(self._obj, kind, column, **kwargs)
 
+    @checked_arguments
     def tune(self, op: str, column: Any = None, **kwargs: Any) -> Any:
         """A panel to tune ``op`` on a sample of ``column``: model, instruction, the op's
         settings; preview, apply to all, copy the code (see ``llm_magics.widgets.TunePanel``)."""
@@ -194,6 +203,7 @@ class DataFrameLlm(_ColumnOps):
 
         return TunePanel(self._obj, op, column, **kwargs)
 
+    @checked_arguments
     def label(self, column: Any, labels: Any, *, into: str = "label", **kwargs: Any) -> Any:
         """A panel to label the rows of ``column`` with ``labels``, one at a time, the row the
         current model is least sure of next; each label goes into ``df[into]`` at once (object
@@ -205,11 +215,13 @@ class DataFrameLlm(_ColumnOps):
 
         return LabelPanel(self._obj, labels, column, into=into, **kwargs)
 
+    @checked_arguments
     def finetune(self, text: str, label: str, **kwargs: Any) -> Any:
         """Fine-tune the embedding model to predict ``label`` from ``text`` (see
         ``llm_magics.ops.finetune``)."""
         return ops.finetune(self._obj, text, label, **kwargs)
 
+    @checked_arguments
     def mine(self, target: str, **kwargs: Any) -> Any:
         """Predict ``target`` from the other columns (see ``llm_magics.mine``)."""
         from llm_magics.mining import mine

@@ -20,7 +20,7 @@ from platformdirs import user_cache_dir
 from traitlets import Bool, Dict, Float, TraitError, Unicode, default, observe, validate
 from traitlets.config import SingletonConfigurable
 
-from llm_magics.errors import InvalidArgumentError
+from llm_magics.errors import InvalidArgumentError, did_you_mean, warn
 from llm_magics.units import parse_bytes
 
 __all__ = [
@@ -46,7 +46,36 @@ _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 T = TypeVar("T")
 
 
+# Every environment variable llm_magics reads; any other ``LLM_MAGICS_*`` is a misspelling.
+ENVIRONMENT = (
+    "LLM_MAGICS_CACHE",
+    "LLM_MAGICS_CASCADE",
+    "LLM_MAGICS_CASCADE_CONFIDENCE",
+    "LLM_MAGICS_CASCADE_TARGET",
+    "LLM_MAGICS_CHAT_MODEL",
+    "LLM_MAGICS_DECODER",
+    "LLM_MAGICS_DEVICE",
+    "LLM_MAGICS_DTYPE",
+    "LLM_MAGICS_EMBED_MODEL",
+    "LLM_MAGICS_FAST_MODEL",
+    "LLM_MAGICS_MEMORY_BUDGET",
+    "LLM_MAGICS_QUANTIZATION",
+    "LLM_MAGICS_TRUST_REMOTE_CODE",
+)
+_checked: set[str] = set()
+
+
 def _env(name: str, fallback: str) -> str:
+    unknown = sorted(k for k in os.environ if k.startswith("LLM_MAGICS_") and k not in ENVIRONMENT)
+    for key in set(unknown) - _checked:
+        # Once per name and process: a misspelt setting would otherwise be ignored silently.
+        _checked.add(key)
+        short = did_you_mean(key.removeprefix("LLM_MAGICS_"), [n[11:] for n in ENVIRONMENT])
+        hint = short.replace(" Did you mean '", " Did you mean 'LLM_MAGICS_")
+        warn(
+            f"The environment variable {key} is not an llm_magics setting; it is ignored.{hint} "
+            f"llm_magics reads {', '.join(ENVIRONMENT)}."
+        )
     return os.environ.get(name) or fallback
 
 

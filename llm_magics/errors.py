@@ -27,13 +27,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import difflib
+import functools
+import inspect
 import os
 import site
 import sys
 import sysconfig
 import warnings
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 __all__ = [
     "DeviceOutOfMemoryError",
@@ -45,6 +47,8 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFoundError",
     "RunInterruptedError",
+    "bind_arguments",
+    "checked_arguments",
     "collected_warnings",
     "did_you_mean",
     "kept_warnings",
@@ -267,3 +271,45 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def bind_arguments(
+    name: str, signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> inspect.BoundArguments:
+    """Bind a call to ``signature``, or raise ``InvalidArgumentError`` (one line) where Python
+    would raise ``TypeError``: a missing argument, one too many, one given twice.
+
+    Examples
+    --------
+    >>> def top_k(texts, query, k=5): ...
+    >>> bind_arguments("top_k", inspect.signature(top_k), ([],), {})
+    Traceback (most recent call last):
+    ...
+    llm_magics.errors.InvalidArgumentError: top_k(): missing a required argument: 'query'. It needs (texts, query); see help(top_k) for the rest.
+    """
+    try:
+        return signature.bind(*args, **kwargs)
+    except TypeError as err:
+        variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        needed = [
+            p.name
+            for p in signature.parameters.values()
+            if p.default is p.empty and p.kind not in variadic and p.name != "self"
+        ]
+        msg = f"{name}(): {err}. It needs ({', '.join(needed)}); see help({name}) for the rest."
+        raise InvalidArgumentError(msg) from None
+
+
+def checked_arguments(fn: F) -> F:
+    """``fn`` with a call that does not fit its signature refused by :func:`bind_arguments`."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        bind_arguments(fn.__name__, signature, args, kwargs)
+        return fn(*args, **kwargs)
+
+    return checked  # type: ignore[return-value]

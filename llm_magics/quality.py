@@ -39,7 +39,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from llm_magics.errors import InvalidArgumentError, warn
+from llm_magics.errors import InvalidArgumentError, checked_arguments, warn
 
 __all__ = [
     "WIDE",
@@ -211,6 +211,7 @@ def quality_text(meta: Mapping[str, Any] | None) -> str | None:
     return f"{text} · method {method}" if method else text
 
 
+@checked_arguments
 def evaluate(
     predicted: Any,
     truth: Any,

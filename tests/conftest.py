@@ -112,8 +112,7 @@ def quality_manager() -> Iterator[ModelManager]:
     from llm_magics.runtime import published
 
     config = LlmMagics(
-        cache_dir=os.environ.get("LLM_MAGICS_TEST_MODELS")
-        or user_cache_dir("llm_magics", appauthor=False),
+        cache_dir=user_cache_dir("llm_magics", appauthor=False),
         device="cpu",
         dtype="float32",
         default_chat_model="quality-chat",

@@ -82,3 +82,21 @@ def test_percent_config_sets_the_kernel_settings() -> None:
         assert get_config().hub_timeout == 1.25
     finally:
         get_config().hub_timeout = before
+
+
+def test_a_misspelt_environment_variable_is_named_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llm_magics import config
+
+    monkeypatch.setattr(config, "_checked", set())
+    monkeypatch.setenv("LLM_MAGICS_CACHE_DIR", "/tmp/elsewhere")
+    monkeypatch.setenv("LLM_MAGICS_ZZZ", "1")
+    with pytest.warns(llm_magics.LlmMagicsWarning) as caught:
+        LlmMagics().cache_dir  # noqa: B018 - reading the default reads the environment
+        LlmMagics().device  # noqa: B018 - a second read warns no more
+    messages = sorted(str(w.message) for w in caught)
+    assert len(messages) == 2, messages
+    assert "LLM_MAGICS_CACHE_DIR is not an llm_magics setting" in messages[0]
+    assert "Did you mean 'LLM_MAGICS_CACHE'?" in messages[0]
+    assert "Did you mean" not in messages[1]
+    assert all("llm_magics reads LLM_MAGICS_CACHE, LLM_MAGICS_CASCADE, " in m for m in messages)
+    assert LlmMagics().cache_dir != "/tmp/elsewhere"

@@ -42,7 +42,13 @@ from sklearn.pipeline import Pipeline
 
 from llm_magics import quality
 from llm_magics.engine.jobs import raise_if_cancelled
-from llm_magics.errors import InvalidArgumentError, collected_warnings, did_you_mean, warn
+from llm_magics.errors import (
+    InvalidArgumentError,
+    checked_arguments,
+    collected_warnings,
+    did_you_mean,
+    warn,
+)
 from llm_magics.mining.candidates import BASELINE, Candidate, dense, feature_pipeline
 from llm_magics.mining.candidates import candidates as candidates_for
 from llm_magics.mining.columns import Columns, infer_columns, prepare_target
@@ -125,6 +131,7 @@ def _warn_once(fn: Any) -> Any:
 
 
 @_warn_once
+@checked_arguments
 def mine(
     frame: pd.DataFrame,
     target: str,

@@ -25,7 +25,13 @@ import pandas as pd
 
 from llm_magics.engine.jobs import Job, step
 from llm_magics.engine.results import Provenance
-from llm_magics.errors import InvalidArgumentError, collected_warnings, did_you_mean, warn
+from llm_magics.errors import (
+    InvalidArgumentError,
+    bind_arguments,
+    collected_warnings,
+    did_you_mean,
+    warn,
+)
 from llm_magics.ops.backend import LOCAL, renamed_engine, resolve_backend
 from llm_magics.ops.cascade import CascadeReport
 from llm_magics.ops.spec import BACKEND_DOC, ENGINE_ARGUMENTS, EngineArgument, OpSpec
@@ -94,9 +100,10 @@ def operation(spec: OpSpec) -> Callable[[F], F]:
                     raise InvalidArgumentError(msg)
                 kwargs["backend"] = renamed_engine(spec.name, LOCAL, kwargs.pop("engine"))
             check_arguments(spec.name, accepted, kwargs)
+            bound = bind_arguments(spec.name, public, args, kwargs)
             backend = resolve_backend(kwargs.pop("backend", LOCAL)) if spec.row_wise else None
             if backend is not None:
-                bound = public.bind(*args, **kwargs)
+                bound.arguments.pop("backend", None)
                 texts = bound.arguments.pop(own[0].name)
                 return backend.run_series(spec.name, texts, **bound.arguments)
             engine = {a.name: kwargs.pop(a.name, a.default) for a in shared}

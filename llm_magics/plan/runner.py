@@ -28,7 +28,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from llm_magics.engine.jobs import step as step_job
-from llm_magics.errors import InvalidArgumentError, collected_warnings, warn
+from llm_magics.errors import InvalidArgumentError, checked_arguments, collected_warnings, warn
 from llm_magics.mining.columns import is_free_text
 from llm_magics.ops.backend import LOCAL, renamed_engine, resolve_backend
 from llm_magics.ops.base import text_of
@@ -177,6 +177,7 @@ class _Steps:
         )
 
 
+@checked_arguments
 def mine_plan(
     frame: pd.DataFrame,
     plan: Plan,
@@ -229,6 +230,7 @@ def mine_plan(
     return run
 
 
+@checked_arguments
 def run_mine(
     frame: pd.DataFrame,
     text: str,

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import inspect
+import re
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import llm_magics  # noqa: F401  (the .llm accessor)
+import llm_magics
 from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
 from llm_magics.ops import OPERATIONS, clean, summarize
 from llm_magics.ops.base import SPECS, TextColumn, operation, resolve_column, text_of
@@ -155,3 +156,38 @@ def test_engine_and_backend_together_ask_for_backend_only() -> None:
 def test_an_unnamed_series_is_called_the_text_in_warnings() -> None:
     with pytest.warns(LlmMagicsWarning, match="1 non-text cell\\(s\\) of the text were converted"):
         clean(pd.Series(["tea", 3]))
+
+
+@pytest.mark.parametrize("name", sorted(OPERATIONS))
+def test_a_call_missing_an_argument_gets_our_error_not_a_type_error(name: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=rf"^{name}\(\): missing a required argument"):
+        OPERATIONS[name]()
+    with pytest.raises(InvalidArgumentError, match=r"got multiple values|too many positional"):
+        OPERATIONS[name](*range(40))
+
+
+def test_the_accessors_and_the_functions_refuse_bad_calls_with_our_error() -> None:
+    texts = pd.Series(["a cat", "a dog"])
+    frame = pd.DataFrame({"review": texts, "stars": [1, 2]})
+    calls = {
+        "top_k(): missing a required argument: 'query'. It needs (texts, query)": [
+            lambda: texts.llm.top_k(),
+            lambda: frame.llm.top_k(),
+            lambda: frame.llm.top_k("review"),
+        ],
+        "join(): missing a required argument: 'right'": [
+            lambda: texts.llm.join(),
+            lambda: frame.llm.join(),
+        ],
+        "mine(): missing a required argument: 'target'": [lambda: frame.llm.mine()],
+        "query(): missing a required argument: 'condition'": [lambda: frame.llm.query()],
+        "plot(): missing a required argument: 'kind'": [lambda: frame.llm.plot()],
+        "mine(): missing a required argument": [lambda: llm_magics.mine()],
+        "mine_plan(): missing a required argument": [lambda: llm_magics.mine_plan()],
+        "evaluate(): missing a required argument": [lambda: llm_magics.evaluate()],
+        "label(): too many positional arguments": [lambda: texts.llm.label(["x"], "y", into="z")],
+    }
+    for message, functions in calls.items():
+        for call in functions:
+            with pytest.raises(InvalidArgumentError, match=re.escape(message)):
+                call()
