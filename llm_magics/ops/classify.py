@@ -55,16 +55,40 @@ def _embed_labels(
     return similarity / EMBED_TEMPERATURE, [rows.provenance, anchors.provenance]
 
 
+def _label_dtype(values: Sequence[Any]) -> str:
+    """The dtype of a column of the user's labels: 0/1 stay ints, True/False booleans (nullable,
+    NaN where a row has no text), anything else ``object``."""
+    if values and all(isinstance(v, bool) for v in values):
+        return "boolean"
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "Int64"
+    if values and all(isinstance(v, float) for v in values):
+        return "Float64"
+    return "object"
+
+
 def _label_frame(
-    column: TextColumn, names: Sequence[str], probs: np.ndarray, *, multi_label: bool = False
+    column: TextColumn,
+    names: Sequence[str],
+    probs: np.ndarray,
+    *,
+    values: Sequence[Any] | None = None,
+    multi_label: bool = False,
 ) -> pd.DataFrame:
-    """``label``, ``probability`` and ``p_<label>`` columns from rows × labels probabilities."""
+    """``label``, ``probability`` and ``p_<label>`` columns from rows × labels probabilities.
+
+    ``values``: the labels as the user gave them (same order as ``names``); ``label`` holds them,
+    in their dtype (``_label_dtype``), so ``result.label == truth`` compares like with like.
+    """
+    users = list(values) if values is not None else list(names)
     if multi_label:
-        chosen = [[n for n, p in zip(names, row, strict=True) if p > 0.5] for row in probs]
+        chosen = [[users[j] for j in np.flatnonzero(row > 0.5)] for row in probs]
+        dtype = "object"
     else:
-        chosen = [names[i] for i in probs.argmax(axis=1)] if len(probs) else []
+        chosen = [users[i] for i in probs.argmax(axis=1)] if len(probs) else []
+        dtype = _label_dtype(users)
     columns: dict[str, tuple[Sequence[object] | np.ndarray, str]] = {
-        "label": (chosen, "object"),
+        "label": (chosen, dtype),
         "probability": (probs.max(axis=1) if len(probs) else [], "float64"),
     }
     for j, name in enumerate(names):
@@ -245,7 +269,10 @@ def classify(
             **engine,
         )
         probs, steps, routed = scored.probs, scored.provenance, scored.cascade
-    result = _label_frame(column, names, probs, multi_label=multi_label)
+    from llm_magics.ops.fewshot import user_value
+
+    users = [user_value(v) for v in labels]
+    result = _label_frame(column, names, probs, values=users, multi_label=multi_label)
     record_provenance(
         result,
         "classify",
@@ -269,8 +296,10 @@ def _from_examples(
     """``classify`` learning from ``examples`` (``llm_magics.ops.fewshot``)."""
     from llm_magics.ops import fewshot
 
-    names = _check_labels(labels)[0] if labels is not None else None
-    ex = fewshot.parse_examples(examples, texts, names, op="classify")
+    if labels is not None:
+        _check_labels(labels)
+    given = list(labels) if labels is not None else None
+    ex = fewshot.parse_examples(examples, texts, given, op="classify")
     names = ex.labels
     if isinstance(labels, Mapping):
         descriptions = [str(labels[n]) for n in names]
@@ -302,12 +331,12 @@ def _from_examples(
     # and "stack" weigh it.
     problem.readings = {"sentiment": mood}
     learned = fewshot.learn(problem, method)
-    result = _label_frame(column, names, learned.probs)
+    result = _label_frame(column, names, learned.probs, values=ex.values)
     parameters = {"labels": names, "method": learned.method, "examples": len(ex.texts)}
     record_provenance(result, "classify", parameters, learned.steps)
     probs = fewshot.attach_quality(result, learned, calibrate=bool(calibrate))
     if calibrate:
-        calibrated = _label_frame(column, names, probs)
+        calibrated = _label_frame(column, names, probs, values=ex.values)
         for name in calibrated.columns:
             result[name] = calibrated[name]
     fewshot.add_label_sets(result, column, learned, probs, coverage)

@@ -90,11 +90,14 @@ Probabilities = Callable[[list[str]], tuple[np.ndarray, list[Provenance]]]
 
 @dataclass(frozen=True)
 class Examples:
-    """Labelled texts: ``texts``, ``y`` (int indices into ``labels``), ``labels``."""
+    """Labelled texts: ``texts``, ``y`` (int indices into ``labels``), ``labels`` (names), and
+    ``values``: each label as the user wrote it (``1``, ``True``, ``"great"``), which the op's
+    label column returns (``label_values``)."""
 
     texts: list[str]
     y: np.ndarray
     labels: list[str]
+    values: list[Any] = field(default_factory=list)
 
     @property
     def folds(self) -> int:
@@ -152,6 +155,17 @@ def _warn_conflicts(texts: list[str], names: list[str], op: str) -> None:
         )
 
 
+def user_value(label: Any) -> Any:
+    """The label as the user means it: a whole float is an int that NaN gaps made float."""
+    if isinstance(label, bool | np.bool_):
+        return bool(label)
+    if isinstance(label, float | np.floating) and float(label).is_integer():
+        return int(label)
+    if isinstance(label, np.generic):
+        return label.item()
+    return label.strip() if isinstance(label, str) else label
+
+
 def _label_name(label: Any) -> str:
     """A label's name: ``str``, stripped; a whole float is an int label that NaN made float
     (``1.0`` → ``"1"``, as a column of 0/1 labels with NaN gaps holds them)."""
@@ -193,11 +207,12 @@ def parse_examples(
         a warning.
     """
     raw_texts, raw_labels = _pairs(examples, texts)
-    kept, values, dropped = [], [], 0
+    kept, values, dropped, seen = [], [], 0, {}
     for text, label in zip(raw_texts, raw_labels, strict=True):
         if label is None or (np.ndim(label) == 0 and pd.isna(label)):
             continue
         name = normalise(label) if normalise is not None else _label_name(label)
+        seen.setdefault(name, user_value(label))
         clean = text_of(text)
         if clean is None:
             dropped += 1
@@ -211,6 +226,7 @@ def parse_examples(
         msg = f"{op}(): examples has no labelled rows; label some rows first (df.llm.label(...))."
         raise InvalidArgumentError(msg)
     names = [_label_name(n) for n in labels] if labels is not None else sorted(set(values))
+    users = [user_value(n) for n in labels] if labels is not None else [seen[n] for n in names]
     unknown = sorted({v for v in values if v not in names})
     if unknown:
         msg = f"{op}(): example labels {unknown} are not among the labels {names}; fix or add them."
@@ -232,7 +248,7 @@ def parse_examples(
         missing = [n for n, c in zip(names, counts, strict=True) if not c]
         msg = f"{op}(): no example of {missing}; label some, or leave them out of labels."
         raise InvalidArgumentError(msg)
-    return Examples(kept, y, names)
+    return Examples(kept, y, names, users)
 
 
 def _logistic(features: np.ndarray, y: np.ndarray) -> Any:
@@ -558,6 +574,7 @@ class Learned:
     source: str
     methods: dict[str, dict[str, float]]
     steps: list[Provenance]
+    values: list[Any] = field(default_factory=list)
 
 
 def learn(problem: FewShot, method: str) -> Learned:
@@ -597,7 +614,7 @@ def learn(problem: FewShot, method: str) -> Learned:
         + (f" (choice among {len(tried)} methods included)" if len(tried) > 1 else "")
     )
     probs = problem.predict(chosen) if problem.rows else np.zeros((0, len(ex.labels)))
-    return Learned(probs, ex.labels, chosen, honest, ex.y, source, table, problem.steps)
+    return Learned(probs, ex.labels, chosen, honest, ex.y, source, table, problem.steps, ex.values)
 
 
 def problem(
@@ -658,7 +675,7 @@ def attach_quality(
 
 
 def conformal(learned: Learned, probs: np.ndarray, coverage: float) -> tuple[list, list]:
-    """Conformal label sets (lists of names) and ``abstain`` (set size ≠ 1) per row."""
+    """Conformal label sets (lists of the user's labels) and ``abstain`` (set size ≠ 1) per row."""
     from llm_magics.quality import conformal_sets
 
     try:
@@ -669,7 +686,8 @@ def conformal(learned: Learned, probs: np.ndarray, coverage: float) -> tuple[lis
         msg = f"coverage must be a number between 0 and 1 (0.9: nine rows in ten), not {coverage}."
         raise InvalidArgumentError(msg)
     sets = conformal_sets(learned.oof, learned.y, probs, coverage=coverage)
-    names = [[learned.labels[j] for j in np.flatnonzero(row)] for row in sets]
+    users = learned.values or learned.labels
+    names = [[users[j] for j in np.flatnonzero(row)] for row in sets]
     return names, [len(n) != 1 for n in names]
 
 
@@ -680,7 +698,7 @@ def add_label_sets(
     probs: np.ndarray,
     coverage: float | None,
 ) -> None:
-    """With ``coverage``, add ``label_set`` (object: lists of label names) and ``abstain``
+    """With ``coverage``, add ``label_set`` (object: lists of the user's labels) and ``abstain``
     (nullable boolean) to ``result``, on ``column``'s index (``conformal``); else nothing."""
     if coverage is None:
         return

@@ -192,6 +192,29 @@ def test_int_labels_with_nan_gaps_are_the_ints_and_repeated_index_values_work(
         fewshot.parse_examples(repeated["label"].head(10), repeated["review"])
 
 
+def test_labels_come_back_in_the_users_dtype(labelled: pd.DataFrame) -> None:
+    """0/1 labels come back as 0/1 (not '0'/'1'), True/False as booleans, so that
+    ``result.label == truth`` compares like with like (it said 0.00 where evaluate() said 1.00)."""
+    great = labelled["score"] == "great"
+    known = labelled["label"].notna()
+    for truth, dtype in ((great.astype(int), "Int64"), (great, "boolean")):
+        examples = truth.astype(object).where(known)  # NaN where unlabelled, as the panel leaves it
+        result = classify(
+            labelled["review"], examples=examples, method="linear", coverage=0.9, progress=False
+        )
+        assert result["label"].dtype == dtype
+        assert set(result["label"].dropna().tolist()) <= set(truth.tolist())
+        agree = (result["label"] == truth)[known]
+        assert agree.mean() > 0.9  # fitted on these rows: the comparison must work at all
+        assert all(set(s) <= set(truth.tolist()) for s in result["label_set"])
+    floats = great.astype(int).where(known)  # NaN gaps made them 0.0/1.0: still the ints
+    learned = classify(labelled["review"], examples=floats, method="linear", progress=False)
+    assert learned["label"].dtype == "Int64"
+    zero_shot = classify(labelled["review"].head(4), [5, 1], method="embed", progress=False)
+    assert zero_shot["label"].dtype == "Int64" and set(zero_shot["label"]) <= {1, 5}
+    assert list(zero_shot.columns) == ["label", "probability", "p_5", "p_1"]
+
+
 def test_conflicting_examples_warn_and_a_dict_goes_through_the_accessor(
     labelled: pd.DataFrame,
 ) -> None:
