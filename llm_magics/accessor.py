@@ -76,7 +76,11 @@ def _frame_method(name: str, op: Callable[..., Any]) -> Callable[..., Any]:
             if argument in kwargs:
                 kwargs[argument] = columns_of(frame, kwargs[argument])
         result = op(resolve_column(frame, column), *args, **kwargs)
-        return result if spec.reshape is None else spec.reshape(frame, result)
+        if spec.reshape is None:
+            return result
+        shaped = spec.reshape(frame, result)  # top_k's rows of the frame: the op's attrs too
+        shaped.attrs = dict(result.attrs)
+        return shaped
 
     params = list(inspect.signature(op).parameters.values())
     column = inspect.Parameter("column", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)

@@ -8,6 +8,7 @@ import pytest
 import llm_magics  # noqa: F401  (registers the accessors)
 from llm_magics.accessor import column_ops
 from llm_magics.errors import InvalidArgumentError
+from llm_magics.ops.base import OPERATIONS as SPECS_OPS
 from llm_magics.ops.base import SPECS
 
 
@@ -81,6 +82,57 @@ def test_empty_frames_give_empty_results_of_the_right_shape() -> None:
     assert frame.llm.topics("review", progress=False).k == 0
     assert frame.llm.extract("review", {"n": int}, progress=False).shape == (0, 1)
     assert frame.llm.query("is short", "review", progress=False).empty
+
+
+ARGUMENTS = {  # each op's arguments beyond the text, for a call that runs
+    "classify": (["praise", "complaint"],),
+    "extract": ({"product": str},),
+    "filter": ("the review is a complaint",),
+    "top_k": ("a broken item",),
+    "aggregate": ("What do the reviews say?",),
+}
+
+
+@pytest.mark.parametrize("name", column_ops())
+def test_every_op_result_in_every_form_says_what_computed_it(name: str) -> None:
+    frame = pd.DataFrame({
+        "review": ["The kettle broke after a week.", "Lovely tea, fast delivery.", None,
+                   "The kettle leaks and the lid broke."],
+        "shop": ["a", "a", "b", "b"],
+    }, index=[7, 3, 5, 1])  # fmt: skip
+    arguments = ARGUMENTS.get(name, ())
+    extra = {"k": 2} if name == "top_k" else {"k": 2} if name == "topics" else {}
+    options = (
+        {"progress": False} if "progress" in inspect.signature(SPECS_OPS[name]).parameters else {}
+    )
+    results = {
+        "series": getattr(frame["review"].llm, name)(*arguments, **extra, **options),
+        "frame": getattr(frame.llm, name)("review", *arguments, **extra, **options),
+    }
+    if name == "aggregate":
+        results["frame, by"] = frame.llm.aggregate("review", *arguments, by="shop", **options)
+    for form, result in results.items():
+        meta = getattr(result, "attrs", {}).get("llm_magics")
+        assert meta is not None, f"{name} on a {form}: no attrs['llm_magics']"
+        assert meta["op"] == name, (form, meta["op"])
+
+
+def test_the_frame_methods_say_what_computed_them_too() -> None:
+    frame = pd.DataFrame({"review": ["The kettle broke.", "Lovely tea."], "n": [1, 2]})
+    shops = pd.DataFrame({"shop": ["kettles and lids", "tea leaves"]})
+    results = {
+        "features": frame.llm.features("review", progress=False),
+        "features ": frame["review"].llm.features(progress=False),
+        "query": frame.llm.query("the review is a complaint", "review", progress=False),
+        "join": frame.llm.join(
+            shops, "the review is about something the shop sells", progress=False
+        ),
+        "join ": frame["review"].llm.join(
+            shops, "the review is about something the shop sells", progress=False
+        ),
+    }
+    for name, result in results.items():
+        assert result.attrs["llm_magics"]["op"] == name.strip(), name
 
 
 def test_a_name_clash_is_settled_the_pandas_way() -> None:

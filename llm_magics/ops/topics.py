@@ -66,6 +66,11 @@ class TopicModel:
     provenance: list[Provenance] = field(default_factory=list, repr=False)
 
     @property
+    def attrs(self) -> dict:
+        """What computed the topics (``attrs["llm_magics"]``), as on every op's result."""
+        return self.rows.attrs
+
+    @property
     def topic(self) -> pd.Series:
         """The topic id of each row."""
         return self.rows["topic"]
