@@ -184,7 +184,6 @@ _UNREADABLE = {
     "utf16.csv": ("review\ntea\n".encode("utf-16"), "it looks like utf-16: pass --encoding utf-16"),
     "empty.csv": (b"", "is empty; pass a file with something in it"),
     "blank.csv": (b"\n\n", "has no columns; pass a table with a header row"),
-    "header.csv": (b"review,score\n", "has no rows; pass a table with at least one row"),
     "ragged.csv": (
         b"review,score\ngood,1\nbad,2,3,4\n",
         "cannot be read as CSV: Error tokenizing data",
@@ -211,6 +210,31 @@ def test_an_unreadable_table_is_one_line_naming_it_and_what_to_do(
     assert err.startswith(f"llm-mine run: {tmp_path / name}")
     assert message in err
     assert not out.exists()
+
+
+def test_a_header_only_table_is_an_empty_table_as_in_python(tmp_path: Path) -> None:
+    """llm-mine run and Python agree: a table without rows gives an empty result with the
+    columns a table with rows would get (as data, and as join's other table)."""
+    (tmp_path / "reviews.csv").write_text("review\nThe kettle broke.\nLovely tea.\n")
+    (tmp_path / "none.csv").write_text("review,stars\n")
+    (tmp_path / "shops.csv").write_text("shop\n")
+    (tmp_path / "join.mine").write_text(f'join review with {tmp_path / "shops.csv"} "sells it"\n')
+    (tmp_path / "clean.mine").write_text("clean review\n")
+    out = tmp_path / "out.csv"
+    run = ["run", str(tmp_path / "join.mine"), str(tmp_path / "reviews.csv"), "-o", str(out)]
+    assert main([*run, "--quiet"]) == 0
+    joined = pd.read_csv(out)
+    reviews = pd.read_csv(tmp_path / "reviews.csv")
+    in_python = reviews.llm.join(
+        pd.DataFrame({"shop": []}, dtype=object), "sells it", progress=False
+    )
+    assert joined.empty and in_python.empty
+    assert (
+        list(joined.columns) == list(in_python.columns) == ["review", "shop", "review_probability"]
+    )
+    clean = ["run", str(tmp_path / "clean.mine"), str(tmp_path / "none.csv"), "-o", str(out)]
+    assert main([*clean, "--quiet"]) == 0
+    assert pd.read_csv(out).empty and list(pd.read_csv(out).columns) == ["review", "stars"]
 
 
 def test_a_blank_line_of_a_one_column_table_is_a_row(tmp_path: Path) -> None:

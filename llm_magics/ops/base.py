@@ -268,9 +268,12 @@ def one_job(op: str, texts: pd.Series, manager: ModelManager | None) -> Iterator
 
 
 def looks_like_text(series: pd.Series) -> bool:
-    """Whether most of the first 100 values of an object/string column are strings (or bytes)."""
+    """Whether most of the first 100 values of an object/string column are strings (or bytes);
+    in a table without rows (a header-only file), every object/string column."""
     if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
         return False
+    if series.empty:
+        return True
     sample = series.dropna().head(100)
     return len(sample) > 0 and sample.map(lambda v: isinstance(v, (str, bytes))).mean() > 0.5
 
