@@ -35,6 +35,7 @@ from llm_magics.errors import (
 from llm_magics.ops.backend import LOCAL, renamed_engine, resolve_backend
 from llm_magics.ops.cascade import CascadeReport
 from llm_magics.ops.spec import BACKEND_DOC, ENGINE_ARGUMENTS, EngineArgument, OpSpec
+from llm_magics.runtime.loading import conversion_progress
 from llm_magics.runtime.manager import ModelManager, get_manager
 
 __all__ = [
@@ -107,7 +108,8 @@ def operation(spec: OpSpec) -> Callable[[F], F]:
                 texts = bound.arguments.pop(own[0].name)
                 return backend.run_series(spec.name, texts, **bound.arguments)
             engine = {a.name: kwargs.pop(a.name, a.default) for a in shared}
-            return fn(*args, **kwargs, **engine)
+            with conversion_progress(engine.get("progress") is not False):
+                return fn(*args, **kwargs, **engine)
 
         checked.__signature__ = public  # type: ignore[attr-defined]
         checked.__doc__ = _documented(fn.__doc__ or "", shared, spec)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import hashlib
 import itertools
@@ -51,12 +52,17 @@ from llm_magics.runtime.specs import BUILTIN_ALIASES, ModelSpec, Role
 __all__ = [
     "LoadedModel",
     "ModelSource",
+    "conversion_progress",
     "convert_gguf",
     "estimate_bytes",
     "load_model",
     "locate",
     "read_config",
 ]
+
+# Whether a GGUF conversion (minutes, once per machine) shows transformers' bar: an op called
+# with progress=False turns it off for the loads it makes (``conversion_progress``).
+_CONVERSION_BAR: contextvars.ContextVar[bool] = contextvars.ContextVar("bar", default=True)
 
 _WEIGHT_FILES = (
     "model.safetensors",
@@ -452,10 +458,10 @@ def convert_gguf(spec: ModelSpec, role: Role, config: LlmMagics) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     kwargs = {"gguf_file": spec.gguf_file, "local_files_only": True}
-    # transformers' own "Converting and de-quantizing GGUF tensors" bar stays: it is the one sign
-    # of life while it runs (once per machine). Its "Loading weights" and "Writing model
-    # shards" bars, under a second each, go.
-    with _quiet_progress():
+    # transformers' own "Converting and de-quantizing GGUF tensors" bar stays unless the op was
+    # called with progress=False: it is the one sign of life while it runs (once per machine).
+    # Its "Loading weights" and "Writing model shards" bars, under a second each, go.
+    with _quiet_progress(), _gguf_bar(_CONVERSION_BAR.get()):
         tokenizer = AutoTokenizer.from_pretrained(spec.location, **kwargs)
         load = {
             "dtype": torch.float32,
@@ -548,6 +554,34 @@ def _pooling(source: ModelSource, model_config: Any) -> dict[str, Any]:
     if any(a.endswith(_CHAT_SUFFIXES) for a in architectures):
         return {"mode": "last", "normalize": True, "template": PROMPT_EOL}
     return read_pooling(source)
+
+
+@contextlib.contextmanager
+def conversion_progress(show: bool) -> Iterator[None]:
+    """Show (or hide) the GGUF conversion's progress bar for the loads made inside."""
+    token = _CONVERSION_BAR.set(show)
+    try:
+        yield
+    finally:
+        _CONVERSION_BAR.reset(token)
+
+
+@contextlib.contextmanager
+def _gguf_bar(show: bool) -> Iterator[None]:
+    # transformers draws this bar with tqdm.auto's tqdm, imported into its GGUF module, and
+    # offers no switch (its disable_progress_bar() covers only its own logging bars): hidden by
+    # giving that module a disabled tqdm while the conversion runs.
+    if show:
+        yield
+        return
+    from transformers import modeling_gguf_pytorch_utils as gguf
+
+    drawn = gguf.tqdm
+    gguf.tqdm = functools.partial(drawn, disable=True)
+    try:
+        yield
+    finally:
+        gguf.tqdm = drawn
 
 
 @contextlib.contextmanager

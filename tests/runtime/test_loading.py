@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -172,3 +173,27 @@ def test_a_whole_converted_model_is_used_as_it_is(chat: LoadedModel, manager: Mo
         source = locate(chat.spec, manager.config)
     assert source.path == str(gguf_cache_dir(chat.spec, manager.config))
     assert not _damage_warnings(caught)
+
+
+@pytest.mark.slow  # two conversions, about 25 s each
+def test_the_conversion_bar_follows_progress(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """progress=False hides the GGUF conversion's bar too (it showed through it); progress=True
+    keeps it, the one sign of life during a first conversion."""
+    from llm_magics.ops import sentiment
+
+    for show in (False, True):
+        cache = tmp_path / str(show)
+        fresh = ModelManager(LlmMagics(cache_dir=str(cache), device="cpu", cascade=False))
+        capfd.readouterr()
+        sentiment(
+            pd.Series(["Lovely tea."]),
+            model="default-chat",
+            manager=fresh,
+            progress=show,
+            cache=False,
+        )
+        drawn = capfd.readouterr().err
+        assert ("Converting and de-quantizing GGUF tensors" in drawn) is show, drawn[-300:]
+        assert (gguf_cache_dir(resolve_spec("default-chat", fresh.config), fresh.config)).is_dir()
