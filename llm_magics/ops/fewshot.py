@@ -98,6 +98,7 @@ class Examples:
     y: np.ndarray
     labels: list[str]
     values: list[Any] = field(default_factory=list)
+    repeats: int = 0  # examples dropped as copies of an earlier text (``parse_examples``)
 
     @property
     def folds(self) -> int:
@@ -150,9 +151,37 @@ def _warn_conflicts(texts: list[str], names: list[str], op: str) -> None:
     conflicting = sum(len(labels) > 1 for labels in seen.values())
     if conflicting:
         warn(
-            f"{op}(): {conflicting} example text(s) carry more than one label; they teach "
-            "nothing and lower the estimate. Check those labels."
+            f"{op}(): {conflicting} example text(s) carry more than one label; each counts "
+            "once with its most frequent label, and is left out where its labels tie. Check "
+            "those labels."
         )
+
+
+def _same_text(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _collapse(texts: list[str], names: list[str]) -> tuple[list[str], list[str], int]:
+    """One example per text (equal up to case and spacing), labelled by its copies' majority
+    (left out on a tie: it teaches nothing), and how many copies were dropped.
+
+    Copies of one text in two folds let the fold that holds one be predicted from the other:
+    16 coin-flip labelled texts, each 4 times, were estimated at 1.00 accuracy (0.56 once each).
+    Collapsed, every text counts once in the folds and in the interval's n.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, text in enumerate(texts):
+        groups.setdefault(_same_text(text), []).append(i)
+    if len(groups) == len(texts):
+        return texts, names, 0
+    kept, labels = [], []
+    for rows in groups.values():
+        votes = pd.Series([names[i] for i in rows]).value_counts()
+        if len(votes) > 1 and votes.iloc[0] == votes.iloc[1]:
+            continue
+        kept.append(texts[rows[0]])
+        labels.append(str(votes.index[0]))
+    return kept, labels, len(texts) - len(kept)
 
 
 def user_value(label: Any) -> Any:
@@ -204,7 +233,8 @@ def parse_examples(
     InvalidArgumentError
         No labelled rows, labels not among ``labels`` (named), a single class, or a class with
         one example (cross-validation needs two). Examples whose text is missing are dropped with
-        a warning.
+        a warning; copies of one text count once (``_collapse``), and ``repeats`` says how many
+        were left out.
     """
     raw_texts, raw_labels = _pairs(examples, texts)
     kept, values, dropped, seen = [], [], 0, {}
@@ -222,6 +252,7 @@ def parse_examples(
     if dropped:
         warn(f"{op}(): {dropped} example(s) without text were left out.")
     _warn_conflicts(kept, values, op)
+    kept, values, repeats = _collapse(kept, values)
     if not values:
         msg = f"{op}(): examples has no labelled rows; label some rows first (df.llm.label(...))."
         raise InvalidArgumentError(msg)
@@ -248,7 +279,7 @@ def parse_examples(
         missing = [n for n, c in zip(names, counts, strict=True) if not c]
         msg = f"{op}(): no example of {missing}; label some, or leave them out of labels."
         raise InvalidArgumentError(msg)
-    return Examples(kept, y, names, users)
+    return Examples(kept, y, names, users, repeats)
 
 
 def _logistic(features: np.ndarray, y: np.ndarray) -> Any:
@@ -607,10 +638,11 @@ def learn(problem: FewShot, method: str) -> Learned:
     tests = [test for _, test in folds.split(np.zeros(count), ex.y)]
     zero = chosen in problem.zero_shot and len(tried) == 1
     honest = _honest(oof, ex.y, tests) if len(tried) > 1 else oof[chosen]
+    distinct = f" with distinct texts ({ex.repeats} copies left out)" if ex.repeats else ""
     source = (
-        f"{count} labelled rows (not used for fitting)"
+        f"{count} labelled rows{distinct} (not used for fitting)"
         if zero
-        else f"{k}-fold cross-validation on {count} labelled rows"
+        else f"{k}-fold cross-validation on {count} labelled rows{distinct}"
         + (f" (choice among {len(tried)} methods included)" if len(tried) > 1 else "")
     )
     probs = problem.predict(chosen) if problem.rows else np.zeros((0, len(ex.labels)))

@@ -205,3 +205,19 @@ def test_a_mostly_unlabelled_target_learns_from_the_labelled_rows_and_predicts_t
     assert "label more rows to narrow it" in text  # 6 test rows: a wide interval
     assert "Learned from the 30 labelled rows of 120" in result._repr_html_()
     assert result.to_dict()["rows"]["unlabelled"] == 90
+
+
+def test_copies_of_a_row_stay_on_one_side_of_every_split() -> None:
+    """40 loan rows with coin-flip targets, each 3 times: a copy in training and one in the test
+    (or in two folds) scored the model on rows it had learned."""
+    frame = loans()[["annual_income", "debt_to_income", "homeownership"]].iloc[:40]
+    frame = frame.assign(coin=np.random.default_rng(0).permutation(["yes", "no"] * 20))
+    copies = pd.concat([frame, frame, frame], ignore_index=True)
+    with pytest.warns(LlmMagicsWarning, match="80 of 120 rows repeat another row's features"):
+        result = mine(copies, "coin", kinds=("stats",), candidates=["random forest"], **FAST)
+    splits = result.splits
+    key = copies.drop(columns="coin").astype(str).agg("|".join, axis=1)
+    assert set(key[splits.train]).isdisjoint(key[splits.test])
+    for fit, valid in splits.folds:
+        assert set(key[fit]).isdisjoint(key[valid])
+    assert result.metrics["accuracy"] < 0.8  # coin flips (a forest scored 1.00 on copies)

@@ -215,13 +215,39 @@ def test_labels_come_back_in_the_users_dtype(labelled: pd.DataFrame) -> None:
     assert list(zero_shot.columns) == ["label", "probability", "p_5", "p_1"]
 
 
+def test_copies_of_a_text_do_not_leak_across_folds() -> None:
+    """16 real reviews with coin-flip labels, each 4 times (spacing and case varied): the
+    estimate was 1.00 (95% CI 0.94-1.00); each text must count once, in one fold."""
+    reviews = amazon_reviews("train").review.head(16).tolist()
+    coins = np.random.default_rng(3).permutation(["a"] * 8 + ["b"] * 8).tolist()
+    texts = [t for t in reviews for t in (t, t.upper(), f"  {t} ", t)]
+    labels = [c for c in coins for _ in range(4)]
+    result = classify(
+        pd.Series(["Some new review."]),
+        examples=pd.DataFrame({"text": texts, "label": labels}),
+        method="linear",
+        progress=False,
+    )
+    quality = result.attrs["llm_magics"]["quality"]
+    assert quality["n"] == 16
+    assert "16 labelled rows with distinct texts (48 copies left out)" in quality["source"]
+    low, high = quality["accuracy_interval"]
+    assert quality["accuracy"] < 0.9 and low < 0.5 < high, quality["text"]
+
+
 def test_conflicting_examples_warn_and_a_dict_goes_through_the_accessor(
     labelled: pd.DataFrame,
 ) -> None:
     first = labelled.head(24)
-    clash = pd.DataFrame({"t": [*first.review.head(4)] * 2, "l": ["great"] * 4 + ["other"] * 4})
-    with pytest.warns(UserWarning, match="4 example text"):
-        fewshot.parse_examples(clash)
+    clash = pd.DataFrame({
+        "t": [*first.review.head(4)] * 2 + [*first.review.head(3)] + [*first.review.tail(4)],
+        "l": ["great"] * 4 + ["other"] * 4 + ["great"] * 3 + ["great", "great", "other", "other"],
+    })  # fmt: skip
+    with pytest.warns(UserWarning, match="4 example text.*left out where its labels tie"):
+        parsed = fewshot.parse_examples(clash)
+    # The first three come three times (2 great, 1 other): great; the fourth ties: left out.
+    assert parsed.texts == [*first.review.head(3), *first.review.tail(4)]
+    assert parsed.y.tolist() == [0, 0, 0, 0, 0, 1, 1] and parsed.repeats == 8
     mapping = dict(zip(first.review, first.score, strict=True))
     result = labelled.llm.classify("review", examples=mapping, method="linear", progress=False)
     assert result.attrs["llm_magics"]["quality"]["n"] == 24
