@@ -8,7 +8,7 @@ examples, ``"auto"``'s choice by 5-fold (k ≤ the smallest class) cross-validat
 among several candidate lists, and every choice is scored on held-out rows.
 
 Sets: ``amazon`` (Amazon fine-food reviews, great = five stars / other; a pool of 313 train
-rows, 300 test rows), ``zh`` and ``de`` (the 150 hand-translated test reviews,
+rows, 300 test rows, 298 once a text repeated among them counts once), ``zh`` and ``de`` (the 150 hand-translated test reviews,
 ``bench/data/README_translations.md``; examples drawn from them, the rest held out),
 ``tweets`` (campaign tweets sent from Android = trump / iPhone = staff, ``bench/fewshot.py``;
 320 pool rows, 300 test rows).
@@ -36,6 +36,7 @@ from fewshot import TWEETS, tweets
 
 from llm_magics.datasets import amazon_reviews
 from llm_magics.ops import fewshot
+from llm_magics.ops.base import text_of
 from llm_magics.ops.classify import classify
 
 RESULTS = Path(__file__).parent / "results"
@@ -75,6 +76,11 @@ def readings(name: str) -> tuple[fewshot.FewShot, np.ndarray, int]:
     else:
         frame = pd.read_csv(DATA / f"reviews_{name}.csv")
         texts, labels, names, n_pool = frame.text, frame.score, ["great", "other"], 0
+    # Examples count once per distinct text (``fewshot.parse_examples``): keep each text once
+    # here, so that positions stay those of ``texts`` and the pool stays apart from the test rows.
+    kept = ~texts.map(lambda t: fewshot.same_text(text_of(t) or "")).duplicated().to_numpy()
+    n_pool = int(kept[:n_pool].sum())
+    texts, labels = texts[kept].reset_index(drop=True), labels[kept].reset_index(drop=True)
     got: dict[str, fewshot.FewShot] = {}
     learn = fewshot.learn
 
@@ -88,6 +94,7 @@ def readings(name: str) -> tuple[fewshot.FewShot, np.ndarray, int]:
     finally:
         fewshot.learn = learn
     problem = got["problem"]
+    assert len(problem.examples.texts) == len(texts)
     return problem, problem.examples.y, n_pool
 
 

@@ -7,7 +7,7 @@ import re
 
 from llm_magics.errors import InvalidArgumentError
 
-__all__ = ["format_bytes", "format_seconds", "parse_bytes"]
+__all__ = ["format_bytes", "format_per_row", "format_seconds", "parse_bytes"]
 
 _UNITS = {
     "": 1,
@@ -83,3 +83,18 @@ def format_seconds(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def format_per_row(seconds: float) -> str:
+    """Seconds a row for people: milliseconds under one second, then as ``format_seconds``.
+
+    Examples
+    --------
+    >>> format_per_row(0.1234), format_per_row(3.932), format_per_row(150)
+    ('123 ms a row', '3.9 s a row', '2 min a row')
+    """
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms a row"
+    if seconds < 10:
+        return f"{seconds:.1f} s a row"
+    return f"{format_seconds(seconds)} a row"

@@ -255,8 +255,9 @@ function Job({ job, view, sidebar }: { job: IJobInfo; view: IView; sidebar: Side
           {job.done.toLocaleString()}/{job.total.toLocaleString()} rows
         </span>
         {job.cached > 0 && ` · ${job.cached.toLocaleString()} cached`}
-        {job.rows_per_second > 0 && ` · ${formatRate(job.rows_per_second)}`}
+        {left !== null && ` · ${formatRate(job.rows_per_second)}`}
         {left !== null && ` · ${formatSeconds(left)} left`}
+        {left === null && running && ' · estimating…'}
         {job.error && ` · ${job.error}`}
       </div>
       {job.note && <div className="jp-LlmMagics-small jp-LlmMagics-job-note">{job.note}</div>}

@@ -145,9 +145,14 @@ export function orderedJobs(jobs: IJobInfo[]): IJobInfo[] {
   return [...running, ...finished];
 }
 
-/** Seconds left at the job's current pace, or null when it cannot be told. */
+/**
+ * Seconds left at the job's current pace, or null when it cannot be told: before the job's
+ * first computed batch has finished, the pace is a guess from the first seconds of a batch (a
+ * 200-row summarize said "7.9 h left" and took 9 minutes; a one-batch job "0 s left" under a
+ * full bar), so the sidebar says "estimating…" instead.
+ */
 export function eta(job: IJobInfo): number | null {
-  if (job.state !== 'running' || job.rows_per_second <= 0) {
+  if (job.state !== 'running' || job.rows_per_second <= 0 || job.done <= job.cached) {
     return null;
   }
   return Math.max(0, (job.total - job.done - job.batch) / job.rows_per_second);

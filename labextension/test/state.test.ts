@@ -122,6 +122,16 @@ describe('jobs', () => {
     expect(eta(job({ state: 'done', done: 100, rows_per_second: 4 }))).toBeNull();
   });
 
+  it('no ETA until a computed batch has finished: the sidebar says "estimating…"', () => {
+    // A one-batch job: the batch is all but done, no row finished (was "0 s left").
+    expect(eta(job({ done: 0, total: 30, batch: 30, rows_per_second: 6 }))).toBeNull();
+    // The first seconds of a batch of 200 (was "7.9 h left").
+    expect(eta(job({ done: 0, total: 200, batch: 0.01, rows_per_second: 0.002 }))).toBeNull();
+    // Cached rows are not a finished batch.
+    expect(eta(job({ done: 50, cached: 50, total: 200, batch: 1, rows_per_second: 0.5 }))).toBeNull();
+    expect(eta(job({ done: 60, cached: 50, total: 200, batch: 0, rows_per_second: 1 }))).toBe(140);
+  });
+
   it('fraction stays in [0, 1]', () => {
     expect(fraction(5, 10)).toBe(0.5);
     expect(fraction(12, 10)).toBe(1);

@@ -40,7 +40,7 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, one_job, operation, record_provenance
 from llm_magics.ops.clean import strip_html
 from llm_magics.ops.prompts import get_prompt, render
-from llm_magics.ops.spec import OpSpec, Uses
+from llm_magics.ops.spec import Bound, OpSpec, Uses
 from llm_magics.ops.summarize import TOKENS_PER_WORD, summarize
 
 __all__ = ["SPEC", "aggregate"]
@@ -233,6 +233,10 @@ SPEC = OpSpec(
     result_name="groups",
     columns_after=_columns_after,
     cost="~ the rows' tokens (chunks), then a fold of a few levels per group",
+    bounds={
+        "max_words": Bound(1, whole=True, what="words"),
+        "chunk_tokens": Bound(MIN_CHUNK_TOKENS, whole=True, what="tokens", optional=True),
+    },
 )
 
 
@@ -324,12 +328,6 @@ def aggregate(
     >>> folded["review_aggregate"].item()                              # doctest: +SKIP
     'This is a great pick-me-up for road trips.'
     """
-    if max_words < 1:
-        msg = f"aggregate(): max_words must be at least 1, not {max_words}."
-        raise InvalidArgumentError(msg)
-    if chunk_tokens is not None and chunk_tokens < MIN_CHUNK_TOKENS:
-        msg = f"aggregate(): chunk_tokens must be at least {MIN_CHUNK_TOKENS}, not {chunk_tokens}."
-        raise InvalidArgumentError(msg)
     column = TextColumn.of(texts, "aggregate")
     numbers, index = _groups(texts, by, dropna=dropna, sort=sort, name=column.name)
     if len(texts) == 0:

@@ -76,7 +76,8 @@ def operation(spec: OpSpec) -> Callable[[F], F]:
     ``backend=``: any backend but ``"local"`` receives the call instead
     (``llm_magics.ops.backend``); the op itself never sees it.
 
-    An unknown keyword argument raises ``InvalidArgumentError`` listing the valid ones. Each of
+    An unknown keyword argument raises ``InvalidArgumentError`` listing the valid ones, a value
+    outside the spec's ``bounds`` one naming the values it takes, both before the op runs. Each of
     the op's warnings is said once per call, at the caller's line, however many inner calls
     (batches, primitives) repeat it.
     """
@@ -102,6 +103,9 @@ def operation(spec: OpSpec) -> Callable[[F], F]:
                 kwargs["backend"] = renamed_engine(spec.name, LOCAL, kwargs.pop("engine"))
             check_arguments(spec.name, accepted, kwargs)
             bound = bind_arguments(spec.name, public, args, kwargs)
+            for name, value in bound.arguments.items():
+                if name in spec.bounds:
+                    spec.bounds[name].check(spec.name, name, value)
             backend = resolve_backend(kwargs.pop("backend", LOCAL)) if spec.row_wise else None
             if backend is not None:
                 bound.arguments.pop("backend", None)

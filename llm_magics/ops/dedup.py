@@ -53,7 +53,7 @@ from llm_magics.ops.embed import embed as embed_op
 from llm_magics.ops.filter import filter as filter_op
 from llm_magics.ops.pairs import BLOCKING_USES, USES_BY_METHOD, blocking_engine
 from llm_magics.ops.prompts import get_prompt
-from llm_magics.ops.spec import OpSpec
+from llm_magics.ops.spec import Bound, OpSpec
 
 __all__ = ["DEFAULT_THRESHOLD", "SPEC", "dedup", "normal_form"]
 
@@ -83,6 +83,12 @@ SPEC = OpSpec(
     result_name="groups",
     note=lambda result: f"{result.iloc[:, 0].nunique()} clusters",
     cost="~ rows·k candidate pairs (k neighbours per row; a probe of few rows has fewer)",
+    bounds={
+        "k": Bound(1, whole=True, what="neighbours"),
+        "threshold": Bound(0, 1, open_low=True, optional=True),
+        "floor": Bound(-1, 1, optional=True),
+        "linkage": Bound(choices=_LINKAGES),
+    },
 )
 
 
@@ -184,7 +190,7 @@ def dedup(
     [0, 0, 1, 0, <NA>, 2, 1, 3, 3]
     """
     asked = threshold, floor
-    threshold, floor = _checked(method, threshold, k, floor, linkage)
+    threshold, floor = _checked(method, threshold, floor)
     column = TextColumn.of(texts, "dedup")
     blocking = blocking_engine(column.texts, engine)
     if blocking is not engine:  # the chat model's vectors: their own defaults
@@ -232,31 +238,13 @@ def dedup(
     return result
 
 
-def _checked(
-    method: str, threshold: float | None, k: int, floor: float | None, linkage: str
-) -> tuple[float, float]:
-    """The threshold and floor to use, or a one-line error for an argument out of range."""
+def _checked(method: str, threshold: float | None, floor: float | None) -> tuple[float, float]:
+    """The threshold and floor to use (``SPEC.bounds`` has checked their ranges)."""
     if method not in DEFAULT_THRESHOLD:
         msg = f"method must be 'embed' or 'llm', not {method!r}."
         raise InvalidArgumentError(msg)
-    if linkage not in _LINKAGES:
-        msg = f"linkage must be 'centre' or 'single', not {linkage!r}."
-        raise InvalidArgumentError(msg)
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        msg = f"k must be a whole number of neighbours, at least 1, not {k!r}."
-        raise InvalidArgumentError(msg)
     threshold = DEFAULT_THRESHOLD[method] if threshold is None else threshold
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, int | float)
-        or not 0 < threshold <= 1
-    ):
-        msg = f"threshold must be a number in (0, 1] (or None for the default), not {threshold!r}."
-        raise InvalidArgumentError(msg)
     floor = DEFAULT_FLOOR if floor is None else floor
-    if isinstance(floor, bool) or not isinstance(floor, int | float) or not -1 <= floor <= 1:
-        msg = f"floor must be a cosine similarity in [-1, 1] (or None), not {floor!r}."
-        raise InvalidArgumentError(msg)
     return float(threshold), float(floor)
 
 

@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 
 from llm_magics.engine import embed as embed_texts
-from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
-from llm_magics.ops.spec import OpSpec, Uses
+from llm_magics.ops.spec import Bound, OpSpec, Uses
 
 __all__ = ["SPEC", "embed", "reduce_dims", "vectors_frame"]
 
@@ -46,6 +45,9 @@ SPEC = OpSpec(
     output_kind="prefix",
     example="embed review -> vec  dims=8",
     result_name="vectors",
+    bounds={
+        "dims": Bound(1, whole=True, what="dimensions", optional=True),
+    },
 )
 
 
@@ -74,9 +76,6 @@ def embed(
     pandas.DataFrame
         ``<column>_emb_0`` ... on the same index, float32; missing texts give NaN rows.
     """
-    if dims is not None and dims < 1:
-        msg = f"dims must be a positive number of dimensions or None, not {dims}."
-        raise InvalidArgumentError(msg)
     column = TextColumn.of(texts, "embed")
     out = embed_texts(column.texts, normalize=normalize, **engine)
     vectors = out.vectors if dims is None else reduce_dims(out.vectors, dims)

@@ -34,7 +34,7 @@ from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.classify import score_labels
 from llm_magics.ops.grounding import grounded_number, number_readings
 from llm_magics.ops.prompts import render
-from llm_magics.ops.spec import OpSpec, Setting, Uses
+from llm_magics.ops.spec import Bound, OpSpec, Setting, Uses
 
 __all__ = ["SPEC", "extract", "parse_schema", "schema_of_text", "schema_text", "split_fields"]
 
@@ -204,6 +204,9 @@ SPEC = OpSpec(
         Setting("calibrate", "bool", "calibrate"),
     ),
     result_name="fields",
+    bounds={
+        "max_words": Bound(1, whole=True, what="words"),
+    },
 )
 
 

@@ -33,7 +33,7 @@ from llm_magics.ops.base import (
     record_provenance,
     resolve_column,
 )
-from llm_magics.ops.spec import OpSpec, Uses
+from llm_magics.ops.spec import Bound, OpSpec, Uses
 
 __all__ = ["FEATURE_KINDS", "SPEC", "TextFeatures", "features"]
 
@@ -264,6 +264,11 @@ SPEC = OpSpec(
     engine_arguments=("model", "progress", "cache"),
     example="features review                   # numeric text features, prefixed review_",
     result_name="features",
+    bounds={
+        "embedding_dims": Bound(1, whole=True, what="dimensions"),
+        "topics_k": Bound(1, whole=True, what="topics", optional=True),
+        "keyword_features": Bound(1, whole=True, what="keywords"),
+    },
 )
 
 

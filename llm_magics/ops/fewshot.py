@@ -75,6 +75,7 @@ __all__ = [
     "learn",
     "parse_examples",
     "problem",
+    "same_text",
 ]
 
 FITTED = ("recalibrated", "linear", "stack", "llm", "setfit", "finetuned")
@@ -157,7 +158,8 @@ def _warn_conflicts(texts: list[str], names: list[str], op: str) -> None:
         )
 
 
-def _same_text(text: str) -> str:
+def same_text(text: str) -> str:
+    """The key under which two example texts are one (case and spacing aside)."""
     return " ".join(text.casefold().split())
 
 
@@ -171,7 +173,7 @@ def _collapse(texts: list[str], names: list[str]) -> tuple[list[str], list[str],
     """
     groups: dict[str, list[int]] = {}
     for i, text in enumerate(texts):
-        groups.setdefault(_same_text(text), []).append(i)
+        groups.setdefault(same_text(text), []).append(i)
     if len(groups) == len(texts):
         return texts, names, 0
     kept, labels = [], []

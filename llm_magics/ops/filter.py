@@ -23,7 +23,7 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.classify import EMBED_TEMPERATURE, score_labels
 from llm_magics.ops.prompts import render
-from llm_magics.ops.spec import OpSpec, Setting, Uses
+from llm_magics.ops.spec import Bound, OpSpec, Setting, Uses
 
 __all__ = ["SPEC", "filter", "query"]
 
@@ -65,6 +65,9 @@ SPEC = OpSpec(
     ),
     result_name="match",
     note=_share,
+    bounds={
+        "threshold": Bound(0, 1, open_low=True, open_high=True),
+    },
 )
 
 
@@ -112,9 +115,6 @@ def filter(
     """
     if not isinstance(condition, str) or not condition.strip():
         msg = f"condition must be a non-empty description, not {condition!r}."
-        raise InvalidArgumentError(msg)
-    if not 0.0 < threshold < 1.0:
-        msg = f"threshold must be between 0 and 1, not {threshold}."
         raise InvalidArgumentError(msg)
     column = TextColumn.of(texts, "filter")
     if examples is not None:

@@ -46,7 +46,7 @@ from llm_magics.ops.pairs import (
     yes_probability,
 )
 from llm_magics.ops.prompts import render
-from llm_magics.ops.spec import OpSpec
+from llm_magics.ops.spec import Bound, OpSpec
 
 __all__ = ["EMBED_MARGIN", "EMBED_TEMPERATURE", "SPEC", "join"]
 
@@ -94,6 +94,11 @@ SPEC = OpSpec(
     note=lambda result: f"{len(result)} pairs",
     column_argument="left_on",
     cost="~ left rows·k candidate pairs; the right table is embedded whole",
+    bounds={
+        "k": Bound(1, whole=True, what="candidates per row"),
+        "threshold": Bound(0, 1, open_low=True, open_high=True),
+        "how": Bound(choices=("inner", "left")),
+    },
 )
 
 
@@ -233,15 +238,6 @@ def join(
 def _check(condition: Any, k: Any, threshold: Any, how: Any, method: Any, suffixes: Any) -> None:
     if not isinstance(condition, str) or not condition.strip():
         msg = f"condition must describe a matching pair in words, not {condition!r}."
-        raise InvalidArgumentError(msg)
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        msg = f"k must be a whole number of candidates per row, 1 or more, not {k!r}."
-        raise InvalidArgumentError(msg)
-    if not 0.0 < threshold < 1.0:
-        msg = f"threshold must be between 0 and 1, not {threshold}."
-        raise InvalidArgumentError(msg)
-    if how not in ("inner", "left"):
-        msg = f"how must be 'inner' or 'left', not {how!r}."
         raise InvalidArgumentError(msg)
     if method not in ("llm", "embed"):
         msg = f"method must be 'llm' or 'embed', not {method!r}."

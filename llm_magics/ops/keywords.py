@@ -26,7 +26,7 @@ from llm_magics.engine import embed as embed_texts
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
-from llm_magics.ops.spec import OpSpec, Setting, Uses
+from llm_magics.ops.spec import Bound, OpSpec, Setting, Uses
 from llm_magics.ops.words import HAN, Language, is_stop, language, words
 
 __all__ = ["SPEC", "keywords", "phrases"]
@@ -115,6 +115,10 @@ SPEC = OpSpec(
     ),
     result_name="keywords",
     chart="keywords",
+    bounds={
+        "top": Bound(1, whole=True, what="keywords"),
+        "diversity": Bound(0, 1),
+    },
 )
 
 
@@ -148,11 +152,6 @@ def keywords(
     low, high = ngram_range
     if not 1 <= low <= high:
         msg = f"ngram_range must be (shortest, longest) with 1 <= shortest <= longest, not {ngram_range}."
-        raise InvalidArgumentError(msg)
-    if top < 1 or not 0.0 <= diversity <= 1.0:
-        msg = (
-            f"top must be at least 1 and diversity in [0, 1], not top={top}, diversity={diversity}."
-        )
         raise InvalidArgumentError(msg)
     from keybert import KeyBERT
     from keybert.backend import BaseEmbedder

@@ -26,8 +26,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
+from llm_magics.errors import InvalidArgumentError
+
 __all__ = [
     "ENGINE_ARGUMENTS",
+    "Bound",
     "EngineArgument",
     "OpSpec",
     "Setting",
@@ -97,6 +102,70 @@ class Uses:
     primitive: Primitive
     argument: str = "model"
     when: Callable[[Mapping[str, Any]], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The values an op's argument may take, declared once in its spec (``OpSpec.bounds``): the
+    op refuses anything else before it reads a row, and a plan before any step runs.
+
+    Numbers from ``low`` to ``high`` (an end is left out where ``open_low`` / ``open_high``),
+    whole numbers only where ``whole``, ``None`` too where ``optional``; or one of ``choices``.
+
+    Examples
+    --------
+    >>> Bound(0, 1, open_low=True, optional=True).check("dedup", "threshold", 2)
+    Traceback (most recent call last):
+    ...
+    llm_magics.errors.InvalidArgumentError: dedup(): threshold must be a number in (0, 1] (or None), not 2.
+    >>> Bound(1, whole=True, what="neighbours").check("dedup", "k", 10)
+    """
+
+    low: float | None = None
+    high: float | None = None
+    whole: bool = False
+    open_low: bool = False
+    open_high: bool = False
+    optional: bool = False
+    choices: tuple[Any, ...] = ()
+    what: str = ""  # what a whole number counts ("neighbours"), for the message
+
+    def describe(self) -> str:
+        """``"a whole number of neighbours, 1 or more"``, ``"a number in (0, 1]"`` ..."""
+        if self.choices:
+            text = "one of " + ", ".join(repr(c) for c in self.choices)
+        elif self.whole:
+            counted = f" of {self.what}" if self.what else ""
+            low = "" if self.low is None else f", {self.low:g} or more"
+            high = "" if self.high is None else f", at most {self.high:g}"
+            text = f"a whole number{counted}{low}{high}"
+        else:
+            left, right = "(" if self.open_low else "[", ")" if self.open_high else "]"
+            if self.high is None:
+                text = f"a number {'above' if self.open_low else 'from'} {self.low:g}"
+            else:
+                text = f"a number in {left}{self.low:g}, {self.high:g}{right}"
+        return text + (" (or None)" if self.optional else "")
+
+    def holds(self, value: Any) -> bool:
+        """Whether ``value`` is one of the values described."""
+        if value is None:
+            return self.optional
+        if self.choices:
+            return value in self.choices
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            return False
+        if self.whole and not float(value).is_integer():
+            return False
+        if self.low is not None and (value <= self.low if self.open_low else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.open_high else value <= self.high)
+
+    def check(self, op: str, name: str, value: Any) -> None:
+        """Raise ``InvalidArgumentError`` naming ``op``, ``name`` and the values it takes."""
+        if not self.holds(value):
+            msg = f"{op}(): {name} must be {self.describe()}, not {value!r}."
+            raise InvalidArgumentError(msg)
 
 
 @dataclass(frozen=True)
@@ -218,6 +287,9 @@ class OpSpec:
     cost
         How the op's time grows with the rows, as a dry run's note says it (``"~ rows·k
         candidate pairs"``); ``""``: in proportion to the rows, the dry run's scaling.
+    bounds
+        The values each bounded argument takes (``Bound``): checked when the op is called,
+        before anything else, and by the plan checker before any step runs.
     """
 
     name: str
@@ -246,6 +318,7 @@ class OpSpec:
     ) = None
     column_argument: str | None = None
     cost: str = ""
+    bounds: Mapping[str, Bound] = field(default_factory=dict)
 
     def calls(self, options: Mapping[str, Any]) -> tuple[Uses, ...]:
         """The model calls of a run with ``options`` (the op's defaults filled in)."""

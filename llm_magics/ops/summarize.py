@@ -21,7 +21,7 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.clean import strip_html
 from llm_magics.ops.prompts import get_prompt, render
-from llm_magics.ops.spec import OpSpec, Setting, Uses
+from llm_magics.ops.spec import Bound, OpSpec, Setting, Uses
 from llm_magics.ops.words import language as language_of
 
 __all__ = ["SPEC", "summarize"]
@@ -69,6 +69,12 @@ SPEC = OpSpec(
     tune_prompt="summarize",
     result_name="summary",
     chart="summary",
+    bounds={
+        "max_words": Bound(1, whole=True, what="words"),
+        "max_new_tokens": Bound(1, whole=True, what="tokens", optional=True),
+        "temperature": Bound(0),
+        "top_p": Bound(0, 1, open_low=True),
+    },
 )
 
 
@@ -114,9 +120,6 @@ def summarize(
     --------
     >>> summarize(reviews["review"].head(2), max_words=12)     # doctest: +SKIP
     """
-    if max_words < 1:
-        msg = f"max_words must be at least 1, not {max_words}."
-        raise InvalidArgumentError(msg)
     column = TextColumn.of(texts, "summarize")
     plain = [" ".join(strip_html(t).split()) for t in column.texts]
     budget = max_new_tokens or int(max_words * TOKENS_PER_WORD) + 8

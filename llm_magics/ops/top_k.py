@@ -34,7 +34,7 @@ from llm_magics.ops.pairs import (
     yes_probability,
 )
 from llm_magics.ops.prompts import render
-from llm_magics.ops.spec import OpSpec
+from llm_magics.ops.spec import Bound, OpSpec
 
 __all__ = ["SPEC", "default_pool", "top_k"]
 
@@ -72,6 +72,10 @@ SPEC = OpSpec(
     reshape=_rows,
     columns_after=_columns_after,
     cost="~ rows (the embedding), plus a candidate pool scored that grows with k, not the rows",
+    bounds={
+        "k": Bound(1, whole=True, what="rows"),
+        "pool": Bound(1, whole=True, what="rows", optional=True),
+    },
 )
 
 
@@ -202,12 +206,6 @@ def _check(query: Any, k: Any, pool: Any, method: Any) -> None:
     if not isinstance(query, str) or not query.strip():
         msg = f"query must say in words what the rows should be about, not {query!r}."
         raise InvalidArgumentError(msg)
-    for name, value in (("k", k), ("pool", pool)):
-        if value is None and name == "pool":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            msg = f"{name} must be a whole number of rows, 1 or more, not {value!r}."
-            raise InvalidArgumentError(msg)
     if method not in ("llm", "embed"):
         msg = f"method must be 'llm' or 'embed', not {method!r}."
         raise InvalidArgumentError(msg)

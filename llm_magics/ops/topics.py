@@ -32,7 +32,7 @@ from llm_magics.errors import InvalidArgumentError, warn
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.keywords import phrases
 from llm_magics.ops.prompts import render
-from llm_magics.ops.spec import OpSpec, Uses
+from llm_magics.ops.spec import Bound, OpSpec, Uses
 from llm_magics.ops.words import HAN, Language, is_stop, language
 
 __all__ = ["SPEC", "TopicModel", "class_tfidf", "topics"]
@@ -274,6 +274,9 @@ SPEC = OpSpec(
     result_name="topics",
     to_frame=lambda model: model.rows[["topic", "topic_label"]],
     note=lambda model: f"{model.k} topics",
+    bounds={
+        "k": Bound(1, whole=True, what="topics", optional=True),
+    },
 )
 
 

@@ -1,7 +1,8 @@
 """Checking a parsed plan against the verbs and the frame, before anything runs.
 
 Every verb must be an operation or a mining step, every column must exist in the frame or be made
-by an earlier step, every key must be an argument of the verb's function, and each verb gets the
+by an earlier step, every key must be an argument of the verb's function with a value it takes
+(``OpSpec.bounds``), and each verb gets the
 pieces it needs, where its spec says a line gives them (``OpSpec.plan_argument``: ``filter``'s
 quoted condition, ``extract``'s ``-> fields``, ``classify``'s ``labels=``). Errors name the line
 and column and suggest the closest valid name.
@@ -117,6 +118,22 @@ def _check_method(step: Step, spec: OpSpec) -> None:
     raise _fail(step, message, len(step.text.rstrip()) + 1)
 
 
+def _check_bounds(step: Step, spec: OpSpec) -> None:
+    """Each option's value is one the op takes (``OpSpec.bounds``): ``dedup review
+    threshold=2`` fails here, at its column, not minutes into the run when dedup starts."""
+    for key, value in step.options.items():
+        bound = spec.bounds.get(key)
+        if bound is not None and not bound.holds(value):
+            message = f"{step.verb}: {key} must be {bound.describe()}, not {value!r}."
+            raise _fail(step, message, _option_at(step, key))
+
+
+def _option_at(step: Step, key: str) -> int:
+    """The column of ``key=`` standing alone in the line."""
+    found = re.search(rf"(?<![\w.]){re.escape(key)}\s*=", step.text)
+    return found.start() + 1 if found else _column_of(step, key)
+
+
 def _check_argument(step: Step, spec: OpSpec) -> None:
     """The op's required argument is where its spec says a line gives it."""
     verb, end = step.verb, len(step.text.rstrip()) + 1
@@ -171,6 +188,7 @@ def _check_shape(step: Step, predicted: bool) -> None:
     else:
         _check_argument(step, spec)
         _check_method(step, spec)
+        _check_bounds(step, spec)
         _check_outputs(step, spec)
 
 

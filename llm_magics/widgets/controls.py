@@ -24,6 +24,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from llm_magics.ops.spec import Setting
+from llm_magics.widgets.shared import uncut
 
 __all__ = ["control", "value_of"]
 
@@ -101,7 +102,9 @@ def control(setting: Setting, value: Any) -> widgets.ValueWidget:
     if setting.kind not in _CONTROLS:
         msg = f"Setting {setting.name!r} has kind {setting.kind!r}; kinds: {', '.join(_CONTROLS)}."
         raise ValueError(msg)
-    return _CONTROLS[setting.kind](setting, setting.shown(value))
+    made = _CONTROLS[setting.kind](setting, setting.shown(value))
+    uncut(made)
+    return made
 
 
 def value_of(setting: Setting, widget: widgets.ValueWidget) -> Any:

@@ -23,10 +23,7 @@ from llm_magics.runtime.manager import ModelManager, get_manager
 from llm_magics.units import format_seconds
 from llm_magics.widgets.code import call_code
 from llm_magics.widgets.panel import BackgroundPanel
-from llm_magics.widgets.shared import (
-    find_name,
-    notebook_shell,
-)
+from llm_magics.widgets.shared import find_name, notebook_shell, uncut
 
 __all__ = ["MiningTunePanel"]
 
@@ -112,6 +109,7 @@ class MiningTunePanel(BackgroundPanel):
             placeholder="trials (20) or seconds (60s)",
         )
         self.variable = w.Text(value=variable, description="into", layout=w.Layout(width="16em"))
+        uncut(self.candidates, self.metric, self.folds, self.budget, self.variable)
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
         self.copy_button = w.Button(description="Copy code", icon="copy")

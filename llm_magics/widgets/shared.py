@@ -8,7 +8,7 @@ from typing import Any
 
 from llm_magics.errors import LlmMagicsError
 
-__all__ = ["error_html", "find_name", "notebook_shell", "send_to_next_cell"]
+__all__ = ["error_html", "find_name", "notebook_shell", "send_to_next_cell", "uncut"]
 
 NEXT_CELL_NOTE = (
     "The code is in the box below, and goes into a new cell when a cell next runs "
@@ -48,3 +48,12 @@ def error_html(err: BaseException) -> str:
     """``err`` as one red line (our errors by their message, others with their type)."""
     text = str(err) if isinstance(err, LlmMagicsError) else f"{type(err).__name__}: {err}"
     return f"<span style='color:#c0392b'>{html.escape(text)}</span>"
+
+
+def uncut(*controls: Any) -> None:
+    """Give each control's description the width it needs: ipywidgets cuts one longer than
+    about ten characters ("sample ro…")."""
+    for widget in controls:
+        style = getattr(widget, "style", None)
+        if style is not None and hasattr(style, "description_width"):
+            style.description_width = "initial"

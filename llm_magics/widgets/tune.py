@@ -43,10 +43,11 @@ from llm_magics.ops.prompts import get_prompt
 from llm_magics.ops.spec import OpSpec
 from llm_magics.quality import quality_text
 from llm_magics.runtime.manager import ModelManager, get_manager
+from llm_magics.units import format_per_row, format_seconds
 from llm_magics.widgets.code import call_code, mine_cell, plan_line
 from llm_magics.widgets.controls import control, value_of
 from llm_magics.widgets.panel import BackgroundPanel
-from llm_magics.widgets.shared import find_name, notebook_shell
+from llm_magics.widgets.shared import find_name, notebook_shell, uncut
 
 __all__ = ["TUNABLE", "Preview", "TunePanel", "tune"]
 
@@ -113,8 +114,9 @@ class Preview:
         """One line: rows, seconds (and per row), rows from the cache, the models used."""
         per_row = self.seconds / max(1, self.rows)
         models = f" · {', '.join(self.models)}" if self.models else ""
+        took = f"{self.seconds:.1f} s" if self.seconds < 90 else format_seconds(self.seconds)
         return (
-            f"{self.rows} rows in {self.seconds:.2f} s ({per_row * 1000:.0f} ms a row) · "
+            f"{self.rows} rows in {took} ({format_per_row(per_row)}) · "
             f"{self.cached} from the cache{models}"
         )
 
@@ -279,6 +281,7 @@ class TunePanel(BackgroundPanel):
         self.variable = w.Text(
             value=self._default_variable(), description="into", layout=w.Layout(width="16em")
         )
+        uncut(self.sample, self.model, self.prompt, self.variable)
         self.preview_button = w.Button(description="Preview", button_style="primary", icon="eye")
         self.apply_button = w.Button(description="Apply to all", icon="play")
         self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)

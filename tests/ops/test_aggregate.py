@@ -139,7 +139,9 @@ def test_bad_arguments_and_empty_input(frame: pd.DataFrame) -> None:
         aggregate(frame["review"], by=["a", "b", "c"])
     with pytest.raises(InvalidArgumentError, match="lacks labels of the texts' index"):
         aggregate(frame["review"], by=frame["kind"].reset_index(drop=True))
-    with pytest.raises(InvalidArgumentError, match="chunk_tokens must be at least"):
+    with pytest.raises(
+        InvalidArgumentError, match="chunk_tokens must be a whole number of tokens, 16 or more"
+    ):
         aggregate(frame["review"], chunk_tokens=3)
     with pytest.raises(InvalidArgumentError, match="leaves no room"):
         aggregate(frame["review"], chunk_tokens=10**6, progress=False)

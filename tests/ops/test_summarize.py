@@ -76,7 +76,9 @@ def test_a_cut_ends_at_a_sentence_when_it_can() -> None:
 
 
 def test_max_words_must_be_positive() -> None:
-    with pytest.raises(InvalidArgumentError, match="max_words must be at least 1"):
+    with pytest.raises(
+        InvalidArgumentError, match="max_words must be a whole number of words, 1 or more"
+    ):
         summarize(pd.Series(["x"]), max_words=0)
 
 

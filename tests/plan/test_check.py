@@ -98,3 +98,56 @@ def test_classify_with_a_finetuned_model_needs_no_labels() -> None:
 )
 def test_a_replaced_column_is_allowed_only_when_asked_for(text: str) -> None:
     check_plan(parse_plan(text), COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("text", "column", "message"),
+    [
+        (
+            "dedup review threshold=2",
+            14,
+            "dedup: threshold must be a number in (0, 1] (or None), not 2.",
+        ),
+        ("dedup review k=0 threshold=0.9", 14, "k must be a whole number of neighbours, 1 or more"),
+        ("dedup review linkage=average", 14, "linkage must be one of 'centre', 'single'"),
+        ('filter review "is short" threshold=1.5', 26, "threshold must be a number in (0, 1)"),
+        ("summarize review max_words=2.5", 18, "max_words must be a whole number of words"),
+        ('top_k review "tea" k=-3', 20, "k must be a whole number of rows, 1 or more"),
+        ("keywords review diversity=3", 17, "diversity must be a number in [0, 1]"),
+        (
+            "embed review dims=0",
+            14,
+            "dims must be a whole number of dimensions, 1 or more (or None)",
+        ),
+    ],
+)
+def test_option_values_are_checked_before_anything_runs(
+    text: str, column: int, message: str
+) -> None:
+    """Every value against the op's declared bounds, at its line and column, before a model
+    loads: ``dedup review threshold=2`` after a summarize line failed minutes into the run."""
+    plan = parse_plan(f"summarize review\n{text}")
+    with pytest.raises(PlanSyntaxError) as caught:
+        check_plan(plan, COLUMNS)
+    assert (caught.value.line, caught.value.column) == (2, column)
+    assert message in str(caught.value)
+
+
+def test_every_declared_bound_is_checked_when_the_op_is_called() -> None:
+    """A value outside an op's ``bounds`` is refused before any model loads, naming the op."""
+    import pandas as pd
+
+    from llm_magics.errors import InvalidArgumentError
+    from llm_magics.ops.base import OPERATIONS, SPECS
+
+    texts = pd.Series(["Lovely tea."])
+    needs = {"classify": (["a", "b"],), "filter": ("is short",), "top_k": ("tea",),
+             "aggregate": ("What?",), "extract": ({"n": int},), "join": (texts, "same")}  # fmt: skip
+    checked = 0
+    for name, spec in SPECS.items():
+        for key, bound in spec.bounds.items():
+            bad = "zzz" if bound.choices else 1.5 if bound.whole and bound.low == 1 else -5
+            with pytest.raises(InvalidArgumentError, match=rf"^{name}\(\): {key} must be"):
+                OPERATIONS[name](texts, *needs.get(name, ()), **{key: bad})
+            checked += 1
+    assert checked >= 20
