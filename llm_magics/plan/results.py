@@ -101,6 +101,19 @@ class MineRun:
         return list(seen)
 
     @property
+    def shown_columns(self) -> list[str]:
+        """The columns a view shows first: the new ones, or the whole table once a step made a
+        new one (``aggregate``'s group keys beside its answers, ``top_k``'s rows, ``join``'s
+        pairs): without them a user could not tell which answer is which group's."""
+        from llm_magics.ops.base import SPECS
+
+        made_table = any(
+            getattr(SPECS.get(s.step.split()[0] if s.step else ""), "output_kind", "") == "frame"
+            for s in self.steps
+        )
+        return list(self.frame.columns) if made_table else self.new_columns
+
+    @property
     def seconds(self) -> float:
         """The time of the steps that ran."""
         return sum(s.seconds for s in self.steps)
@@ -208,8 +221,8 @@ class MineRun:
         parts = [f"MineRun: {self.status_line()}", self.table().to_string(index=False)]
         if self.qualities():
             parts.append("Quality:\n" + "\n".join(self.qualities()))
-        if self.new_columns:
-            parts.append(self.frame[self.new_columns].head(5).to_string(max_colwidth=40))
+        if self.shown_columns:
+            parts.append(self.frame[self.shown_columns].head(5).to_string(max_colwidth=40))
         if self.result is not None:
             parts.append(repr(self.result))
         if self.narrative is not None:

@@ -33,14 +33,16 @@ def _short(value: object, width: int = 80) -> object:
 def mine_run_html(run: Any) -> str:
     """The run's status, its new columns' first rows, the per-step table, and the mining result.
 
-    ``run`` is a ``MineRun`` or any object with its ``status_line()``, ``new_columns``, ``frame``,
+    ``run`` is a ``MineRun`` or any object with its ``status_line()``, ``new_columns``,
+    ``shown_columns``, ``frame``,
     ``table()``, ``qualities()``, ``topics``, ``result`` and ``narrative``.
     """
     parts = [f"<h4>%%mine: {html.escape(run.status_line())}</h4>"]
-    if run.new_columns:
-        head = run.frame[run.new_columns].head(5).map(_short)
+    if run.shown_columns:
+        head = run.frame[run.shown_columns].head(5).map(_short)
+        title = "New columns" if run.shown_columns == run.new_columns else "The new table"
         parts.append(
-            f"<b>New columns</b> (first 5 of {len(run.frame)} rows)"
+            f"<b>{title}</b> (first 5 of {len(run.frame)} rows)"
             f"<div style='{_STYLE}'>{head.to_html(escape=True, border=0)}</div>"
         )
     parts.append(f"<b>Steps</b><div style='{_STYLE}'>{_table(run.table())}</div>")

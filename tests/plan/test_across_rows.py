@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from llm_magics import MineRun, PlanEstimate, get_manager, run_mine
+from llm_magics import MineRun, PlanEstimate, get_manager, mine_plan, run_mine
 from llm_magics.ops.base import SPECS
 from llm_magics.plan import PlanSyntaxError, check_plan, describe, parse_plan
 from llm_magics.plan.runner import _row_counts, _shorten
@@ -357,3 +357,21 @@ def test_dry_run_runs_frame_steps_on_the_probe_and_says_how_cost_grows(
     assert notes[0].startswith("cost ~ rows·k candidate pairs")
     assert "not the rows" in notes[1]
     assert "rows as made by line 2 from the probe" in notes[2]
+
+
+def test_a_run_shows_an_aggregate_with_its_groups() -> None:
+    """The %%mine view of an aggregate showed the answers without the group they answer for."""
+    frame = pd.DataFrame({
+        "review": ["The printer jams every day.", "VPN drops every hour.",
+                   "Payslip was late again.", "The holiday form is confusing."],
+        "dept": ["IT", "IT", "HR", "HR"],
+    })  # fmt: skip
+    run = mine_plan(
+        frame, parse_plan('aggregate review by dept "What is the main problem?"'), progress=False
+    )
+    assert run.shown_columns == ["dept", "review_aggregate", "review_rows"]
+    shown = run._repr_html_()
+    assert "The new table" in shown and "<th>dept</th>" in shown and "<td>HR</td>" in shown
+    assert "dept" in repr(run).split("\n\n")[2]
+    plain = mine_plan(frame, parse_plan("clean review -> tidy"), progress=False)
+    assert plain.shown_columns == plain.new_columns == ["tidy"]
