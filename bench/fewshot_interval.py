@@ -59,7 +59,9 @@ def simulate(name: str, draws: int, sizes: list[int]) -> list[dict[str, object]]
             chosen = max(methods, key=lambda m: fewshot._macro_f1(oof[m], y[train]))
             honest = fewshot._honest(oof, y[train], [out for _, out in splits])
             stated = quality.evaluate(
-                [labels[c] for c in honest.argmax(axis=1)], [labels[c] for c in y[train]]
+                [labels[c] for c in honest.argmax(axis=1)],
+                [labels[c] for c in y[train]],
+                folds=k,  # as fewshot.attach_quality states it
             )
             predicted = problem.fit_predict(chosen, train, test).argmax(axis=1)
             actual = float((predicted == y[test]).mean())

@@ -218,6 +218,7 @@ def evaluate(
     *,
     confidence: float = 0.95,
     source: str = "labelled rows",
+    folds: int | None = None,
 ) -> Evaluation:
     """Accuracy and macro-F1 of ``predicted`` against ``truth``, with intervals.
 
@@ -235,6 +236,14 @@ def evaluate(
     source
         Where the comparison comes from, shown in the text ("held-out labels", "5-fold CV on
         32 labelled rows").
+    folds
+        k, where ``predicted`` are k-fold cross-validation's out-of-fold predictions: the
+        intervals are then widened for what k models trained on overlapping rows share, which a
+        binomial interval leaves out, by Nadeau & Bengio's (2003) variance correction, 1 +
+        k/(k-1) (2.25 for 5 folds): accuracy's Wilson interval is that of n / 2.25 rows, and
+        macro-F1's bootstrap interval is 1.5 times as wide about its estimate. Without it, the
+        stated 95% interval held the accuracy on new rows in 82–92% of draws of 8–32 labels;
+        with it, 92–100% (``bench/fewshot_interval.py``).
 
     Returns
     -------
@@ -285,20 +294,43 @@ def evaluate(
     gold_codes = np.array([codes[v] for v in gold])
     n = len(gold_codes)
     correct = int((pred_codes == gold_codes).sum())
-    low, high = stats.binomtest(correct, n).proportion_ci(confidence, method="wilson")
     f1 = float(_macro_f1(gold_codes, pred_codes, len(labels)))
+    f1_low, f1_high = _f1_interval(gold_codes, pred_codes, len(labels), confidence)
+    if folds is None:
+        low, high = stats.binomtest(correct, n).proportion_ci(confidence, method="wilson")
+    else:
+        if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+            msg = f"folds must be the k of k-fold cross-validation, 2 or more, not {folds!r}."
+            raise InvalidArgumentError(msg)
+        factor = 1 + folds / (folds - 1)
+        low, high = _wilson(correct / n, n / factor, confidence)
+        spread = np.sqrt(factor)
+        f1_low, f1_high = (
+            max(0.0, f1 - spread * (f1 - f1_low)),
+            min(1.0, f1 + spread * (f1_high - f1)),
+        )
     return Evaluation(
         n=n,
         accuracy=correct / n,
         accuracy_interval=(float(low), float(high)),
         f1_macro=f1,
-        f1_macro_interval=_f1_interval(gold_codes, pred_codes, len(labels), confidence),
+        f1_macro_interval=(float(f1_low), float(f1_high)),
         confidence=confidence,
         labels=labels,
         source=source,
         majority=max(gold.count(label) for label in set(gold)) / n,
         predicted_labels=sorted(set(pred)),
     )
+
+
+def _wilson(share: float, n: float, confidence: float) -> tuple[float, float]:
+    """Wilson's score interval of a share observed on ``n`` rows (``n`` may be fractional: an
+    effective sample size)."""
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    scale = 1 + z * z / n
+    centre = (share + z * z / (2 * n)) / scale
+    half = z * np.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / scale
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _paired(predicted: Any, truth: Any) -> tuple[list[str], list[str]]:

@@ -305,3 +305,21 @@ def test_a_single_miss_between_two_labels_is_scored_not_refused(test_reviews: pd
     great = test_reviews[test_reviews["score"] == "great"].head(3)
     called_other = pd.Series("other", index=great.index)
     assert evaluate(called_other, great["score"]).accuracy == 0.0
+
+
+def test_a_cross_validated_estimate_gets_the_wider_interval_it_needs() -> None:
+    """Out-of-fold predictions of k models trained on overlapping rows vary more than a
+    binomial sample: with folds=k the intervals widen by Nadeau & Bengio's 1 + k/(k-1)."""
+    predicted = ["a"] * 20 + ["b"] * 12
+    truth = ["a"] * 16 + ["b"] * 4 + ["b"] * 10 + ["a"] * 2
+    plain = evaluate(predicted, truth)
+    folded = evaluate(predicted, truth, folds=5)
+    assert folded.accuracy == plain.accuracy and folded.f1_macro == plain.f1_macro
+    (low, high), (wide_low, wide_high) = plain.accuracy_interval, folded.accuracy_interval
+    assert wide_low < low and wide_high > high
+    # the Wilson interval of n / 2.25 rows: about 1.5 times as wide
+    assert 1.3 < (wide_high - wide_low) / (high - low) < 1.7
+    f1_low, f1_high = folded.f1_macro_interval
+    assert f1_low < plain.f1_macro_interval[0] and f1_high >= plain.f1_macro_interval[1]
+    with pytest.raises(InvalidArgumentError, match="folds must be the k of k-fold"):
+        evaluate(predicted, truth, folds=1)

@@ -608,6 +608,7 @@ class Learned:
     methods: dict[str, dict[str, float]]
     steps: list[Provenance]
     values: list[Any] = field(default_factory=list)
+    folds: int | None = None  # k of the cross-validation behind ``oof`` (None: not fitted)
 
 
 def learn(problem: FewShot, method: str) -> Learned:
@@ -648,7 +649,10 @@ def learn(problem: FewShot, method: str) -> Learned:
         + (f" (choice among {len(tried)} methods included)" if len(tried) > 1 else "")
     )
     probs = problem.predict(chosen) if problem.rows else np.zeros((0, len(ex.labels)))
-    return Learned(probs, ex.labels, chosen, honest, ex.y, source, table, problem.steps, ex.values)
+    folds_used = None if zero else k
+    return Learned(
+        probs, ex.labels, chosen, honest, ex.y, source, table, problem.steps, ex.values, folds_used
+    )
 
 
 def problem(
@@ -698,7 +702,7 @@ def attach_quality(
 
     truth = [learned.labels[c] for c in learned.y]
     predicted = [learned.labels[c] for c in learned.oof.argmax(axis=1)]
-    evaluation = evaluate(predicted, truth, source=learned.source)
+    evaluation = evaluate(predicted, truth, source=learned.source, folds=learned.folds)
     meta = result.attrs.setdefault("llm_magics", {})
     meta["quality"] = evaluation.to_dict()
     meta["method"] = learned.method
