@@ -4,8 +4,11 @@ The design is entity resolution's usual one (DocETL's ``resolve``, LOTUS's ``sem
 then match, then cluster.
 
 1. Texts equal after a normal form (``normal_form``: NFKC, casefolded, whitespace collapsed,
-   punctuation stripped at the ends) are the same without asking a model, so "Teacher",
+   sentence punctuation stripped at the end) are the same without asking a model, so "Teacher",
    "teacher " and "TEACHER." always merge and each distinct form is embedded (and scored) once.
+   A sign, a grade's mark or a code's symbol is never dropped ("-5", "A+", "C#" are values), and
+   ``method="embed"`` never merges two texts whose numbers or marks differ (``values_of``:
+   "iPhone 12" and "iPhone 13" are close in any embedding).
 2. Blocking: each distinct form's ``k`` nearest embedding neighbours (scikit-learn
    ``NearestNeighbors``, cosine, brute force in chunks of bounded memory) are its candidate pairs,
    so at most ``m·k`` pairs are judged for ``m`` distinct forms, never ``m(m-1)/2``.
@@ -38,7 +41,7 @@ of the small embedding model: 14% of single-typo variants are found.
 
 from __future__ import annotations
 
-import string
+import re
 import unicodedata
 from collections import Counter
 from typing import Any
@@ -55,7 +58,7 @@ from llm_magics.ops.pairs import BLOCKING_USES, USES_BY_METHOD, blocking_engine
 from llm_magics.ops.prompts import get_prompt
 from llm_magics.ops.spec import Bound, OpSpec
 
-__all__ = ["DEFAULT_THRESHOLD", "SPEC", "dedup", "normal_form"]
+__all__ = ["DEFAULT_THRESHOLD", "SPEC", "dedup", "normal_form", "values_of"]
 
 DEFAULT_THRESHOLD = {"embed": 0.85, "llm": 0.5}
 """The default ``threshold`` of each method (measured: ``bench/results/dedup.md``)."""
@@ -99,11 +102,33 @@ def normal_form(text: str) -> str:
 
     Examples
     --------
-    >>> [normal_form(t) for t in ["Teacher", " teacher ", "TEACHER.", "Sr.  Nurse", "..."]]
-    ['teacher', 'teacher', 'teacher', 'sr. nurse', '...']
+    >>> [normal_form(t) for t in ["Teacher", " teacher ", "TEACHER.", "Sr.  Nurse", "...", "A+", "-5"]]
+    ['teacher', 'teacher', 'teacher', 'sr. nurse', '...', 'a+', '-5']
     """
     folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-    return folded.strip(string.punctuation + " ") or folded
+    return folded.rstrip(_SENTENCE_END).rstrip() or folded
+
+
+# What a normal form may drop: sentence punctuation at the end ("TEACHER." is "teacher"), never a
+# sign, a grade's mark or a code's symbol ("-5", "A+", "C#", "#12" keep theirs: they are the
+# value). Dropping every punctuation mark at both ends merged "-5" with "5" and "A+" with "A"
+# without asking any model.
+_SENTENCE_END = ".!?,;:\u2026\u3002\u3001 "  # NFKC has made fullwidth marks ASCII already
+_NUMBER = re.compile(r"(?<![\w.])[-+\u2212]?\d+(?:[.,]\d+)*|\d+(?:[.,]\d+)*")
+_MARKED = re.compile(r"(?<!\w)[a-z][+#\-]+(?!\w)")
+
+
+def values_of(text: str) -> tuple[str, ...]:
+    """The numbers (with their signs) and marked grades or codes of a text, in order: two texts
+    whose values differ are different things, however close their embeddings.
+
+    Examples
+    --------
+    >>> values_of("iPhone 12"), values_of("-5 °C"), values_of("grade A+"), values_of("COVID-19")
+    (('12',), ('-5',), ('a+',), ('19',))
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return tuple(_NUMBER.findall(folded)) + tuple(_MARKED.findall(folded))
 
 
 @operation(SPEC)
@@ -307,7 +332,10 @@ def _matched(
     """Which candidate pairs are the same (bool per pair), how many the chat model scored, and
     the provenance of its call."""
     if method == "embed":
-        return similarity >= threshold, 0, []
+        # A cosine cannot tell "iPhone 12" from "iPhone 13" or "-5" from "5": pairs whose values
+        # differ are never merged on similarity alone (the chat model, method="llm", reads them).
+        same = np.array([values_of(shown[a]) == values_of(shown[b]) for a, b in pairs], bool)
+        return (similarity >= threshold) & same, 0, []
     asked = np.flatnonzero(similarity >= floor)
     kept = np.zeros(len(pairs), dtype=bool)
     if not len(asked):

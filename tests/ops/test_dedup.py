@@ -142,3 +142,22 @@ def test_centre_linkage_does_not_chain() -> None:
     assert len(set(_clusters(4, chain, similarity, counts, "single"))) == 1
     star = _clusters(4, chain, similarity, counts, "centre")
     assert star[0] == star[1] != star[2] == star[3]
+
+
+def test_signs_grades_codes_and_versions_are_values_not_noise() -> None:
+    """The normal form dropped every punctuation mark at both ends, so "-5 °C" merged with
+    "5 °C" and "A+" with "A" without asking a model; and a cosine cannot tell "iPhone 12" from
+    "iPhone 13". Only what is provably equal merges by rule; values that differ never merge on
+    similarity alone, even at a low threshold."""
+    texts = pd.Series([
+        "Grade A+", "Grade A", "-5 °C", "5 °C", "iPhone 12", "iPhone 13",
+        "version 2.1", "Version 2.1.", "Teacher", "TEACHER.", "C#", "C",
+    ])  # fmt: skip
+    result = texts.llm.dedup(threshold=0.5, canonical=True, progress=False)
+    cluster = result.iloc[:, 0]
+    same = lambda a, b: cluster.iloc[a] == cluster.iloc[b]  # noqa: E731
+    for a, b in ((0, 1), (2, 3), (4, 5), (10, 11)):
+        assert not same(a, b), (texts[a], texts[b])
+    assert same(6, 7) and same(8, 9)
+    canonical = result.iloc[:, 1]
+    assert canonical[[0, 1, 2, 3, 4, 5]].tolist() == texts[[0, 1, 2, 3, 4, 5]].tolist()
