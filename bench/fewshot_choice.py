@@ -98,21 +98,40 @@ def readings(name: str) -> tuple[fewshot.FewShot, np.ndarray, int]:
     return problem, problem.examples.y, n_pool
 
 
+def draw_examples(
+    rng: np.random.Generator, y: np.ndarray, n_pool: int, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` stratified examples (from the pool, or from every row where there is none) and
+    the held-out rows: the test rows, or every row not drawn."""
+    n, classes = len(y), int(y.max()) + 1
+    source = np.arange(n_pool) if n_pool else np.arange(n)
+    train = np.concatenate([
+        rng.choice(source[y[source] == c], size // classes, replace=False) for c in range(classes)
+    ])  # fmt: skip
+    return train, np.arange(n_pool, n) if n_pool else np.setdiff1d(np.arange(n), train)
+
+
+def arguments(doc: str | None, draws: int) -> tuple[int, list[int], list[str]]:
+    """The draws, sizes and sets a simulation bench is asked for (``--draws --sizes --sets``)."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--draws", type=int, default=draws)
+    parser.add_argument("--sizes", default="8,16,32")
+    parser.add_argument("--sets", default="amazon,zh,de,tweets")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    return args.draws, [int(s) for s in args.sizes.split(",")], args.sets.split(",")
+
+
 def simulate(name: str, draws: int, sizes: list[int]) -> list[dict[str, object]]:
     problem, y, n_pool = readings(name)
     methods = sorted({m for names in LISTS.values() for m in names})
-    n, classes = len(y), int(y.max()) + 1
+    classes = int(y.max()) + 1
     rows = []
     for size in sizes:
         rng = np.random.default_rng(size)
         held: dict[str, list[float]] = {m: [] for m in [*methods, *LISTS]}
         for draw in range(draws):
-            source = np.arange(n_pool) if n_pool else np.arange(n)
-            train = np.concatenate([
-                rng.choice(source[y[source] == c], size // classes, replace=False)
-                for c in range(classes)
-            ])  # fmt: skip
-            test = np.arange(n_pool, n) if n_pool else np.setdiff1d(np.arange(n), train)
+            train, test = draw_examples(rng, y, n_pool, size)
             k = min(5, size // classes)
             folds = StratifiedKFold(k, shuffle=True, random_state=draw)
             scores, accuracy = {}, {}
@@ -135,19 +154,13 @@ def simulate(name: str, draws: int, sizes: list[int]) -> list[dict[str, object]]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--draws", type=int, default=30)
-    parser.add_argument("--sizes", default="8,16,32")
-    parser.add_argument("--sets", default="amazon,zh,de,tweets")
-    args = parser.parse_args()
-    warnings.filterwarnings("ignore")
-    sizes = [int(s) for s in args.sizes.split(",")]
-    rows = [r for name in args.sets.split(",") for r in simulate(name, args.draws, sizes)]
+    draws, sizes, sets = arguments(__doc__, 30)
+    rows = [r for name in sets for r in simulate(name, draws, sizes)]
     frame = pd.DataFrame(rows)
     lines = [
         "# Which methods `auto` compares (`bench/fewshot_choice.py`)",
         "",
-        f"Held-out accuracy, mean ± sd over {args.draws} draws of stratified examples; the "
+        f"Held-out accuracy, mean ± sd over {draws} draws of stratified examples; the "
         "quality model's readings, 2 CPU threads. Rows in *italics* are `auto` choosing among "
         "the listed methods by cross-validated macro-F1 on the examples.",
         "",

@@ -9,14 +9,12 @@ method on the held-out rows. A draw's interval *holds* when that held-out accura
 
 Results: ``bench/results/fewshot_interval.md``.
 
-    OMP_NUM_THREADS=2 python bench/fewshot_interval.py [--draws 100]
+    OMP_NUM_THREADS=2 python bench/fewshot_interval.py [--draws 50]
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +23,7 @@ from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fewshot_choice import readings
+from fewshot_choice import arguments, draw_examples, readings
 
 from llm_magics import quality
 from llm_magics.ops import fewshot
@@ -36,18 +34,13 @@ RESULTS = Path(__file__).parent / "results"
 def simulate(name: str, draws: int, sizes: list[int]) -> list[dict[str, object]]:
     problem, y, n_pool = readings(name)
     methods = fewshot.candidates(gpu=False)
-    n, classes = len(y), int(y.max()) + 1
+    classes = int(y.max()) + 1
     labels = [str(c) for c in range(classes)]
     rows = []
     for size in sizes:
         rng = np.random.default_rng(1000 + size)
         for draw in range(draws):
-            source = np.arange(n_pool) if n_pool else np.arange(n)
-            train = np.concatenate([
-                rng.choice(source[y[source] == c], size // classes, replace=False)
-                for c in range(classes)
-            ])  # fmt: skip
-            test = np.arange(n_pool, n) if n_pool else np.setdiff1d(np.arange(n), train)
+            train, test = draw_examples(rng, y, n_pool, size)
             k = min(5, size // classes)
             folds = StratifiedKFold(k, shuffle=True, random_state=0)
             splits = list(folds.split(np.zeros(len(train)), y[train]))
@@ -77,16 +70,8 @@ def simulate(name: str, draws: int, sizes: list[int]) -> list[dict[str, object]]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--draws", type=int, default=100)
-    parser.add_argument("--sizes", default="8,16,32")
-    parser.add_argument("--sets", default="amazon,zh,de,tweets")
-    args = parser.parse_args()
-    warnings.filterwarnings("ignore")
-    sizes = [int(s) for s in args.sizes.split(",")]
-    frame = pd.DataFrame(
-        [r for name in args.sets.split(",") for r in simulate(name, args.draws, sizes)]
-    )
+    draws, sizes, sets = arguments(__doc__, 50)
+    frame = pd.DataFrame([r for name in sets for r in simulate(name, draws, sizes)])
     frame = frame.assign(width=frame.high - frame.low, below=frame.actual < frame.low)
     table = frame.groupby(["set", "examples"], sort=False)[
         ["holds", "below", "estimate", "actual", "width"]
@@ -94,7 +79,7 @@ def main() -> None:
     lines = [
         "# Does the few-shot interval hold? (`bench/fewshot_interval.py`)",
         "",
-        f"{args.draws} draws per cell of stratified examples; `auto` on a CPU as `classify("
+        f"{draws} draws per cell of stratified examples; `auto` on a CPU as `classify("
         "examples=...)` runs it; *holds*: the share of draws whose stated 95% interval holds "
         "the chosen method's accuracy on the held-out rows; *below*: the share where the "
         "held-out accuracy fell under the interval (the estimate was too high).",
