@@ -334,7 +334,8 @@ def _matched(
     if method == "embed":
         # A cosine cannot tell "iPhone 12" from "iPhone 13" or "-5" from "5": pairs whose values
         # differ are never merged on similarity alone (the chat model, method="llm", reads them).
-        same = np.array([values_of(shown[a]) == values_of(shown[b]) for a, b in pairs], bool)
+        values = [values_of(text) for text in shown]  # once per form, not once per pair
+        same = np.array([values[a] == values[b] for a, b in pairs], bool)
         return (similarity >= threshold) & same, 0, []
     asked = np.flatnonzero(similarity >= floor)
     kept = np.zeros(len(pairs), dtype=bool)
