@@ -69,6 +69,20 @@ __all__ = [
 ]
 
 
+def _answer_the_sidebar() -> None:
+    """In a Jupyter kernel, a plain ``import llm_magics`` answers the sidebar as ``%load_ext``
+    does (its state, jobs and Cancel), so that it never says "not loaded" while ops run."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if getattr(shell, "kernel", None) is None:  # plain Python, a terminal IPython, a script
+        return
+    from llm_magics.comm import register_comm_target
+
+    register_comm_target()
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext llm_magics``: the ``%%mine`` / ``%mine`` magics, the ``df.llm`` accessors, the
     settings through ``%config LlmMagics``, the JupyterLab sidebar's comm target, and Altair
@@ -84,3 +98,6 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(MineMagics)
     register_comm_target()
     use_renderer()
+
+
+_answer_the_sidebar()

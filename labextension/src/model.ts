@@ -11,6 +11,9 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Action, IJobInfo, PROTOCOL_VERSION, TARGET } from './protocol';
 import { Connection, IView, initialView, receive, request, stopAsked } from './state';
 
+/** How long to wait for the comm's subshell before opening on the main shell (ms). */
+const SUBSHELL_WAIT = 5000;
+
 export class SidebarModel {
   get view(): IView {
     return this._view;
@@ -68,10 +71,10 @@ export class SidebarModel {
 
   /**
    * Stop `job` at the end of its running batch. A foreground job runs in a
-   * notebook cell and the kernel reads no comm message until the cell ends, so
-   * the kernel is interrupted, as the notebook's own button does (the engine
-   * turns the interrupt into a stop after the batch); a background job (a
-   * panel's) gets the protocol's `cancel`.
+   * notebook cell: the kernel is interrupted, as the notebook's own button does
+   * (every kernel reads an interrupt at once, with or without subshells; the
+   * engine turns it into a stop after the batch, and the queued cells of a Run
+   * All are not run). A background job (a panel's) gets the protocol's `cancel`.
    */
   cancel(job: IJobInfo): void {
     const kernel = this._session?.session?.kernel;
@@ -130,6 +133,30 @@ export class SidebarModel {
         this._set({ ...this._view, connection: 'not-loaded', state: null });
       }
     };
+    void this._open(kernel, comm);
+  }
+
+  /**
+   * Open `comm` on its own kernel subshell where the kernel has them (ipykernel 7,
+   * JEP 91): the kernel then reads the sidebar's messages while cells run, so a
+   * Run All shows its jobs and Cancel. JupyterLab starts the comm's subshell
+   * asynchronously and `open` does not wait for it: an open sent before the
+   * subshell exists goes to the main shell and waits behind every queued cell.
+   */
+  private async _open(kernel: Kernel.IKernelConnection, comm: Kernel.IComm): Promise<void> {
+    try {
+      await kernel.info;
+      const started = (comm as { subshellStarted?: Promise<void> }).subshellStarted;
+      if (kernel.supportsSubshells && started) {
+        // No subshell after a few seconds: open on the main shell, as before subshells.
+        await Promise.race([started, new Promise(resolve => setTimeout(resolve, SUBSHELL_WAIT))]);
+      }
+    } catch {
+      // No kernel info or no subshell: the main shell still answers, after the running cell.
+    }
+    if (this._comm !== comm || comm.isDisposed) {
+      return;
+    }
     try {
       comm.open({ version: PROTOCOL_VERSION });
     } catch (err) {

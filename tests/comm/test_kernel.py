@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -65,3 +66,35 @@ def test_after_load_ext_the_state_comes_and_requests_are_answered(
     assert comm_data_until(kernel, comm_id, lambda d: d.get("type") == "state")["models"] == []
     _, printed = run(kernel, "print(len(get_manager().loaded()))")
     assert printed.strip() == "0"
+
+
+def test_a_plain_import_answers_the_sidebar(kernel: BlockingKernelClient) -> None:
+    # Without %load_ext: ops run after `import llm_magics`, and the sidebar must see them.
+    run(kernel, "import llm_magics")
+    comm_id = _open(kernel)
+    state = comm_data_until(kernel, comm_id, lambda d: d.get("type") == "state", timeout=60)
+    assert state["version"] == PROTOCOL_VERSION
+
+
+def test_on_a_subshell_the_sidebar_is_answered_while_a_cell_runs(
+    kernel: BlockingKernelClient,
+) -> None:
+    # What JupyterLab 4.4+ does for a comm on ipykernel 7 (JEP 91): the comm gets its own
+    # subshell, so a Run All does not hold the sidebar at "Connecting…" until its last cell.
+    run(kernel, "%load_ext llm_magics")
+    kernel.control_channel.send(kernel.session.msg("create_subshell_request", {}))
+    reply = kernel.control_channel.get_msg(timeout=30)
+    subshell = reply["content"]["subshell_id"]
+    kernel.execute("import time; time.sleep(60)")
+    iopub_until(kernel, lambda m: m["msg_type"] == "execute_input", timeout=30)
+    started = time.monotonic()
+    comm_id = uuid.uuid4().hex
+    message = kernel.session.msg(
+        "comm_open",
+        {"comm_id": comm_id, "target_name": TARGET, "data": {"version": PROTOCOL_VERSION}},
+    )
+    message["header"]["subshell_id"] = subshell
+    kernel.shell_channel.send(message)
+    comm_data_until(kernel, comm_id, lambda d: d.get("type") == "state", timeout=50)
+    assert time.monotonic() - started < 30  # the sleeping cell has 60 s to go
+    kernel.control_channel.send(kernel.session.msg("interrupt_request", {}))
