@@ -32,6 +32,7 @@ RANKS: dict[str, int] = {
     # bottom: settings, errors and helpers that know nothing above them
     "errors": 0,
     "units": 0,
+    "progress": 0,  # tqdm bars that leave a plain line in a saved notebook
     "_optional": 0,
     "config": 0,
     "datasets": 0,

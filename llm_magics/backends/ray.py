@@ -70,7 +70,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from llm_magics._optional import import_optional
 from llm_magics.config import get_config
@@ -95,6 +94,7 @@ from llm_magics.ops.base import (
     text_of,
 )
 from llm_magics.ops.prompts import current_prompts, use_prompts
+from llm_magics.progress import tqdm
 from llm_magics.runtime.manager import get_manager
 
 if TYPE_CHECKING:

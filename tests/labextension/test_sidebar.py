@@ -2,7 +2,9 @@
 
 A notebook loads llm_magics from the sidebar's own button, summarizes real reviews with the
 default chat model, and the panel shows the job's progress and its end; Unload removes the model.
-Another notebook's summarize is stopped from the panel's Cancel while its cell runs. A topic map
+Another notebook, run with Run All after a plain ``import llm_magics``, shows its job in the
+sidebar while the queued cells run, and the panel's Cancel stops it; reopened, it shows no
+broken widget. A topic map
 draws offline, with tooltips, and still draws when the saved notebook is reopened.
 The screenshots land in ``test-artifacts/``.
 """
@@ -217,30 +219,42 @@ def test_the_sidebar_follows_a_summarize_job_and_unloads_its_model(lab: tuple[st
         assert (ARTIFACTS / name).stat().st_size > 10_000
 
 
-def test_cancel_in_the_sidebar_stops_a_running_cell_after_its_batch(
+def test_during_run_all_the_sidebar_shows_the_job_and_cancel_stops_it(
     lab: tuple[str, Path],
 ) -> None:
+    """Run All in a fresh kernel, llm_magics only imported (no %load_ext): the sidebar connects
+    while the queued cells run (its comm has its own kernel subshell), shows the job, and its
+    Cancel stops the cell after a batch. Saved and reopened, no bar is a broken widget."""
     from playwright.sync_api import expect
 
     url, root = lab
-    _write_notebook(root, "cancel.ipynb", LONG_SUMMARIZE)
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("import llm_magics"),
+            nbformat.v4.new_code_cell(LONG_SUMMARIZE),
+            nbformat.v4.new_code_cell("print('the cell after the cancelled one ran')"),
+        ]
+    )
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, root / "notebooks" / "cancel.ipynb")
     with _browser_page(root, "sidebar-cancel-failure.png") as page:
         page.goto(url.replace("reviews.ipynb", "cancel.ipynb") + "&reset")
         page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=60_000)
         page.locator(".jp-Notebook").wait_for(timeout=60_000)
         page.locator("li[data-id='llm-magics-sidebar']").click()
         panel = page.locator("#llm-magics-sidebar")
-        panel.get_by_role("button", name="Run %load_ext llm_magics").click(timeout=120_000)
-        expect(panel.get_by_role("heading", name="Memory")).to_be_visible(timeout=60_000)
+        expect(panel.get_by_role("button", name="Run %load_ext llm_magics")).to_be_visible(
+            timeout=120_000
+        )
 
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
         job = panel.locator(".jp-LlmMagics-job.jp-mod-running").first
         rows = job.locator(".jp-LlmMagics-rows")
         expect(rows).to_have_text(re.compile(r"^[1-9]\d*/40 rows$"), timeout=300_000)
-        # The kernel reads no comm message while the cell runs: Cancel interrupts it.
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "sidebar-run-all.png"))
         job.get_by_role("button", name="Cancel").click()
         expect(job.get_by_text("cancelling…")).to_be_visible(timeout=5_000)
-        ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "sidebar-cancelling.png"))
 
         stopped = panel.locator(".jp-LlmMagics-job.jp-mod-interrupted").first
@@ -251,7 +265,20 @@ def test_cancel_in_the_sidebar_stops_a_running_cell_after_its_batch(
         expect(output.filter(has_text="Stopping after this batch")).to_be_visible()
         expect(output.filter(has_text=f"{done} of 40 rows done")).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "sidebar-cancelled.png"))
+        page.wait_for_function(
+            "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+            timeout=60_000,
+        )
+        expect(output.filter(has_text="the cell after the cancelled one ran")).to_have_count(0)
+
+        # Saved and reopened: the stopped bar is its last line, not a widget the kernel lost.
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
         page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+        page.reload()
+        page.locator(".jp-Notebook").wait_for(timeout=60_000)
+        expect(output.filter(has_text=f"{done}/40")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Error displaying widget")).to_have_count(0)
+        page.screenshot(path=str(ARTIFACTS / "sidebar-reopened.png"))
 
 
 TOPIC_MAP = """\
