@@ -30,6 +30,7 @@ from llm_magics.engine.embed import embed
 from llm_magics.engine.generate import generate
 from llm_magics.engine.jobs import Job
 from llm_magics.engine.results import EmbedResult, GenerateResult, Provenance, ScoreResult
+from llm_magics.engine.runner import time_limit
 from llm_magics.engine.score import score
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "generate",
     "get_result_cache",
     "score",
+    "time_limit",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "Job",
     "JobState",
     "JobStopped",
+    "TimeLimitReached",
     "current_scope",
     "raise_if_cancelled",
     "running",
@@ -230,6 +231,10 @@ class JobStopped(Exception):
     """Raised inside ``running()`` at a batch boundary when the job's stop was requested."""
 
 
+class TimeLimitReached(JobStopped):
+    """Raised inside ``running()`` when the caller's ``time_limit`` has passed (mid-batch)."""
+
+
 @contextlib.contextmanager
 def step(label: str, manager: ModelManager, *, rows: int) -> Iterator[Job]:
     """Make the block one listed job, ``label``, that the engine calls inside report to.
@@ -303,13 +308,23 @@ def running(job: Job, manager: ModelManager, *, resume: str, listed: bool = True
         # The sidebar and the panels show the job from its start; a listener may stop it here.
         manager.notify(job)
         yield job
-    except (KeyboardInterrupt, JobStopped):
-        reason = "cancelled" if job.stop_requested and not job.interrupted else "interrupted"
+    except (KeyboardInterrupt, JobStopped) as err:
+        timed_out = isinstance(err, TimeLimitReached)
+        reason = (
+            "cancelled"
+            if timed_out or (job.stop_requested and not job.interrupted)
+            else "interrupted"
+        )
         job.finish(reason)
         manager.notify(job)
-        msg = f"{job.primitive} {reason}: {job.done} of {job.total} rows done; {resume}"
+        said = "stopped at its time limit" if timed_out else reason
+        msg = f"{job.primitive} {said}: {job.done} of {job.total} rows done; {resume}"
         raise RunInterruptedError(
-            msg, job_id=job.id, done=job.done, total=job.total, reason=reason
+            msg,
+            job_id=job.id,
+            done=job.done,
+            total=job.total,
+            reason="time limit" if timed_out else reason,
         ) from None
     except BaseException as err:
         job.finish("failed", f"{type(err).__name__}: {err}")

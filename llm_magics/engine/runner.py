@@ -24,14 +24,14 @@ import torch
 
 from llm_magics.engine.batching import token_budget_batches
 from llm_magics.engine.cache import cache_key, get_result_cache
-from llm_magics.engine.jobs import Job, JobStopped, running
+from llm_magics.engine.jobs import Job, JobStopped, TimeLimitReached, running
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import DeviceOutOfMemoryError
 from llm_magics.progress import tqdm
 from llm_magics.runtime.loading import LoadedModel
 from llm_magics.runtime.manager import ModelManager
 
-__all__ = ["RowTask", "report_batch_progress", "run_rows"]
+__all__ = ["RowTask", "report_batch_progress", "run_rows", "time_limit"]
 
 BATCH_PROGRESS_INTERVAL = 0.5  # seconds between two progress reports from inside one batch
 
@@ -50,11 +50,39 @@ def report_batch_progress(rows: float) -> None:
 
 
 @contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Stop the engine calls this thread makes in the block once ``seconds`` have passed.
+
+    A call over time stops before its next batch, or inside a batch at its next progress report
+    (every decoding step), and raises ``RunInterruptedError`` with ``reason="time limit"``; the
+    rows it finished are in the cache. Time spent loading a model counts. ``None``: no limit.
+    Limits nest: the earliest deadline holds.
+    """
+    outer = getattr(_batch, "deadline", None)
+    if seconds is None:
+        yield
+        return
+    deadline = time.monotonic() + seconds
+    _batch.deadline = deadline if outer is None else min(outer, deadline)
+    try:
+        yield
+    finally:
+        _batch.deadline = outer
+
+
+def _check_time_limit() -> None:
+    deadline = getattr(_batch, "deadline", None)
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeLimitReached
+
+
+@contextlib.contextmanager
 def _batch_progress(job: Job, bar: Any, size: int, manager: ModelManager) -> Iterator[None]:
     last = time.monotonic()
 
     def hook(rows: float) -> None:
         nonlocal last
+        _check_time_limit()
         job.batch = rows
         now = time.monotonic()
         if now - last >= BATCH_PROGRESS_INTERVAL:
@@ -178,6 +206,7 @@ def run_rows(
         while plan:
             if job.stop_requested:
                 raise JobStopped
+            _check_time_limit()
             batch = plan.popleft()
             if len(batch) > row_cap:
                 plan.extendleft(reversed(np.array_split(batch, -(-len(batch) // row_cap))))

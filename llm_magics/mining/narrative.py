@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from llm_magics import engine
+from llm_magics.errors import RunInterruptedError
 
 __all__ = [
     "NARRATIVE_PROMPT",
@@ -39,6 +40,10 @@ __all__ = [
     "numbers_check",
     "template",
 ]
+
+# How long ``explain()`` waits for the chat model, in seconds, loading included. A user waited
+# 152 s (a first load of the quality model converts its GGUF) and got the template anyway.
+EXPLAIN_TIMEOUT = 60.0
 
 NARRATIVE_PROMPT = (
     "Explain these model results to a data analyst in three short sentences. Use only the numbers "
@@ -320,9 +325,12 @@ def figures_of(result: Explained) -> dict[str, float]:
     return figures
 
 
-def narrate(result: Explained, *, use_model: bool = True) -> Narrative:
+def narrate(
+    result: Explained, *, use_model: bool = True, timeout: float | None = EXPLAIN_TIMEOUT
+) -> Narrative:
     """A short narrative of ``result``: the chat model's (``result.chat_model``), if every number
-    in it checks out, else (or with ``use_model=False``) the template's."""
+    in it checks out and it comes within ``timeout`` seconds (loading the model included; ``None``:
+    no limit), else (or with ``use_model=False``) the template's, with the reason."""
     text = template(
         target=result.target,
         task=result.task,
@@ -345,17 +353,23 @@ def narrate(result: Explained, *, use_model: bool = True) -> Narrative:
             for name, value in figures_of(result).items()
         ]
     )
-    answer = (
-        engine.generate(
-            [NARRATIVE_PROMPT.format(facts=facts)],
-            model=result.chat_model,
-            max_new_tokens=120,
-            progress=False,
+    try:
+        with engine.time_limit(timeout):
+            answer = engine.generate(
+                [NARRATIVE_PROMPT.format(facts=facts)],
+                model=result.chat_model,
+                max_new_tokens=120,
+                progress=False,
+            ).texts[0]
+    except RunInterruptedError as err:
+        if err.reason != "time limit":
+            raise
+        reason = (
+            f"the chat model had not finished after {timeout:g} s (loading it included); "
+            "pass timeout= to wait longer"
         )
-        .texts[0]
-        .strip()
-    )
-    return check_answer(result, answer, fallback=text)
+        return Narrative(text, "template", reason=reason)
+    return check_answer(result, answer.strip(), fallback=text)
 
 
 def check_answer(result: Explained, answer: str, *, fallback: str | None = None) -> Narrative:

@@ -161,9 +161,13 @@ class MiningResult:
                 rows.append({"row": label, "feature": names[j], "contribution": float(delta[j])})
         return pd.DataFrame(rows)
 
-    def explain(self, *, use_model: bool = True) -> Narrative:
-        """A short narrative of the result; the chat model's, if every number in it checks out."""
-        return narrative.narrate(self, use_model=use_model)
+    def explain(
+        self, *, use_model: bool = True, timeout: float | None = narrative.EXPLAIN_TIMEOUT
+    ) -> Narrative:
+        """A short narrative of the result; the chat model's, if every number in it checks out
+        and it answers within ``timeout`` seconds (loading it included; ``None``: no limit), else
+        the template's. ``Narrative.reason`` says why the template was used."""
+        return narrative.narrate(self, use_model=use_model, timeout=timeout)
 
     def check_narrative(self, answer: str, *, fallback: str | None = None) -> Narrative:
         """``answer`` if it states only the figures (see ``claims_check``), else the template."""

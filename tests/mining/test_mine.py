@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import pickle
+import time
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from llm_magics import MiningResult, mine
+from llm_magics import MiningResult, get_manager, mine
 from llm_magics.datasets import amazon_reviews, loans
+from llm_magics.engine.cache import get_result_cache
 from llm_magics.errors import InvalidArgumentError, LlmMagicsWarning
 from llm_magics.mining import candidate_names
 from llm_magics.mining.candidates import BASELINE
@@ -114,6 +116,24 @@ def test_a_narrative_with_a_wrong_number_is_replaced_by_the_template(
     assert swapped.source == "template" and "as the test f1_macro" in (swapped.reason or "")
     told = classified.explain()
     assert told.source in ("model", "template") and told.text
+
+
+def test_explain_falls_back_to_the_template_at_its_time_limit_and_says_so(
+    classified: MiningResult,
+) -> None:
+    # A user waited 152 s, then got the template without a word of why. A cached narrative
+    # comes at once whatever the limit, so the chat model's cached answers go first.
+    manager = get_manager()
+    chat = manager.load(classified.chat_model, role="chat")
+    get_result_cache(manager.config.cache_path).clear(primitive="generate", model=chat.fingerprint)
+    started = time.monotonic()
+    told = classified.explain(timeout=0.01)
+    assert time.monotonic() - started < 30
+    assert told.source == "template" and "had not finished after 0.01 s" in (told.reason or "")
+    assert "timeout=" in repr(told)
+    assert told.text == classified.explain(use_model=False).text
+    # The chat model's partial answer was not kept: asked again with time, it answers whole.
+    assert classified.explain(timeout=None).text
 
 
 def test_regression_on_loans_with_unseen_categories() -> None:
