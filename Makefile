@@ -62,7 +62,7 @@ llm_magics/labextension/package.json: $(wildcard labextension/src/*) labextensio
 	else echo "Node.js is not on PATH: the JupyterLab extension was not rebuilt from labextension/src."; fi
 
 test: $(VENV)/.dev llm_magics/labextension/package.json
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 	@if command -v node >/dev/null; then \
 		cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm install --immutable >/dev/null && \
 		PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm test; \

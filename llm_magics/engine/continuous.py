@@ -51,7 +51,7 @@ from llm_magics.config import DECODER_CHOICES, normalize_decoder
 from llm_magics.engine.decoding import find_shared_prefix
 from llm_magics.engine.runner import report_batch_progress
 from llm_magics.errors import InvalidArgumentError
-from llm_magics.runtime.loading import LoadedModel
+from llm_magics.runtime.loading import LoadedModel, ModelHandle
 
 __all__ = ["DECODER_CHOICES", "PAGE_SIZE", "choose_decoder", "decode_continuous"]
 
@@ -67,7 +67,7 @@ _PREFILL_TOKENS = {True: 4096, False: 16384}
 _POLL_SECONDS = 0.05  # how often the waiting caller looks at the background thread's progress
 
 
-def choose_decoder(decoder: str, loaded: LoadedModel) -> Decoder:
+def choose_decoder(decoder: str, loaded: LoadedModel | ModelHandle) -> Decoder:
     """The decode path ``decoder`` means for ``loaded``: "auto" picks the one measured faster.
 
     "auto" is our loop on every device for now. On CPU it was measured: ``bench/decoders.py``

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from llm_magics.errors import warn
-from llm_magics.runtime.loading import LoadedModel
+from llm_magics.runtime.loading import LoadedModel, ModelHandle
 
 __all__ = [
     "Prefill",
@@ -36,7 +36,10 @@ _KEEP_TAIL = 16  # tokens kept at the end of a truncated prompt: the template's 
 
 
 def chat_token_ids(
-    loaded: LoadedModel, prompts: Sequence[str], system: str | None, answer_prefix: str = ""
+    loaded: LoadedModel | ModelHandle,
+    prompts: Sequence[str],
+    system: str | None,
+    answer_prefix: str = "",
 ) -> list[list[int]]:
     """Token ids of each prompt wrapped in the model's chat template, ready for the answer.
 
@@ -60,7 +63,7 @@ def chat_token_ids(
 
 
 def prompt_rows(
-    loaded: LoadedModel,
+    loaded: LoadedModel | ModelHandle,
     prompts: Sequence[str],
     system: str | None,
     *,
@@ -73,8 +76,8 @@ def prompt_rows(
     return truncate_rows(rows, context_length(loaded) - reserve, why=why)
 
 
-def context_length(loaded: LoadedModel) -> int:
-    config = loaded.model.config.get_text_config()
+def context_length(loaded: LoadedModel | ModelHandle) -> int:
+    config = loaded.config.get_text_config()
     return int(
         getattr(config, "max_position_embeddings", None) or loaded.tokenizer.model_max_length
     )
@@ -147,7 +150,7 @@ class PrefixReuse:
     entirely from the result cache computes nothing)."""
 
     def __init__(
-        self, loaded: LoadedModel, rows: Sequence[Sequence[int]], *, enabled: bool
+        self, loaded: LoadedModel | ModelHandle, rows: Sequence[Sequence[int]], *, enabled: bool
     ) -> None:
         self._loaded, self._rows, self._enabled = loaded, rows, enabled
 
@@ -155,7 +158,7 @@ class PrefixReuse:
     def prefix(self) -> SharedPrefix | None:
         """The rows' shared prefix, computed once; None when reuse is off or none is long enough."""
         common = find_shared_prefix(self._rows) if self._enabled else []
-        return SharedPrefix(self._loaded, common) if common else None
+        return SharedPrefix(self._loaded.load(), common) if common else None
 
 
 @dataclass

@@ -12,7 +12,7 @@ from llm_magics.engine.decoding import truncate_rows
 from llm_magics.engine.models import batch_defaults, load_for
 from llm_magics.engine.results import EmbedResult, Provenance
 from llm_magics.engine.runner import RowTask, run_rows
-from llm_magics.runtime.loading import LoadedModel
+from llm_magics.runtime.loading import LoadedModel, ModelHandle
 from llm_magics.runtime.manager import ModelManager
 
 __all__ = ["embed"]
@@ -33,7 +33,7 @@ def _pool(hidden: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
 
 
 def run_encoder(
-    loaded: LoadedModel,
+    loaded: LoadedModel | ModelHandle,
     texts: Sequence[str],
     *,
     primitive: str,
@@ -109,14 +109,13 @@ def embed(
     (2, 384)
     """
     manager, loaded = load_for(model, "embed", manager)
-    encoder = loaded.model
     mode = loaded.pooling.get("mode", "mean")
     unit = normalize or bool(loaded.pooling.get("normalize"))
 
     def forward(batch: Any) -> torch.Tensor:
         # Pooled and normalized in float32, so unit length holds to float32 precision whatever
         # the model's dtype (in bfloat16, norms were up to 1.002).
-        hidden = encoder(**batch).last_hidden_state.float()
+        hidden = loaded.load().model(**batch).last_hidden_state.float()
         pooled = _pool(hidden, batch["attention_mask"], mode)
         return torch.nn.functional.normalize(pooled, dim=-1) if unit else pooled
 
@@ -132,7 +131,7 @@ def embed(
         primitive="embed",
         params=params,
         forward=forward,
-        width=encoder.config.get_text_config().hidden_size,
+        width=loaded.config.get_text_config().hidden_size,
         batch_tokens=batch_tokens,
         cache=cache,
         progress=progress,

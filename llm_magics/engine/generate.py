@@ -218,18 +218,18 @@ def generate(
     if not 0.0 < top_p <= 1.0:
         msg = f"top_p must be in (0, 1], not {top_p}."
         raise InvalidArgumentError(msg)
-    manager, loaded = load_for(model, "chat", manager)
-    path = choose_decoder(manager.config.decoder if decoder is None else decoder, loaded)
+    manager, handle = load_for(model, "chat", manager)
+    path = choose_decoder(manager.config.decoder if decoder is None else decoder, handle)
     prompts = [str(p) for p in prompts]
     rows = prompt_rows(
-        loaded,
+        handle,
         prompts,
         system,
         reserve=max_new_tokens,
         why="the model's context minus max_new_tokens",
         answer_prefix=answer_prefix,
     )
-    default_tokens, max_rows = batch_defaults(loaded, "generate")
+    default_tokens, max_rows = batch_defaults(handle, "generate")
     params = {
         "system": system,
         "max_new_tokens": max_new_tokens,
@@ -241,13 +241,14 @@ def generate(
     }
     if temperature > 0:  # greedy answers agree across the two paths; samples do not
         params["decoder"] = path
-    reuse = PrefixReuse(loaded, rows, enabled=shared_prefix)
-    vocabulary = loaded.model.get_output_embeddings().weight.shape[0]
-    allowed = None
-    if allowed_tokens is not None:
-        allowed = _token_mask(loaded.tokenizer, allowed_tokens, vocabulary)
+    reuse = PrefixReuse(handle, rows, enabled=shared_prefix)
 
     def compute(indices: np.ndarray) -> list[dict[str, Any]]:
+        loaded = handle.load()  # the weights, read when a first batch is not in the cache
+        allowed = None
+        if allowed_tokens is not None:
+            vocabulary = loaded.model.get_output_embeddings().weight.shape[0]
+            allowed = _token_mask(loaded.tokenizer, allowed_tokens, vocabulary)
         if path == "continuous":
             with torch.inference_mode():
                 ids = decode_continuous(
@@ -277,7 +278,7 @@ def generate(
 
     task = RowTask(
         primitive="generate",
-        loaded=loaded,
+        loaded=handle,
         params=params,
         items=prompts,
         lengths=[len(r) for r in rows],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from llm_magics.errors import InvalidArgumentError
-from llm_magics.runtime.loading import LoadedModel
+from llm_magics.runtime.loading import LoadedModel, ModelHandle
 from llm_magics.runtime.manager import ModelManager, get_manager
 from llm_magics.runtime.specs import Role
 
@@ -29,10 +29,14 @@ _DEFAULTS: dict[tuple[str, Primitive], tuple[int, int]] = {
 
 
 def resolve_model(
-    model: str | LoadedModel | None, role: Role, manager: ModelManager
-) -> LoadedModel:
-    """The ``LoadedModel`` for ``model`` (a name, ``None`` for the role's default, or a model)."""
-    loaded = model if isinstance(model, LoadedModel) else manager.load(model, role=role)
+    model: str | LoadedModel | ModelHandle | None, role: Role, manager: ModelManager
+) -> LoadedModel | ModelHandle:
+    """The model for ``model`` (a name, ``None`` for the role's default, or a model): the loaded
+    model, or a ``ModelHandle`` that loads its weights when a batch first needs them
+    (``ModelManager.handle``), so that a call served from the result cache loads nothing."""
+    loaded = (
+        model if isinstance(model, (LoadedModel, ModelHandle)) else manager.handle(model, role=role)
+    )
     if loaded.role != role:
         msg = (
             f"{loaded.name!r} is a {loaded.role} model; this needs a {role} model. Pass "
@@ -44,9 +48,9 @@ def resolve_model(
 
 
 def load_for(
-    model: str | LoadedModel | None, role: Role, manager: ModelManager | None
-) -> tuple[ModelManager, LoadedModel]:
-    """The manager (``None``: the kernel's) and its ``LoadedModel`` for ``model`` in ``role``.
+    model: str | LoadedModel | ModelHandle | None, role: Role, manager: ModelManager | None
+) -> tuple[ModelManager, LoadedModel | ModelHandle]:
+    """The manager (``None``: the kernel's) and its model for ``model`` in ``role``.
 
     The setup every engine primitive starts with; see ``resolve_model`` for ``model``.
     """
@@ -54,7 +58,7 @@ def load_for(
     return manager, resolve_model(model, role, manager)
 
 
-def batch_defaults(loaded: LoadedModel, primitive: Primitive) -> tuple[int, int]:
+def batch_defaults(loaded: LoadedModel | ModelHandle, primitive: Primitive) -> tuple[int, int]:
     """Default (token budget, most rows) of a batch of ``primitive`` on ``loaded``'s device."""
     kind = "cpu" if loaded.device.type == "cpu" else "gpu"
     return _DEFAULTS[kind, primitive]

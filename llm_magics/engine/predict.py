@@ -59,14 +59,14 @@ def predict(
     ['great', 'other']
     """
     manager, loaded = load_for(model, "classifier", manager)
-    config = loaded.model.config
+    config = loaded.config
     labels = [str(config.id2label[i]) for i in range(config.num_labels)]
     probs, provenance = run_encoder(
         loaded,
         [str(t) for t in texts],
         primitive="predict",
         params={"labels": labels},
-        forward=lambda batch: torch.softmax(loaded.model(**batch).logits.float(), dim=-1),
+        forward=lambda batch: torch.softmax(loaded.load().model(**batch).logits.float(), dim=-1),
         width=len(labels),
         batch_tokens=batch_tokens,
         cache=cache,

@@ -28,7 +28,7 @@ from llm_magics.engine.jobs import Job, JobStopped, TimeLimitReached, running
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import DeviceOutOfMemoryError
 from llm_magics.progress import tqdm
-from llm_magics.runtime.loading import LoadedModel
+from llm_magics.runtime.loading import LoadedModel, ModelHandle
 from llm_magics.runtime.manager import ModelManager
 
 __all__ = ["RowTask", "report_batch_progress", "run_rows", "time_limit"]
@@ -109,7 +109,7 @@ class RowTask:
     """
 
     primitive: str
-    loaded: LoadedModel
+    loaded: LoadedModel | ModelHandle
     params: dict[str, Any]
     items: list[Any]
     lengths: list[int]

@@ -148,31 +148,31 @@ def score(
     if len(labels) < 1 or len(set(labels)) != len(labels) or not all(labels):
         msg = f"candidates must be distinct non-empty strings, not {list(candidates)!r}."
         raise InvalidArgumentError(msg)
-    manager, loaded = load_for(model, "chat", manager)
-    candidate_ids = [loaded.tokenizer(c, add_special_tokens=False)["input_ids"] for c in labels]
+    manager, handle = load_for(model, "chat", manager)
+    candidate_ids = [handle.tokenizer(c, add_special_tokens=False)["input_ids"] for c in labels]
     following = continuations(candidate_ids)
     longest = max(len(c) for c in candidate_ids)
     prompts = [str(p) for p in prompts]
     rows = prompt_rows(
-        loaded,
+        handle,
         prompts,
         system,
         reserve=longest,
         why="the model's context minus the longest candidate",
     )
-    default_tokens, max_rows = batch_defaults(loaded, "score")
-    reuse = PrefixReuse(loaded, rows, enabled=shared_prefix)
+    default_tokens, max_rows = batch_defaults(handle, "score")
+    reuse = PrefixReuse(handle, rows, enabled=shared_prefix)
 
     def compute(indices: np.ndarray) -> list[list[float]]:
         with torch.inference_mode():
             values = _candidate_logprobs(
-                loaded, [rows[i] for i in indices], reuse.prefix, candidate_ids, following
+                handle.load(), [rows[i] for i in indices], reuse.prefix, candidate_ids, following
             )
         return values.tolist()
 
     task = RowTask(
         primitive="score",
-        loaded=loaded,
+        loaded=handle,
         params={"system": system, "candidates": labels, "continuations": following},
         items=prompts,
         lengths=[len(r) for r in rows],

@@ -5,12 +5,13 @@ The runtime may import only the bottom layer (``config``, ``errors``, ``units``,
 """
 
 from llm_magics.runtime.devices import resolve_device, resolve_dtype
-from llm_magics.runtime.loading import LoadedModel
+from llm_magics.runtime.loading import LoadedModel, ModelHandle
 from llm_magics.runtime.manager import ModelManager, get_manager
 from llm_magics.runtime.specs import ModelSpec, resolve_spec
 
 __all__ = [
     "LoadedModel",
+    "ModelHandle",
     "ModelManager",
     "ModelSpec",
     "get_manager",

@@ -25,7 +25,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,12 +52,14 @@ from llm_magics.runtime.specs import BUILTIN_ALIASES, ModelSpec, Role
 
 __all__ = [
     "LoadedModel",
+    "ModelHandle",
     "ModelSource",
     "conversion_progress",
     "convert_gguf",
     "estimate_bytes",
     "load_model",
     "locate",
+    "model_handle",
     "read_config",
 ]
 
@@ -104,6 +106,16 @@ class LoadedModel:
         """Mark the model used now (the manager evicts the least recently used first)."""
         self.last_used = time.time()
 
+    @property
+    def config(self) -> Any:
+        """The transformers config of the model."""
+        return self.model.config
+
+    def load(self) -> LoadedModel:
+        """This model (it is loaded): what ``ModelHandle.load`` gives once it has loaded."""
+        self.touch()
+        return self
+
     def snapshot(self) -> dict[str, Any]:
         """JSON-serializable description for ``status()``."""
         return {
@@ -121,6 +133,49 @@ class LoadedModel:
             "source": self.source,
             "fingerprint": self.fingerprint,
         }
+
+
+@dataclass
+class ModelHandle:
+    """A model as the engine sees it before its weights are read: its name, device, dtype, the
+    ``fingerprint`` that keys its cached results, its tokenizer and config. ``load()`` reads the
+    weights (through the manager, once) and returns the ``LoadedModel``.
+
+    ``ModelManager.handle`` gives one, so that a call served entirely from the result cache never
+    loads the model: its tokenizer and config take well under a second where its weights take
+    seconds (about 7 s for the fast chat model in a new process, more for the quality model).
+    ``fingerprint`` is computed from the same parts as a loaded model's (``_fingerprint``).
+    """
+
+    name: str
+    spec: ModelSpec
+    role: Role
+    device: torch.device
+    dtype: torch.dtype
+    quantization: str
+    fingerprint: str
+    tokenizer: Any
+    config: Any
+    source: str
+    loader: Callable[[], LoadedModel] = field(repr=False)
+    pooling: dict[str, Any] = field(default_factory=dict)
+    _loaded: LoadedModel | None = field(default=None, init=False, repr=False)
+
+    def load(self) -> LoadedModel:
+        """The loaded model, loading it through the manager the first time."""
+        if self._loaded is None:
+            self._loaded = self.loader()
+        return self._loaded.load()
+
+    @property
+    def model(self) -> Any:
+        """The transformers model (loads it)."""
+        return self.load().model
+
+    def touch(self) -> None:
+        """Mark the model used now, where it is loaded."""
+        if self._loaded is not None:
+            self._loaded.touch()
 
 
 @dataclass(frozen=True)
@@ -494,7 +549,7 @@ def convert_gguf(spec: ModelSpec, role: Role, config: LlmMagics) -> Path:
 
 
 def _fingerprint(
-    spec: ModelSpec, source: ModelSource, model: Any, dtype: torch.dtype, quantization: str
+    spec: ModelSpec, source: ModelSource, model_config: Any, dtype: torch.dtype, quantization: str
 ) -> str:
     parts = [spec.key, str(dtype)]
     if quantization != "none":  # unquantized models keep the fingerprints (and cache) they had
@@ -502,7 +557,7 @@ def _fingerprint(
     if spec.kind == "gguf":
         parts.append(_gguf_digest(Path(spec.key)))
     elif spec.kind == "hub":
-        parts.append(str(getattr(model.config, "_commit_hash", None)))
+        parts.append(str(getattr(model_config, "_commit_hash", None)))
     else:
         folder = Path(source.path)
         for weights in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
@@ -624,6 +679,46 @@ def _prepare_tokenizer(tokenizer: Any, role: Role) -> Any:
     return tokenizer
 
 
+def model_handle(
+    spec: ModelSpec,
+    source: ModelSource,
+    role: Role | None,
+    device: torch.device,
+    dtype: torch.dtype,
+    config: LlmMagics,
+    quantization: str,
+    loader: Callable[[], LoadedModel],
+) -> ModelHandle:
+    """``spec`` described without its weights (``source`` must not be an unconverted gguf): its
+    config, tokenizer and fingerprint; ``loader`` loads it when ``ModelHandle.load`` is called.
+    ``role`` None: read from the config, as a load does."""
+    from transformers import AutoTokenizer
+
+    model_config = read_config(spec, source, config)
+    role = role or infer_role(model_config)
+    check_role(model_config, role, spec.name)
+    try:
+        with _hub_errors(spec), _quiet_progress():
+            tokenizer = AutoTokenizer.from_pretrained(source.path, **source.kwargs(config))
+    except (OSError, ValueError, KeyError) as err:
+        msg = f"Could not load the tokenizer of {spec.name!r} from {source.description}: {err}"
+        raise ModelLoadError(msg, model=spec.name) from err
+    return ModelHandle(
+        name=spec.name,
+        spec=spec,
+        role=role,
+        device=device,
+        dtype=dtype,
+        quantization=quantization,
+        fingerprint=_fingerprint(spec, source, model_config, dtype, quantization),
+        tokenizer=_prepare_tokenizer(tokenizer, role),
+        config=model_config,
+        source=source.description,
+        loader=loader,
+        pooling=_pooling(source, model_config) if role == "embed" else {},
+    )
+
+
 def load_model(
     key: str,
     spec: ModelSpec,
@@ -684,7 +779,7 @@ def load_model(
         bytes=_tensor_bytes(model),
         load_seconds=time.perf_counter() - started,
         source=described,
-        fingerprint=_fingerprint(spec, source, model, dtype, quantization),
+        fingerprint=_fingerprint(spec, source, model.config, dtype, quantization),
         pooling=_pooling(source, model.config) if role == "embed" else {},
         quantization=quantization,
     )

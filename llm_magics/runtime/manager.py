@@ -30,11 +30,13 @@ from llm_magics.runtime import published
 from llm_magics.runtime.devices import device_memory, resolve_device, resolve_dtype
 from llm_magics.runtime.loading import (
     LoadedModel,
+    ModelHandle,
     check_role,
     estimate_bytes,
     infer_role,
     load_model,
     locate,
+    model_handle,
     read_config,
 )
 from llm_magics.runtime.published import PUBLISHED
@@ -142,6 +144,46 @@ class ModelManager:
                     if self._matches(loaded, spec, spec.role, target, precision, quantized):
                         return self._touch(key)  # loaded by another thread while we waited
             return self._load_new(spec, target, precision, quantized)
+
+    def handle(
+        self,
+        name: str | None = None,
+        *,
+        role: Role | None = None,
+        device: str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
+        quantization: str | None = None,
+    ) -> LoadedModel | ModelHandle:
+        """The model ``load`` would give, without reading its weights until they are needed.
+
+        A loaded copy is returned as it is. Otherwise a ``ModelHandle``: the model's tokenizer,
+        config and result-cache fingerprint, read in well under a second, whose ``load()`` loads
+        the weights through this manager. The engine asks for a handle, so that a call whose every
+        row is in the result cache never loads the model. A ``.gguf`` file not yet converted is
+        loaded at once (its conversion reads the weights anyway). Arguments and errors as
+        ``load``'s, except that a model that does not fit the memory budget is refused only when
+        it is loaded.
+        """
+        spec = self._spec(name, role)
+        target = resolve_device(device or self.config.device)
+        precision = resolve_dtype(target, dtype or self.config.dtype)
+        quantized = check_quantization(quantization or self.config.quantization, target, precision)
+        with self._lock:
+            for key, loaded in self._models.items():
+                if self._matches(loaded, spec, spec.role, target, precision, quantized):
+                    return self._touch(key)
+        source = locate(spec, self.config)
+        if source.gguf_file:
+            return self.load(name, role=role, device=device, dtype=dtype, quantization=quantization)
+
+        def loader() -> LoadedModel:
+            return self.load(
+                name, role=role, device=target, dtype=precision, quantization=quantized
+            )
+
+        return model_handle(
+            spec, source, spec.role, target, precision, self.config, quantized, loader
+        )
 
     def model_for(self, role: Role | None, model: str | None = None) -> str:
         """The model a call in ``role`` uses: ``model`` when given, else the role's default.
