@@ -116,6 +116,19 @@ def test_llm_with_examples_scores_once_per_fit(labelled: pd.DataFrame) -> None:
     assert [s["rows"] for s in scores[:5]] == [5 + 3] * 4 + [4 + 3]  # each fold's held-out rows
 
 
+@pytest.mark.slow
+def test_voting_is_the_mean_of_llm_and_recalibrated(labelled: pd.DataFrame) -> None:
+    texts, labels = labelled["review"], labelled["label"]
+    voted = classify(texts, examples=labels, method="voting", progress=False)
+    _check(voted, ["great", "other"], "voting")
+    columns = ["p_great", "p_other"]
+    parts = [
+        classify(texts, examples=labels, method=m, progress=False)[columns].to_numpy()
+        for m in ("llm", "recalibrated")
+    ]
+    np.testing.assert_allclose(voted[columns].to_numpy(), np.mean(parts, axis=0), atol=1e-9)
+
+
 def test_zero_shot_with_examples_is_measured_not_fitted(labelled: pd.DataFrame) -> None:
     result = classify(
         labelled["review"], ["great", "other"], examples=labelled["label"], method="embed"
