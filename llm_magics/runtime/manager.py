@@ -124,25 +124,18 @@ class ModelManager:
         ------
         ModelNotFoundError, ModelLoadError, DeviceOutOfMemoryError, InvalidArgumentError
         """
-        spec = self._spec(name, role)
-        target = resolve_device(device or self.config.device)
-        precision = resolve_dtype(target, dtype or self.config.dtype)
-        quantized = check_quantization(quantization or self.config.quantization, target, precision)
-        # ``spec.role`` is the role the name implies ("default-chat" is a chat model), so a copy of
-        # the same file loaded in another role (the chat model as an encoder) is not returned.
-        with self._lock:
-            for key, loaded in self._models.items():
-                if self._matches(loaded, spec, spec.role, target, precision, quantized):
-                    return self._touch(key)
+        spec, target, precision, quantized = self._resolve(name, role, device, dtype, quantization)
+        found = self._loaded_copy(spec, target, precision, quantized)
+        if found is not None:
+            return found
         # One load at a time in the process: transformers' lazy imports are not thread-safe (a
         # panel's background thread loading the encoder while a cell loads the chat model got
         # "cannot import name 'AutoConfig'"), and two loads at once would double the memory peak.
         # Status and the loaded models stay readable meanwhile (``self._lock`` is not held).
         with _LOADING:
-            with self._lock:
-                for key, loaded in self._models.items():
-                    if self._matches(loaded, spec, spec.role, target, precision, quantized):
-                        return self._touch(key)  # loaded by another thread while we waited
+            found = self._loaded_copy(spec, target, precision, quantized)
+            if found is not None:
+                return found  # loaded by another thread while we waited
             return self._load_new(spec, target, precision, quantized)
 
     def handle(
@@ -157,21 +150,18 @@ class ModelManager:
         """The model ``load`` would give, without reading its weights until they are needed.
 
         A loaded copy is returned as it is. Otherwise a ``ModelHandle``: the model's tokenizer,
-        config and result-cache fingerprint, read in well under a second, whose ``load()`` loads
+        config and result-cache fingerprint (1.6 s for the quality model in a new process, most of
+        it transformers' imports; 0.04 s for the embedding model after that), whose ``load()`` loads
         the weights through this manager. The engine asks for a handle, so that a call whose every
         row is in the result cache never loads the model. A ``.gguf`` file not yet converted is
         loaded at once (its conversion reads the weights anyway). Arguments and errors as
         ``load``'s, except that a model that does not fit the memory budget is refused only when
         it is loaded.
         """
-        spec = self._spec(name, role)
-        target = resolve_device(device or self.config.device)
-        precision = resolve_dtype(target, dtype or self.config.dtype)
-        quantized = check_quantization(quantization or self.config.quantization, target, precision)
-        with self._lock:
-            for key, loaded in self._models.items():
-                if self._matches(loaded, spec, spec.role, target, precision, quantized):
-                    return self._touch(key)
+        spec, target, precision, quantized = self._resolve(name, role, device, dtype, quantization)
+        found = self._loaded_copy(spec, target, precision, quantized)
+        if found is not None:
+            return found
         source = locate(spec, self.config)
         if source.gguf_file:
             return self.load(name, role=role, device=device, dtype=dtype, quantization=quantization)
@@ -418,6 +408,33 @@ class ModelManager:
         return {"models": models, "memory": memory, "jobs": jobs}
 
     # ----------------------------------------------------------------------------- internals
+
+    def _resolve(
+        self,
+        name: str | None,
+        role: Role | None,
+        device: str | torch.device | None,
+        dtype: str | torch.dtype | None,
+        quantization: str | None,
+    ) -> tuple[ModelSpec, torch.device, torch.dtype, str]:
+        """The spec, device, dtype and quantization a ``load(name, ...)`` asks for."""
+        spec = self._spec(name, role)
+        target = resolve_device(device or self.config.device)
+        precision = resolve_dtype(target, dtype or self.config.dtype)
+        quantized = check_quantization(quantization or self.config.quantization, target, precision)
+        return spec, target, precision, quantized
+
+    def _loaded_copy(
+        self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, quantization: str
+    ) -> LoadedModel | None:
+        """The loaded copy of ``spec`` in its own role, on ``device`` in ``dtype``, if any."""
+        # ``spec.role`` is the role the name implies ("default-chat" is a chat model), so a copy of
+        # the same file loaded in another role (the chat model as an encoder) is not returned.
+        with self._lock:
+            for key, loaded in self._models.items():
+                if self._matches(loaded, spec, spec.role, device, dtype, quantization):
+                    return self._touch(key)
+        return None
 
     def _spec(self, name: str | None, role: Role | None) -> ModelSpec:
         return resolve_spec(self.model_for(role, name), self.config, role=role)
