@@ -161,10 +161,15 @@ class Bound:
             return False
         return self.high is None or (value < self.high if self.open_high else value <= self.high)
 
+    def problem(self, name: str, value: Any) -> str | None:
+        """What is wrong with ``name=value`` (``"k must be ..., not 0."``); None if it holds."""
+        return None if self.holds(value) else f"{name} must be {self.describe()}, not {value!r}."
+
     def check(self, op: str, name: str, value: Any) -> None:
         """Raise ``InvalidArgumentError`` naming ``op``, ``name`` and the values it takes."""
-        if not self.holds(value):
-            msg = f"{op}(): {name} must be {self.describe()}, not {value!r}."
+        problem = self.problem(name, value)
+        if problem is not None:
+            msg = f"{op}(): {problem}"
             raise InvalidArgumentError(msg)
 
 

@@ -123,9 +123,9 @@ def _check_bounds(step: Step, spec: OpSpec) -> None:
     threshold=2`` fails here, at its column, not minutes into the run when dedup starts."""
     for key, value in step.options.items():
         bound = spec.bounds.get(key)
-        if bound is not None and not bound.holds(value):
-            message = f"{step.verb}: {key} must be {bound.describe()}, not {value!r}."
-            raise _fail(step, message, _option_at(step, key))
+        problem = bound.problem(key, value) if bound is not None else None
+        if problem is not None:
+            raise _fail(step, f"{step.verb}: {problem}", _option_at(step, key))
 
 
 def _option_at(step: Step, key: str) -> int:
