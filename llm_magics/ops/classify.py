@@ -26,7 +26,7 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.prompts import render
 from llm_magics.ops.scoring import CONTENT_FREE, LabelScores, _softmax, score_labels
-from llm_magics.ops.spec import Bound, OpSpec, Setting, Uses
+from llm_magics.ops.spec import COVERAGE, OpSpec, Setting, Uses
 
 __all__ = ["SPEC", "LabelScores", "classify", "score_labels"]
 
@@ -156,7 +156,7 @@ SPEC = OpSpec(
     result_name="labels",
     chart="confidence",
     bounds={
-        "coverage": Bound(0, 1, open_low=True, open_high=True, optional=True),
+        "coverage": COVERAGE,
     },
 )
 

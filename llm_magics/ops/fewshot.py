@@ -727,13 +727,7 @@ def conformal(learned: Learned, probs: np.ndarray, coverage: float) -> tuple[lis
     """Conformal label sets (lists of the user's labels) and ``abstain`` (set size ≠ 1) per row."""
     from llm_magics.quality import conformal_sets
 
-    try:
-        coverage = float(coverage)
-    except (TypeError, ValueError):
-        coverage = float("nan")
-    if not 0.0 < coverage < 1.0:
-        msg = f"coverage must be a number between 0 and 1 (0.9: nine rows in ten), not {coverage}."
-        raise InvalidArgumentError(msg)
+    # ``coverage`` was checked (``spec.COVERAGE``) by the op before it read a row.
     sets = conformal_sets(learned.oof, learned.y, probs, coverage=coverage)
     users = learned.values or learned.labels
     names = [[users[j] for j in np.flatnonzero(row)] for row in sets]

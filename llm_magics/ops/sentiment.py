@@ -12,7 +12,7 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.classify import SENTIMENTS, score_labels
 from llm_magics.ops.prompts import render
-from llm_magics.ops.spec import Bound, OpSpec, Setting, Uses
+from llm_magics.ops.spec import COVERAGE, OpSpec, Setting, Uses
 
 __all__ = ["SENTIMENTS", "SPEC", "sentiment"]
 
@@ -29,7 +29,7 @@ SPEC = OpSpec(
     result_name="sentiment",
     chart="sentiment",
     bounds={
-        "coverage": Bound(0, 1, open_low=True, open_high=True, optional=True),
+        "coverage": COVERAGE,
     },
 )
 

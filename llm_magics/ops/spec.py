@@ -31,6 +31,7 @@ import numpy as np
 from llm_magics.errors import InvalidArgumentError
 
 __all__ = [
+    "COVERAGE",
     "ENGINE_ARGUMENTS",
     "Bound",
     "EngineArgument",
@@ -171,6 +172,10 @@ class Bound:
         if problem is not None:
             msg = f"{op}(): {problem}"
             raise InvalidArgumentError(msg)
+
+
+COVERAGE = Bound(0, 1, open_low=True, open_high=True, optional=True)
+"""What ``coverage=`` (conformal label sets) may be, in every op that takes it."""
 
 
 @dataclass(frozen=True)
