@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 # Before llm_magics is imported: a fresh cache, so the session converts the GGUF once and the
 # cache tests see a real first conversion; the CPU, so results do not depend on a local GPU.
+# It holds a converted model (about 0.7 GB), so it goes when the session ends.
 os.environ["LLM_MAGICS_CACHE"] = tempfile.mkdtemp(prefix="llm-magics-test-cache-")
 os.environ.setdefault("LLM_MAGICS_DEVICE", "cpu")
 # float32, so expected answers do not depend on whether the machine's CPU has bfloat16
@@ -31,6 +34,8 @@ from llm_magics import LlmMagics, get_manager
 from llm_magics.datasets import amazon_reviews
 from llm_magics.runtime.loading import LoadedModel
 from llm_magics.runtime.manager import ModelManager
+
+atexit.register(shutil.rmtree, os.environ["LLM_MAGICS_CACHE"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -499,6 +499,23 @@ def _strip_gguf_quantizer(model: Any) -> None:
         model.is_quantized = False
 
 
+# Room kept free beside the converted weights: the tokenizer and config files (a few MB) and the
+# file system's own blocks.
+_WRITE_MARGIN = 64 * 1024**2
+
+
+def _check_room(folder: Path, needed: int, spec: ModelSpec) -> None:
+    """Raise ``ModelLoadError`` when ``folder``'s disk has less than ``needed`` bytes free."""
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        msg = (
+            f"Not enough disk space to convert {spec.name}: its float32 copy needs "
+            f"{needed / 1024**3:.1f} GB in {folder}, which has {free / 1024**3:.1f} GB free. "
+            "Free some space there, or set LLM_MAGICS_CACHE to a folder on a disk with room."
+        )
+        raise ModelLoadError(msg, model=spec.name)
+
+
 def convert_gguf(spec: ModelSpec, role: Role, config: LlmMagics) -> Path:
     """Dequantize a gguf file once and save it as safetensors in the cache; return the folder.
 
@@ -531,6 +548,8 @@ def convert_gguf(spec: ModelSpec, role: Role, config: LlmMagics) -> Path:
                 raise
             model = _auto_class(role).from_pretrained(spec.location, **load)
     _strip_gguf_quantizer(model)
+    needed = _tensor_bytes(model) + _WRITE_MARGIN
+    _check_room(target.parent, needed, spec)
     # Write to a private folder, then rename: a second kernel converting the same file at the same
     # time either wins the rename or finds the complete folder; nobody reads a half-written one.
     scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
@@ -540,6 +559,10 @@ def convert_gguf(spec: ModelSpec, role: Role, config: LlmMagics) -> Path:
         tokenizer.save_pretrained(scratch)
         with contextlib.suppress(OSError):
             os.rename(scratch, target)
+    except Exception:
+        shutil.rmtree(scratch, ignore_errors=True)
+        _check_room(target.parent, needed, spec)  # the disk filled up while we wrote: say so
+        raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if not _complete(target):

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from llm_magics.config import LlmMagics
-from llm_magics.errors import LlmMagicsWarning
+from llm_magics.errors import LlmMagicsWarning, ModelLoadError
+from llm_magics.runtime import loading
 from llm_magics.runtime.loading import (
     LoadedModel,
     estimate_bytes,
@@ -197,3 +198,23 @@ def test_the_conversion_bar_follows_progress(
         drawn = capfd.readouterr().err
         assert ("Converting and de-quantizing GGUF tensors" in drawn) is show, drawn[-300:]
         assert (gguf_cache_dir(resolve_spec("default-chat", fresh.config), fresh.config)).is_dir()
+
+
+def test_a_full_disk_is_named_before_the_conversion_writes(
+    chat: LoadedModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in for a full disk (filling a real one is not something a test may do): the disk
+    # reports 100 MB free, less than the 135M model's float32 copy.
+    real = shutil.disk_usage
+    monkeypatch.setattr(
+        loading.shutil, "disk_usage", lambda path: real(path)._replace(free=100 * 1024**2)
+    )
+    fresh = ModelManager(LlmMagics(cache_dir=str(tmp_path), device="cpu"))
+    with pytest.raises(ModelLoadError) as raised:
+        fresh.load("default-chat")
+    message = str(raised.value)
+    assert message.startswith("Not enough disk space to convert default-chat: its float32 copy")
+    assert "0.1 GB free" in message and "LLM_MAGICS_CACHE" in message
+    assert len(message.splitlines()) == 1
+    # Nothing half-written is left behind.
+    assert not list((tmp_path / "models").glob("**/*.safetensors"))
