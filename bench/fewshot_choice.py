@@ -1,4 +1,4 @@
-"""Which few-shot methods ``"auto"`` should compare (``llm_magics.ops.fewshot.candidates``).
+"""Which few-shot methods ``"auto"`` should compare (``llm_magics.learning.methods.candidates``).
 
 Every candidate is computed once per set from the real readings of the default models (the
 quality model's zero-shot probabilities of the labels and its sentiment reading, the embedding
@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fewshot import TWEETS, tweets
 
 from llm_magics.datasets import amazon_reviews
-from llm_magics.ops import fewshot
+from llm_magics.learning import methods as fewshot
+from llm_magics.learning.examples import same_text
 from llm_magics.ops.base import text_of
 from llm_magics.ops.classify import classify
 
@@ -76,9 +77,9 @@ def readings(name: str) -> tuple[fewshot.FewShot, np.ndarray, int]:
     else:
         frame = pd.read_csv(DATA / f"reviews_{name}.csv")
         texts, labels, names, n_pool = frame.text, frame.score, ["great", "other"], 0
-    # Examples count once per distinct text (``fewshot.parse_examples``): keep each text once
+    # Examples count once per distinct text (``parse_examples``): keep each text once
     # here, so that positions stay those of ``texts`` and the pool stays apart from the test rows.
-    kept = ~texts.map(lambda t: fewshot.same_text(text_of(t) or "")).duplicated().to_numpy()
+    kept = ~texts.map(lambda t: same_text(text_of(t) or "")).duplicated().to_numpy()
     n_pool = int(kept[:n_pool].sum())
     texts, labels = texts[kept].reset_index(drop=True), labels[kept].reset_index(drop=True)
     got: dict[str, fewshot.FewShot] = {}

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fewshot_choice import arguments, draw_examples, readings
 
 from llm_magics import quality
-from llm_magics.ops import fewshot
+from llm_magics.learning import methods as fewshot
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from llm_magics import accessor as _accessor  # noqa: F401  (registers df.llm and series.llm)
 from llm_magics import backends as _backends  # noqa: F401  (registers backend='ray')
-from llm_magics import labels  # noqa: F401  (llm_magics.labels.load / restore: the label store)
 from llm_magics.config import LlmMagics, get_config
 from llm_magics.errors import (
     DeviceOutOfMemoryError,
@@ -26,11 +25,12 @@ from llm_magics.errors import (
     ModelLoadError,
     ModelNotFoundError,
 )
+from llm_magics.learning import labels  # noqa: F401  (llm_magics.labels.load / restore: the label store)
+from llm_magics.learning.quality import Evaluation, evaluate
 from llm_magics.mining import MiningResult, mine
 from llm_magics.ops import TopicModel, get_prompt, reset_prompts, set_prompt
 from llm_magics.plan.results import MineRun, PlanEstimate
 from llm_magics.plan.runner import mine_plan, run_mine
-from llm_magics.quality import Evaluation, evaluate
 from llm_magics.runtime import LoadedModel, ModelManager, get_manager
 
 try:

@@ -46,7 +46,6 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 
-from llm_magics import quality
 from llm_magics.engine.jobs import raise_if_cancelled
 from llm_magics.errors import (
     InvalidArgumentError,
@@ -55,14 +54,16 @@ from llm_magics.errors import (
     did_you_mean,
     warn,
 )
+from llm_magics.learning import quality
 from llm_magics.mining.candidates import BASELINE, Candidate, dense, feature_pipeline
 from llm_magics.mining.candidates import candidates as candidates_for
 from llm_magics.mining.columns import Columns, infer_columns, prepare_target
 from llm_magics.mining.metrics import check_metric, evaluate, higher_is_better, scores_of
 from llm_magics.mining.result import MiningResult, Splits
 from llm_magics.ops.features import FEATURE_KINDS
+from llm_magics.ops.spec import StepSpec, Uses, register_step
 
-__all__ = ["candidate_names", "mine"]
+__all__ = ["STEP", "candidate_names", "mine"]
 
 TUNED_CANDIDATES = 2
 
@@ -802,3 +803,22 @@ def _source_of(feature: str, columns: Any) -> str:
         if feature == str(name) or feature.startswith(f"{name}_"):
             return str(name)
     return feature
+
+
+STEP = register_step(
+    StepSpec(
+        name="predict",
+        function=mine,
+        example="predict score from review, product  budget=10",
+        uses=(
+            Uses("embed", "embed"),
+            Uses("chat", "score", "chat_model", when=lambda o: "sentiment" in o["kinds"]),
+        ),
+        given=frozenset({"frame", "target", "text", "progress"}),
+        columns=(0, None),
+        target=True,
+        outputs=("{target}_predicted",),
+        estimate="features",
+    )
+)
+"""``mine`` as a plan step: ``predict TARGET from COLUMN, ... -> NAME  KEY=VALUE ...``."""

@@ -15,12 +15,13 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from llm_magics import conveniences
+from llm_magics.learning.quality import quality_text
 from llm_magics.mining import narrative
 from llm_magics.mining.columns import Columns
 from llm_magics.mining.narrative import Narrative
-from llm_magics.quality import quality_text
+from llm_magics.ops.spec import StepSpec, Uses, register_step
 
-__all__ = ["MiningResult", "Splits"]
+__all__ = ["STEP", "MiningResult", "Splits"]
 
 
 def _response(model: Any, X: np.ndarray, task: str) -> np.ndarray:
@@ -245,3 +246,20 @@ class MiningResult:
                 f"<code>unlabelled</code> predicts the other {len(self.unlabelled)}.</p>"
             )
         return found
+
+
+STEP = register_step(
+    StepSpec(
+        name="explain",
+        function=MiningResult.explain,
+        example="explain                           # after predict: a checked narrative",
+        uses=(Uses("chat", "generate", "chat_model", when=lambda o: o["use_model"]),),
+        given=frozenset({"self"}),
+        columns=(0, 0),
+        usage="explain takes no column: it explains the predict step before it",
+        arrow=None,
+        after="predict",
+        estimate="generation",
+    )
+)
+"""``MiningResult.explain`` as a plan step, on the result of the ``predict`` step before it."""

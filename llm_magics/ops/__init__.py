@@ -8,7 +8,7 @@ A new operation is one module here with an ``OpSpec`` and an ``@operation(SPEC)`
 (``llm_magics.ops.spec``): importing this package imports every module in it, so the op is
 registered, and exported under its name, with no other edit.
 
-The ops may import ``engine``, ``runtime`` and the bottom layer; never ``backends``,
+The ops may import ``learning``, ``engine``, ``runtime`` and the bottom layer; never ``backends``,
 ``distributed`` or Ray (not even for typing: the op runner chooses where work runs), nor
 ``mining``, ``plots``, ``plan`` or an entry point.
 """

@@ -15,7 +15,6 @@ import contextlib
 import functools
 import inspect
 import textwrap
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,6 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from llm_magics.cells import decoded, is_blank, text_of
 from llm_magics.engine.jobs import Job, step
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import (
@@ -284,51 +284,6 @@ def looks_like_text(series: pd.Series) -> bool:
     return len(sample) > 0 and sample.map(lambda v: isinstance(v, (str, bytes))).mean() > 0.5
 
 
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
-
-
-def is_blank(text: str) -> bool:
-    """Whether ``text`` shows nothing: only whitespace, control and format characters.
-
-    Format characters (Unicode category Cf) are the zero-width space, the byte-order mark, the
-    soft hyphen, joiners and direction marks: a cell of only these reads as empty to a person,
-    so it is missing, not a text for a model to judge.
-
-    Examples
-    --------
-    >>> [is_blank(t) for t in ["", " \\n", "\\u200b", "\\ufeff\\u00ad\\x07", "tea\\u200b"]]
-    [True, True, True, True, False]
-    """
-    # all() stops at the first visible character: the first one, for almost every real text.
-    return all(unicodedata.category(c) in _INVISIBLE_CATEGORIES for c in text)
-
-
-def _decoded(value: bytes | bytearray | memoryview) -> tuple[str, bool]:
-    """The text of a bytes cell, and whether it was UTF-8 (else it is read as cp1252)."""
-    raw = bytes(value)
-    try:
-        return raw.decode("utf-8-sig"), True
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace"), False
-
-
-def text_of(value: Any) -> str | None:
-    """The text of a cell: itself, decoded bytes, ``str()`` of another value; None when blank.
-
-    Examples
-    --------
-    >>> [text_of(v) for v in ["tea", "  ", "\\u200b", None, float("nan"), 3, "café".encode()]]
-    ['tea', None, None, None, None, '3', 'café']
-    """
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        value = _decoded(value)[0]
-    elif not isinstance(value, str):
-        if value is None or (np.ndim(value) == 0 and pd.isna(value)):
-            return None
-        value = str(value)
-    return None if is_blank(value) else value
-
-
 def _named(series: pd.Series) -> str:
     """How a warning names a column: ``'review'``, or "the text" for a Series without a name."""
     return "the text" if series.name is None else repr(series.name)
@@ -356,7 +311,7 @@ class TextColumn:
         converted = not_utf8 = 0
         for i, value in enumerate(values):
             if isinstance(value, (bytes, bytearray, memoryview)):
-                value, utf8 = _decoded(value)  # decoded once: the text and how it was read
+                value, utf8 = decoded(value)  # decoded once: the text and how it was read
                 not_utf8 += not utf8
             text = text_of(value)
             if text is not None:

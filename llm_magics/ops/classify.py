@@ -23,7 +23,9 @@ import pandas as pd
 from llm_magics.engine import embed
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError
+from llm_magics.learning.methods import FewShot, Probabilities
 from llm_magics.ops.base import TextColumn, operation, record_provenance
+from llm_magics.ops.from_examples import from_examples
 from llm_magics.ops.prompts import render
 from llm_magics.ops.scoring import CONTENT_FREE, LabelScores, _softmax, score_labels
 from llm_magics.ops.spec import COVERAGE, OpSpec, Setting, Uses
@@ -186,7 +188,7 @@ def classify(
         ``method="finetuned"`` (the model's own labels are used) or with ``examples`` (their
         sorted distinct labels).
     examples
-        Labelled examples to learn from (``llm_magics.ops.fewshot``): a label column on the texts'
+        Labelled examples to learn from (``llm_magics.learning``): a label column on the texts'
         index with NaN where unlabelled (what ``df.llm.label`` writes), a DataFrame of (text,
         label) or a dict ``{text: label}``; at least two per label.
     coverage
@@ -205,7 +207,7 @@ def classify(
         readings re-weighed on the examples), ``"linear"``, ``"stack"``, ``"llm"`` (the examples
         in the chat model's prompt), ``"setfit"``, ``"finetuned"``, ``"embed"`` (zero-shot, the
         examples only measure it) or ``"auto"`` (the best by cross-validation on the examples,
-        among ``llm_magics.ops.fewshot.candidates``; ``attrs["llm_magics"]["methods"]`` has every
+        among ``llm_magics.learning.methods.candidates``; ``attrs["llm_magics"]["methods"]`` has every
         one tried).
     instruction
         The question asked before each text (``method="llm"``), instead of the shipped one.
@@ -272,7 +274,7 @@ def classify(
             **engine,
         )
         probs, steps, routed = scored.probs, scored.provenance, scored.cascade
-    from llm_magics.ops.fewshot import user_value
+    from llm_magics.learning.examples import user_value
 
     users = [user_value(v) for v in labels]
     result = _label_frame(column, names, probs, values=users, multi_label=multi_label)
@@ -296,53 +298,59 @@ def _from_examples(
     coverage: float | None,
     engine: dict[str, Any],
 ) -> pd.DataFrame:
-    """``classify`` learning from ``examples`` (``llm_magics.ops.fewshot``)."""
-    from llm_magics.ops import fewshot
-
+    """``classify`` learning from ``examples`` (``ops.from_examples``, ``llm_magics.learning``)."""
     if labels is not None:
         _check_labels(labels)
     given = list(labels) if labels is not None else None
-    ex = fewshot.parse_examples(examples, texts, given, op="classify")
-    names = ex.labels
-    if isinstance(labels, Mapping):
-        descriptions = [str(labels[n]) for n in names]
-    else:
-        descriptions = [f"This text is about {n}." for n in names]
-    question = instruction or render("classify_question", labels=", ".join(names))
     column = TextColumn.of(texts, "classify")
-    method = "zero-shot embed" if method == "embed" else method
-    problem = fewshot.problem(
-        ex, column.texts, method=method, question=question, zero_shot={}, engine=engine
+
+    def question(names: list[str]) -> str:
+        return instruction or render("classify_question", labels=", ".join(names))
+
+    def scores(problem: FewShot) -> dict[str, Probabilities]:
+        names = problem.labels
+        if isinstance(labels, Mapping):
+            descriptions = [str(labels[n]) for n in names]
+        else:
+            descriptions = [f"This text is about {n}." for n in names]
+        asked = question(names)
+
+        def chat(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
+            prompt = lambda t: render("classify", question=asked, text=t)  # noqa: E731
+            scored = score_labels(rows, names, prompt, **problem.chat)
+            return scored.probs, scored.provenance
+
+        def embedded(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
+            logits, steps = _embed_labels(rows, descriptions, calibrate=False, **problem.encoder)
+            return _softmax(logits), steps
+
+        return {"zero-shot llm": chat, "zero-shot embed": embedded}
+
+    def readings(problem: FewShot) -> dict[str, Probabilities]:
+        # Many labellings follow the writer's mood (great/other, complaint/praise):
+        # "recalibrated" and "stack" weigh it.
+        def mood(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
+            prompt = lambda t: render("sentiment", text=t)  # noqa: E731
+            scored = score_labels(rows, list(SENTIMENTS), prompt, calibrate=False, **problem.chat)
+            return scored.probs, scored.provenance
+
+        return {"sentiment": mood}
+
+    result, _ = from_examples(
+        column,
+        examples,
+        op="classify",
+        method=method,
+        question=lambda ex: question(ex.labels),
+        scores=scores,
+        readings=readings,
+        frame=lambda ex, probs: _label_frame(column, ex.labels, probs, values=ex.values),
+        parameters=lambda ex: {"labels": ex.labels},
+        labels=given,
+        calibrate=bool(calibrate),
+        coverage=coverage,
+        engine=engine,
     )
-
-    def chat(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
-        prompt = lambda t: render("classify", question=question, text=t)  # noqa: E731
-        scored = score_labels(rows, names, prompt, **problem.chat)
-        return scored.probs, scored.provenance
-
-    def embedded(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
-        logits, steps = _embed_labels(rows, descriptions, calibrate=False, **problem.encoder)
-        return _softmax(logits), steps
-
-    def mood(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
-        prompt = lambda t: render("sentiment", text=t)  # noqa: E731
-        scored = score_labels(rows, list(SENTIMENTS), prompt, calibrate=False, **problem.chat)
-        return scored.probs, scored.provenance
-
-    problem.zero_shot = {"zero-shot llm": chat, "zero-shot embed": embedded}
-    # Many labellings follow the writer's mood (great/other, complaint/praise): "recalibrated"
-    # and "stack" weigh it.
-    problem.readings = {"sentiment": mood}
-    learned = fewshot.learn(problem, method)
-    result = _label_frame(column, names, learned.probs, values=ex.values)
-    parameters = {"labels": names, "method": learned.method, "examples": len(ex.texts)}
-    record_provenance(result, "classify", parameters, learned.steps)
-    probs = fewshot.attach_quality(result, learned, calibrate=bool(calibrate))
-    if calibrate:
-        calibrated = _label_frame(column, names, probs, values=ex.values)
-        for name in calibrated.columns:
-            result[name] = calibrated[name]
-    fewshot.add_label_sets(result, column, learned, probs, coverage)
     return result
 
 

@@ -20,8 +20,10 @@ import pandas as pd
 from llm_magics.engine import embed
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError
+from llm_magics.learning.methods import FewShot, Probabilities
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.classify import EMBED_TEMPERATURE, score_labels
+from llm_magics.ops.from_examples import from_examples
 from llm_magics.ops.prompts import render
 from llm_magics.ops.spec import Bound, OpSpec, Setting, Uses
 
@@ -173,43 +175,42 @@ def _from_examples(
     calibrate: bool,
     engine: dict[str, Any],
 ) -> pd.Series:
-    """``filter`` learning from ``examples`` (``llm_magics.ops.fewshot``); P(yes) per row."""
-    from llm_magics.ops import fewshot
-
-    ex = fewshot.parse_examples(
-        examples, column.source, ["yes", "no"], op="filter", normalise=_normalise
-    )
+    """``filter`` learning from ``examples`` (``ops.from_examples``, ``llm_magics.learning``);
+    P(yes) per row."""
     condition = condition.strip().rstrip("?.")
-    method = {"embed": "zero-shot embed"}.get(method, method)
-    problem = fewshot.problem(
-        ex,
-        column.texts,
+
+    def scores(problem: FewShot) -> dict[str, Probabilities]:
+        def chat(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
+            prompt = lambda t: render("filter", condition=condition, text=t)  # noqa: E731
+            scored = score_labels(rows, ["yes", "no"], prompt, calibrate=calibrate, **problem.chat)
+            return scored.probs, scored.provenance
+
+        def embedded(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
+            out = embed(rows, **problem.encoder)
+            anchors = embed([condition, baseline], **(problem.encoder | {"progress": False}))
+            margin = out.vectors @ anchors.vectors[0] - out.vectors @ anchors.vectors[1]
+            yes = 1 / (1 + np.exp(-margin / EMBED_TEMPERATURE))
+            return np.column_stack([yes, 1 - yes]), [out.provenance, anchors.provenance]
+
+        return {"zero-shot llm": chat, "zero-shot embed": embedded}
+
+    # ``calibrate`` is the chat model's own (``score_labels``), as without examples.
+    result, probs = from_examples(
+        column,
+        examples,
+        op="filter",
         method=method,
-        question=render("filter_question", condition=condition),
-        zero_shot={},
+        question=lambda ex: render("filter_question", condition=condition),
+        scores=scores,
+        frame=lambda ex, probs: column.series(
+            list(probs[:, 0] > threshold), name=f"{column.name}_match", dtype="boolean"
+        ),
+        parameters=lambda ex: {"condition": condition, "threshold": threshold},
+        labels=["yes", "no"],
+        normalise=_normalise,
         engine=engine,
     )
-
-    def chat(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
-        prompt = lambda t: render("filter", condition=condition, text=t)  # noqa: E731
-        scored = score_labels(rows, ["yes", "no"], prompt, calibrate=calibrate, **problem.chat)
-        return scored.probs, scored.provenance
-
-    def embedded(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
-        out = embed(rows, **problem.encoder)
-        anchors = embed([condition, baseline], **(problem.encoder | {"progress": False}))
-        margin = out.vectors @ anchors.vectors[0] - out.vectors @ anchors.vectors[1]
-        yes = 1 / (1 + np.exp(-margin / EMBED_TEMPERATURE))
-        return np.column_stack([yes, 1 - yes]), [out.provenance, anchors.provenance]
-
-    problem.zero_shot = {"zero-shot llm": chat, "zero-shot embed": embedded}
-    learned = fewshot.learn(problem, method)
-    yes = learned.probs[:, 0]
-    result = column.series(list(yes > threshold), name=f"{column.name}_match", dtype="boolean")
-    parameters = {"condition": condition, "method": learned.method, "threshold": threshold}
-    record_provenance(result, "filter", parameters | {"examples": len(ex.texts)}, learned.steps)
-    yes = fewshot.attach_quality(result, learned, calibrate=False)[:, 0]
-    probability = column.series(yes, name="p_yes", dtype="float64")
+    probability = column.series(probs[:, 0], name="p_yes", dtype="float64")
     result.attrs["llm_magics"]["probability"] = probability.tolist()
     return result
 

@@ -19,8 +19,9 @@ import pandas as pd
 from llm_magics.config import get_config
 from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, resolve_column
+from llm_magics.ops.spec import StepSpec, Uses, register_step
 
-__all__ = ["FineTuned", "finetune"]
+__all__ = ["STEP", "FineTuned", "finetune"]
 
 
 @dataclass(frozen=True)
@@ -150,3 +151,19 @@ def finetune(
         history=pd.DataFrame(history),
         seconds=time.perf_counter() - started,
     )
+
+
+STEP = register_step(
+    StepSpec(
+        name="finetune",
+        function=finetune,
+        example="finetune review, score -> my-classifier  epochs=2",
+        uses=(Uses("embed", "embed"),),
+        given=frozenset({"frame", "text", "label", "progress"}),
+        columns=(2, 2),
+        usage="finetune needs the text and the label: finetune TEXT, LABEL",
+        arrow="model",
+        estimate="training",
+    )
+)
+"""``finetune`` as a plan step: ``finetune TEXT, LABEL -> NAME  KEY=VALUE ...``."""

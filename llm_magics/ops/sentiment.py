@@ -9,8 +9,11 @@ import pandas as pd
 
 from llm_magics.engine.results import Provenance
 from llm_magics.errors import InvalidArgumentError
+from llm_magics.learning.examples import Examples
+from llm_magics.learning.methods import FewShot, Probabilities
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.classify import SENTIMENTS, score_labels
+from llm_magics.ops.from_examples import from_examples
 from llm_magics.ops.prompts import render
 from llm_magics.ops.spec import COVERAGE, OpSpec, Setting, Uses
 
@@ -127,36 +130,38 @@ def _from_examples(
     coverage: float | None,
     engine: dict[str, Any],
 ) -> pd.DataFrame:
-    """``sentiment`` learning from ``examples`` (``llm_magics.ops.fewshot``)."""
-    from llm_magics.ops import fewshot
+    """``sentiment`` learning from ``examples`` (``ops.from_examples``, ``llm_magics.learning``)."""
 
-    ex = fewshot.parse_examples(examples, column.source, op="sentiment", normalise=_normalise)
-    at = [SENTIMENTS.index(n) for n in ex.labels]
-    problem = fewshot.problem(
-        ex,
-        column.texts,
+    def at(ex: Examples) -> list[int]:
+        return [SENTIMENTS.index(n) for n in ex.labels]
+
+    def scores(problem: FewShot) -> dict[str, Probabilities]:
+        kept_at = at(problem.examples)
+
+        def chat(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
+            scored = score_labels(rows, list(SENTIMENTS), prompt, calibrate=False, **problem.chat)
+            kept = scored.probs[:, kept_at]
+            return kept / kept.sum(axis=1, keepdims=True), scored.provenance
+
+        return {"zero-shot llm": chat}
+
+    def frame(ex: Examples, learned: np.ndarray) -> pd.DataFrame:
+        probs = np.zeros((len(learned), len(SENTIMENTS)))
+        probs[:, at(ex)] = learned
+        return _frame(column, probs)
+
+    result, _ = from_examples(
+        column,
+        examples,
+        op="sentiment",
         method=method,
-        question=render("sentiment", text="").strip(),
-        zero_shot={},
+        question=lambda ex: render("sentiment", text="").strip(),
+        scores=scores,
+        frame=frame,
+        parameters=lambda ex: {},
+        normalise=_normalise,
+        calibrate=calibrate,
+        coverage=coverage,
         engine=engine,
     )
-
-    def chat(rows: list[str]) -> tuple[np.ndarray, list[Provenance]]:
-        scored = score_labels(rows, list(SENTIMENTS), prompt, calibrate=False, **problem.chat)
-        kept = scored.probs[:, at]
-        return kept / kept.sum(axis=1, keepdims=True), scored.provenance
-
-    problem.zero_shot = {"zero-shot llm": chat}
-    learned = fewshot.learn(problem, method)
-    probs = np.zeros((len(learned.probs), len(SENTIMENTS)))
-    result = _frame(column, probs)
-    record_provenance(
-        result, "sentiment", {"method": learned.method, "examples": len(ex.texts)}, learned.steps
-    )
-    fitted = fewshot.attach_quality(result, learned, calibrate=calibrate)
-    probs[:, at] = fitted
-    made = _frame(column, probs)
-    for name in made.columns:
-        result[name] = made[name]
-    fewshot.add_label_sets(result, column, learned, fitted, coverage)
     return result

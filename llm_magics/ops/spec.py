@@ -33,11 +33,14 @@ from llm_magics.errors import InvalidArgumentError
 __all__ = [
     "COVERAGE",
     "ENGINE_ARGUMENTS",
+    "STEPS",
     "Bound",
     "EngineArgument",
     "OpSpec",
     "Setting",
+    "StepSpec",
     "Uses",
+    "register_step",
 ]
 
 Role = Literal["chat", "embed", "classifier"]
@@ -356,3 +359,87 @@ class OpSpec:
     def output_names(self, column: str) -> list[str]:
         """The default output columns for a text column named ``column``."""
         return [o.format(column=column) for o in self.outputs]
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """The facts of a plan step that is not an operation of text rows: ``predict`` (``mine``),
+    ``explain`` (the last ``predict`` step's ``MiningResult.explain``) and ``finetune``.
+
+    Declared beside the function it calls and registered in ``STEPS`` (``register_step``); the
+    plan language reads it as it reads an ``OpSpec``: its keys, help, checks, models and dry run.
+
+    Parameters
+    ----------
+    name
+        The plan verb.
+    function
+        What the step calls; its keyword arguments, less ``given``, are the line's keys (with
+        ``overwrite`` where the step adds columns), and its docstring's first paragraph the help.
+    example
+        One plan line (``%mine help``, the sidebar's templates).
+    uses
+        The models it calls, as an op's (``models``).
+    given
+        The function's arguments that the line gives otherwise (its columns, its target) or that
+        the runner passes (the frame, the engine's ``manager``, ``progress``, ``cache``).
+    columns
+        The fewest and the most text columns the line names (``None``: no limit).
+    usage
+        How the line is written, for the message when it names too few or too many columns.
+    target
+        The line names a target before its columns (``predict TARGET from COLUMN, ...``).
+    arrow
+        What ``-> NAME`` names: ``"columns"`` (the columns it adds, ``outputs`` by default),
+        ``"model"`` (the name to register the trained model under), ``None`` (refused).
+    outputs
+        The columns it adds, ``{target}`` standing for the target.
+    after
+        A verb that must come before it in the plan.
+    estimate
+        How a dry run times it: ``"features"`` (the feature extraction on the probe rows),
+        ``"training"`` (the embedding pass times ~3 forward passes an epoch) or ``"generation"``
+        (one generation).
+    """
+
+    name: str
+    function: Callable[..., Any]
+    example: str
+    uses: tuple[Uses, ...] = ()
+    given: frozenset[str] = frozenset({"self", "frame", "manager", "progress", "cache"})
+    columns: tuple[int, int | None] = (1, 1)
+    usage: str = ""
+    target: bool = False
+    arrow: Literal["columns", "model"] | None = "columns"
+    outputs: tuple[str, ...] = ()
+    after: str | None = None
+    estimate: Literal["features", "training", "generation"] = "features"
+
+    @property
+    def makes_columns(self) -> bool:
+        """Whether the step adds columns to the plan's frame."""
+        return self.arrow == "columns"
+
+    def models(
+        self, options: Mapping[str, Any], defaults: Mapping[str, str]
+    ) -> list[tuple[str, str]]:
+        """``(role, model)`` of each model a run with ``options`` (defaults filled in) uses."""
+        return [
+            (u.role, options.get(u.argument) or defaults.get(u.role, ""))
+            for u in self.uses
+            if u.when is None or u.when(options)
+        ]
+
+    def output_names(self, target: str | None) -> list[str]:
+        """The default output columns for ``target``."""
+        return [o.format(target=target) for o in self.outputs]
+
+
+STEPS: dict[str, StepSpec] = {}
+"""The plan steps that are not operations, by verb, in the order they were registered."""
+
+
+def register_step(spec: StepSpec) -> StepSpec:
+    """Make ``spec``'s verb a step of the plan language; returns ``spec``."""
+    STEPS[spec.name] = spec
+    return spec

@@ -31,9 +31,10 @@ import pandas as pd
 
 from llm_magics.errors import InvalidArgumentError, did_you_mean
 from llm_magics.ops.base import SPECS
-from llm_magics.ops.spec import OpSpec
+from llm_magics.ops.spec import STEPS, OpSpec
 from llm_magics.plan.parse import CONNECTORS, Plan, PlanSyntaxError, Step
 from llm_magics.plan.verbs import (
+    EXAMPLES,
     OVERWRITE,
     default_outputs,
     frame_columns,
@@ -50,9 +51,7 @@ __all__ = ["check_plan", "check_replaced"]
 _RIGHT = CONNECTORS["with"][0]
 _RIGHT_COLUMN = f"{_RIGHT}_on"
 
-# The mining steps (declared in ``plan.verbs``); an operation's needs are read off its spec.
-_MINING_NO_COLUMN = ("explain", "predict")
-_MINING_COLUMNS = ("predict", "finetune")  # steps that take several columns
+# What a verb needs is read off its spec: an operation's (``SPECS``) or a step's (``STEPS``).
 
 
 def _column_of(step: Step, name: str) -> int:
@@ -73,16 +72,19 @@ def _fail(step: Step, message: str, at: str | int) -> PlanSyntaxError:
 
 
 def _check_columns(step: Step, spec: OpSpec | None) -> None:
-    """A verb of one text column names exactly one; a frame's op or ``predict`` names several."""
+    """A verb of one text column names exactly one; a frame's op names several; a step
+    (``predict``, ``finetune``, ``explain``) as many as its spec's ``columns`` say."""
     verb = step.verb
-    takes_frame = spec.input == "frame" if spec is not None else verb in _MINING_NO_COLUMN
-    if not takes_frame and not step.columns:
+    if spec is None:
+        fewest, most = STEPS[verb].columns
+        end = len(step.text.rstrip()) + 1
+        if len(step.columns) < fewest or (most is not None and len(step.columns) > most):
+            at = step.columns[most] if most is not None and len(step.columns) > most else end
+            raise _fail(step, STEPS[verb].usage or f"{verb}: {EXAMPLES[verb]}", at)
+        return
+    if spec.input != "frame" and not step.columns:
         raise _fail(step, f"{verb} needs a column: {verb} COLUMN ...", len(verb) + 1)
-    several = (
-        spec.input == "frame" and spec.column_argument is None
-        if spec is not None
-        else verb in _MINING_COLUMNS
-    )
+    several = spec.input == "frame" and spec.column_argument is None
     if len(step.columns) > 1 and not several:
         raise _fail(step, f"{verb} takes one column; write one line per column.", step.columns[1])
 
@@ -104,7 +106,7 @@ def _no_quoted_text(step: Step) -> None:
 
 def _check_method(step: Step, spec: OpSpec) -> None:
     """``method=`` is one the op offers (with ``examples=``, also the few-shot methods)."""
-    from llm_magics.ops.fewshot import METHODS
+    from llm_magics.learning.methods import METHODS
 
     method = step.options.get("method")
     learns = "examples" in step.options and "examples" in spec.frame_arguments
@@ -168,23 +170,25 @@ def _check_outputs(step: Step, spec: OpSpec) -> None:
         raise _fail(step, f"{verb} makes one column; name one output.", step.outputs[1])
 
 
-def _check_mining(step: Step, predicted: bool) -> None:
-    verb, end = step.verb, len(step.text.rstrip()) + 1
+def _check_step(step: Step, done: set[str]) -> None:
+    """A step's line against its spec: no quoted text, ``->`` only where it names something,
+    and the step it needs before it (``done``: the verbs of the lines above)."""
+    spec = STEPS[step.verb]
     _no_quoted_text(step)
-    if verb == "finetune" and len(step.columns) != 2:
-        raise _fail(step, "finetune needs the text and the label: finetune TEXT, LABEL", end)
-    if verb == "explain" and step.outputs:
-        raise _fail(step, "explain names its own columns; remove '-> ...'.", "->")
-    if verb == "explain" and not predicted:
-        raise _fail(step, "explain needs a predict step before it: predict TARGET from ...", 1)
+    if step.outputs and spec.arrow is None:
+        raise _fail(step, f"{step.verb} names its own columns; remove '-> ...'.", "->")
+    if spec.after is not None and spec.after not in done:
+        example = EXAMPLES[spec.after].split("  ")[0]
+        msg = f"{step.verb} needs a {spec.after} step before it, such as: {example}"
+        raise _fail(step, msg, 1)
 
 
-def _check_shape(step: Step, predicted: bool) -> None:
+def _check_shape(step: Step, done: set[str]) -> None:
     """What a verb needs beyond known columns and keys."""
     spec = SPECS.get(step.verb)
     _check_columns(step, spec)
     if spec is None:
-        _check_mining(step, predicted)
+        _check_step(step, done)
     else:
         _check_argument(step, spec)
         _check_method(step, spec)
@@ -332,11 +336,12 @@ def check_plan(plan: Plan, columns: Iterable[str]) -> None:
     """Raise ``PlanSyntaxError`` for the first step that cannot run on a frame with ``columns``."""
     available = [str(c) for c in columns]
     makers: dict[str, int] = {}  # column → the line that makes it
-    predicted = False
+    done: set[str] = set()  # the verbs of the lines checked so far
     for step in plan.steps:
         _check_known(step, available)
-        _check_shape(step, predicted)
+        _check_shape(step, done)
         _check_options(step)
+        done.add(step.verb)
         spec = SPECS.get(step.verb)
         if spec is not None:
             _check_frame_arguments(step, spec, available)
@@ -345,7 +350,6 @@ def check_plan(plan: Plan, columns: Iterable[str]) -> None:
             makers = {c: m for c, m in makers.items() if c in available}
             makers.update(dict.fromkeys(frame_columns(step, [])[1], step.line))
             continue
-        predicted = predicted or step.verb == "predict"
         made = _made(step)
         for name in made:
             where = makers.get(name)

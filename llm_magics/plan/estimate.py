@@ -23,6 +23,7 @@ from llm_magics import ops
 from llm_magics.mining.columns import is_free_text
 from llm_magics.ops.base import SPECS, defaults_of
 from llm_magics.ops.cascade import SAMPLE_ROWS
+from llm_magics.ops.spec import STEPS
 from llm_magics.plan.check import check_plan
 from llm_magics.plan.parse import Plan, Step
 from llm_magics.plan.results import MineRun, PlanEstimate
@@ -61,24 +62,28 @@ def _load_models(plan: Plan, manager: ModelManager, chat: str, embed: str) -> li
 def _fitting_step(
     step: Step, probe: pd.DataFrame, chat: str | None
 ) -> tuple[pd.DataFrame, int, str]:
-    """Time a ``predict`` or ``finetune`` step by its feature extraction only (with the run's
-    chat model, as the step would use)."""
+    """Time a step that fits a model (``predict``, ``finetune``) by its feature extraction only
+    (with the run's chat model, as the step would use): a ``"training"`` step embeds its texts,
+    then trains ~3 forward passes an epoch."""
     columns = [c for c in step.columns if is_free_text(probe[c])] or [
         c for c in probe.columns if is_free_text(probe[c])
     ]
-    kinds = ("embedding",) if step.verb == "finetune" else ops.FEATURE_KINDS
+    spec = STEPS[step.verb]
+    training = spec.estimate == "training"
+    kinds = ("embedding",) if training else ops.FEATURE_KINDS
     chat = step.options.get("chat_model", chat)
     ops.features(probe, columns, kinds=kinds, chat_model=chat, cache=False, progress=False)
     epochs = step.options.get("epochs", 3)
-    factor = 3 * epochs if step.verb == "finetune" else 1
+    factor = 3 * epochs if training else 1
     note = (
-        "features only; model selection and tuning come on top"
-        if step.verb == "predict"
-        else f"rough: {epochs} epochs of training at ~3 forward passes"
+        f"rough: {epochs} epochs of training at ~3 forward passes"
+        if training
+        else "features only; model selection and tuning come on top"
     )
     added = pd.DataFrame(index=probe.index)
-    if step.verb == "predict":
-        added[step.outputs[0] if step.outputs else f"{step.target}_predicted"] = probe[step.target]
+    if spec.makes_columns:
+        named = step.outputs or spec.output_names(step.target)
+        added[named[0]] = probe[step.target]
     return added, factor, note
 
 
@@ -107,10 +112,11 @@ def _probe_step(
 ) -> tuple[pd.DataFrame, int, str]:
     """Run ``step`` on the ``probe`` rows: its columns, how many times over the real run takes,
     a note. The steps timed by their features read the probe rows as drawn."""
-    if step.verb in ("predict", "finetune"):
-        return _fitting_step(step, probe, runner.chat)
-    if step.verb == "explain":
+    spec = STEPS.get(step.verb)
+    if spec is not None and spec.estimate == "generation":
         return pd.DataFrame(index=probe.index), 0, "one generation"
+    if spec is not None:
+        return _fitting_step(step, probe, runner.chat)
     if step.verb == "topics" and len(probe) < 10:
         ops.embed(probe[step.columns[0]], cache=False, progress=False)
         added = pd.DataFrame({n: pd.Series(0, index=probe.index) for n in _topic_outputs(step)})

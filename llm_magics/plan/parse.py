@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llm_magics.errors import InvalidArgumentError
+from llm_magics.ops.spec import STEPS
 
 __all__ = ["CONNECTORS", "Plan", "PlanSyntaxError", "Step", "parse_plan", "plan_value"]
 
@@ -414,10 +415,10 @@ def _head(tokens: list[Token], line: int, text: str) -> tuple[str, str | None, l
         msg = "expected a verb (summarize, sentiment, ...) at the start of the line."
         raise PlanSyntaxError(msg, line=line, column=head.column, text=text)
     verb, rest = head.value, tokens[1:]
-    if verb != "predict":
+    if verb not in STEPS or not STEPS[verb].target:
         return verb, None, rest
     if not rest or not rest[0].is_text:
-        msg_0 = "expected the target column: predict TARGET from COLUMN, ..."
+        msg_0 = f"expected the target column: {verb} TARGET from COLUMN, ..."
         raise PlanSyntaxError(
             msg_0,
             line=line,

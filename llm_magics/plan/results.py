@@ -14,11 +14,11 @@ from typing import Any
 import pandas as pd
 
 from llm_magics import ops
+from llm_magics.learning.quality import quality_text
 from llm_magics.mining import MiningResult
 from llm_magics.mining.narrative import Narrative
 from llm_magics.ops.base import SPECS
 from llm_magics.plan.parse import Plan
-from llm_magics.quality import quality_text
 from llm_magics.units import format_seconds
 
 __all__ = ["MineRun", "PlanEstimate", "StepReport"]

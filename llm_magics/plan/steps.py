@@ -40,14 +40,19 @@ from llm_magics.ops.spec import OpSpec
 from llm_magics.plan.check import check_replaced
 from llm_magics.plan.parse import CONNECTORS, Step
 from llm_magics.plan.results import MineRun
-from llm_magics.plan.verbs import OVERWRITE, frame_columns, output_names, output_schema
+from llm_magics.plan.verbs import (
+    OVERWRITE,
+    default_outputs,
+    frame_columns,
+    function_of,
+    output_names,
+    output_schema,
+)
 from llm_magics.tables import read_table
 
 __all__ = ["StepRunner", "add_columns", "replaces_frame", "sample_rows"]
 
 _RIGHT = CONNECTORS["with"][0]  # the plan key of ``with TABLE``
-
-_MINING_FUNCTIONS: dict[str, Callable[..., Any]] = {"predict": mine, "finetune": ops.finetune}
 
 
 def _engine_options(
@@ -148,7 +153,7 @@ class StepRunner:
 
     def step(self, step: Step) -> tuple[pd.DataFrame, str]:
         """The columns ``step`` adds (replaced ones included) and a note."""
-        function = OPERATIONS.get(step.verb) or _MINING_FUNCTIONS.get(step.verb)
+        function = function_of(step.verb)
         options = {k: v for k, v in step.options.items() if k != OVERWRITE} | _engine_options(
             function, cache=self.cache, progress=self.progress, backend=self.backend
         )
@@ -231,9 +236,7 @@ class StepRunner:
             options["chat_model"] = self.chat
         result = mine(frame[[*inputs, target]], target, text=text, **options)
         self.run.result = result
-        predicted = result.predict(frame).rename(
-            step.outputs[0] if step.outputs else f"{target}_predicted"
-        )
+        predicted = result.predict(frame).rename((step.outputs or default_outputs(step))[0])
         note = (
             f"trained on {len(result.splits.train)} rows, tested on {len(result.splits.test)}; "
             f"test {result.metric} {result.metrics[result.metric]:.3f}"

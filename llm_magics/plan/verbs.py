@@ -1,8 +1,10 @@
 """The verbs of the plan language: what each one calls, accepts, makes, loads, and an example.
 
 A verb is a registered operation (``llm_magics.ops.base.SPECS``: its keys are the op's keyword
-arguments, its example, outputs and models are its spec's) or one of the mining steps declared
-here: ``predict`` (``llm_magics.mine``), ``explain`` (``MiningResult.explain``) and ``finetune``.
+arguments, its example, outputs and models are its spec's) or a registered step
+(``llm_magics.ops.spec.STEPS``, declared beside its function: ``predict`` calls ``llm_magics.mine``,
+``explain`` the last predict's ``MiningResult.explain``, ``finetune`` ``ops.finetune``), read the
+same way.
 Everything is read when asked, so an op registered later is a verb too, and a new op argument is
 a new plan key.
 """
@@ -13,11 +15,11 @@ import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
-from llm_magics import ops
+from llm_magics import mining, ops  # noqa: F401  (importing them registers their ops and steps)
 from llm_magics.errors import InvalidArgumentError, did_you_mean
-from llm_magics.mining import mine
 from llm_magics.ops.base import OPERATIONS, SPECS, defaults_of
 from llm_magics.ops.extract import schema_of_text
+from llm_magics.ops.spec import STEPS
 from llm_magics.plan.parse import CONNECTORS, Step
 
 __all__ = [
@@ -36,30 +38,27 @@ __all__ = [
     "verbs",
 ]
 
-_MINING_EXAMPLES = {
-    "predict": "predict score from review, product  budget=10",
-    "explain": "explain                           # after predict: a checked narrative",
-    "finetune": "finetune review, score -> my-classifier  epochs=2",
-}
-"""The mining steps, which are not operations of a text column, and their example lines."""
-
-_MINING_FUNCTIONS: dict[str, Callable[..., Any]] = {"predict": mine, "finetune": ops.finetune}
-
-# Arguments of a mining step that its line gives by position, or that the runner passes itself.
-_MINING_GIVEN = {"frame", "text", "label", "target", "manager", "progress", "cache"}
-
 # Engine arguments the runner passes itself (the cell's --no-cache, its progress bars).
 _RUNNER_GIVEN = {"manager", "progress", "cache"}
 
 OVERWRITE = "overwrite"
 """The plan key that lets a step replace a column that exists already (``overwrite=True``)."""
 
-_MAKE_NO_COLUMNS = ("explain", "finetune")
+
+def steps() -> list[str]:
+    """The plan steps that are not operations (``ops.spec.STEPS``), each right after the step it
+    needs before it (``explain`` after ``predict``)."""
+    ordered: list[str] = []
+    for name, spec in STEPS.items():
+        if spec.after is None:
+            ordered.append(name)
+            ordered.extend(n for n, s in STEPS.items() if s.after == name)
+    return ordered
 
 
 def verbs() -> list[str]:
     """Every verb of the plan language: the registered operations, then the mining steps."""
-    return [*SPECS, *_MINING_EXAMPLES]
+    return [*SPECS, *steps()]
 
 
 class _Verbs(Sequence[str]):
@@ -85,7 +84,7 @@ class _Examples(Mapping[str, str]):
     def __getitem__(self, verb: str) -> str:
         if verb in SPECS:
             return SPECS[verb].example
-        return _MINING_EXAMPLES[verb]
+        return STEPS[verb].example
 
     def __iter__(self) -> Iterator[str]:
         return iter(verbs())
@@ -106,14 +105,14 @@ EXAMPLES: Mapping[str, str] = _Examples()
 
 def function_of(verb: str) -> Callable[..., Any]:
     """The function a step of ``verb`` calls."""
-    return OPERATIONS[verb] if verb in OPERATIONS else _MINING_FUNCTIONS[verb]
+    return OPERATIONS[verb] if verb in OPERATIONS else STEPS[verb].function
 
 
 def _given(verb: str) -> set[str]:
     """The arguments of ``verb``'s function that its line gives otherwise, or the runner passes."""
     spec = SPECS.get(verb)
     if spec is None:
-        return _MINING_GIVEN
+        return set(STEPS[verb].given)
     parameters = list(inspect.signature(OPERATIONS[verb]).parameters)
     given = {parameters[0]} | _RUNNER_GIVEN
     if spec.input == "frame":  # the text columns are the line's columns
@@ -125,11 +124,9 @@ def _given(verb: str) -> set[str]:
 
 def options_of(verb: str) -> list[str]:
     """The keys a step of ``verb`` accepts."""
-    if verb == "explain":
-        return ["use_model"]
     given = _given(verb)
     names = [n for n in inspect.signature(function_of(verb)).parameters if n not in given]
-    if verb not in _MAKE_NO_COLUMNS:
+    if verb in SPECS or STEPS[verb].makes_columns:
         names.append(OVERWRITE)
     return names
 
@@ -154,8 +151,8 @@ def default_outputs(step: Step) -> list[str]:
     Numbered columns (``embed``'s ``vec_0`` ...) and the fields an ``extract`` line names are
     known only when the step runs: none here.
     """
-    if step.verb == "predict":
-        return [f"{step.target}_predicted"]
+    if step.verb in STEPS:
+        return STEPS[step.verb].output_names(step.target)
     spec = SPECS.get(step.verb)
     if spec is None or spec.output_kind in ("prefix", "schema"):
         return []
@@ -230,33 +227,23 @@ def output_schema(step: Step) -> dict[str, Any]:
     return schema_of_text(list(step.outputs))
 
 
-def _mining_models(step: Step, *, chat: str, embed: str) -> list[tuple[str, str]]:
-    options, verb = step.options, step.verb
-    if verb == "predict":
-        pairs = [("embed", options.get("model") or embed)]
-        if "sentiment" in options.get("kinds", ops.FEATURE_KINDS):
-            pairs.append(("chat", options.get("chat_model") or chat))
-        return pairs
-    if verb == "finetune":
-        return [("embed", options.get("model") or "default-embed")]
-    if verb == "explain" and options.get("use_model", True):
-        return [("chat", chat)]
-    return []
-
-
 def models_for(step: Step, *, chat: str, embed: str) -> list[tuple[str, str]]:
     """``(role, model)`` pairs a step will use, given the cell's default chat and embed models."""
-    spec = SPECS.get(step.verb)
-    if spec is None:
-        return _mining_models(step, chat=chat, embed=embed)
-    options = defaults_of(step.verb) | dict(step.options)
+    spec = SPECS.get(step.verb) or STEPS[step.verb]
+    options = _defaults(step.verb) | dict(step.options)
     return spec.models(options, {"chat": chat, "embed": embed})
+
+
+def _defaults(verb: str) -> dict[str, Any]:
+    """The keyword defaults of the function a step of ``verb`` calls."""
+    if verb in SPECS:
+        return defaults_of(verb)
+    parameters = inspect.signature(function_of(verb)).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 def _keys(verb: str) -> dict[str, Any]:
     """The keys of ``verb`` with their defaults (``"(required)"`` for the op's argument)."""
-    if verb == "explain":
-        return {"use_model": True}
     spec = SPECS.get(verb)
     parameters = inspect.signature(function_of(verb)).parameters
     keys = {}
@@ -277,10 +264,7 @@ def describe(verb: str) -> str:
     if verb not in known:
         msg = f"Unknown verb {verb!r}.{did_you_mean(verb, known)} Verbs: {', '.join(known)}."
         raise InvalidArgumentError(msg)
-    if verb == "explain":
-        summary = "A short narrative of the last predict step's result, numbers checked."
-    else:
-        summary = (inspect.getdoc(function_of(verb)) or "").split("\n\n")[0]
+    summary = (inspect.getdoc(function_of(verb)) or "").split("\n\n")[0]
     phrases = {key: word for word, (key, _) in CONNECTORS.items()}
     lines = [f"{verb}: {summary}", "", f"  {EXAMPLES[verb]}", "", "Keys:"]
     for name, value in _keys(verb).items():

@@ -8,7 +8,8 @@ has no page-wide key events, so keys reach the kernel only from a focused text b
 Which row next (active learning by uncertainty sampling, Lewis & Gale 1994, "A sequential
 algorithm for training text classifiers"): the first rows are random (a seeded shuffle) until
 ``warmup`` rows are labelled and every label has an example; after that a logistic regression on
-the embedding model's vectors of the labelled rows scores the unlabelled rows, and the one it is
+the embedding model's vectors of the labelled rows (``learning.methods.fit_linear``, the model of
+``classify(examples=..., method="linear")``) scores the unlabelled rows, and the one it is
 least sure of (lowest top probability) comes next. Embedding the rows (cached per row by the
 engine) and fitting run in a background thread (``background.BackgroundRun``), so the panel answers
 clicks meanwhile; until the model is ready the rows stay random. A frame of more than ``pool``
@@ -43,7 +44,8 @@ import numpy as np
 import pandas as pd
 
 from llm_magics.errors import InvalidArgumentError, kept_warnings
-from llm_magics.labels import LabelStore, text_key
+from llm_magics.learning.labels import LabelStore, text_key
+from llm_magics.learning.methods import fit_linear
 from llm_magics.ops.base import TextColumn, resolve_column
 from llm_magics.runtime.manager import ModelManager, get_manager
 from llm_magics.widgets.background import BackgroundRun
@@ -547,12 +549,12 @@ class LabelPanel:
         )
 
     def _fit(self, labelled: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
-        from sklearn.linear_model import LogisticRegression
-
+        # The model classify(examples=..., method="linear") fits on the same vectors.
         vectors = self._vectors
         rows = np.searchsorted(self._embedded, labelled)
-        fitted = LogisticRegression(max_iter=1000).fit(vectors[rows], y)
-        return self._embedded, fitted.predict_proba(vectors), [str(c) for c in fitted.classes_]
+        classes, codes = np.unique(np.asarray(y).astype(str), return_inverse=True)
+        fitted = fit_linear(vectors[rows], codes)
+        return self._embedded, fitted.predict_proba(vectors), [str(c) for c in classes]
 
     def _fitted(self, scores: tuple[np.ndarray, np.ndarray, list[str]]) -> None:
         self._scores = scores

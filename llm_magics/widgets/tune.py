@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from llm_magics.errors import InvalidArgumentError, did_you_mean
+from llm_magics.learning.quality import quality_text
 from llm_magics.ops.base import (
     OPERATIONS,
     SPECS,
@@ -41,7 +42,6 @@ from llm_magics.ops.base import (
 )
 from llm_magics.ops.prompts import get_prompt
 from llm_magics.ops.spec import OpSpec
-from llm_magics.quality import quality_text
 from llm_magics.runtime.manager import ModelManager, get_manager
 from llm_magics.units import format_per_row, format_seconds
 from llm_magics.widgets.code import call_code, mine_cell, plan_line

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from sklearn.linear_model import LogisticRegression
 
 import llm_magics
 from llm_magics.datasets import amazon_reviews
 from llm_magics.engine import embed
 from llm_magics.errors import InvalidArgumentError
-from llm_magics.labels import LabelStore, text_key
+from llm_magics.learning.labels import LabelStore, text_key
+from llm_magics.learning.methods import fit_linear
 from llm_magics.widgets import LabelPanel
 from tests.kernels import click, comm_data_until, kernel_client, run
 
@@ -83,12 +83,12 @@ def test_random_rows_first_then_the_most_uncertain(frame: pd.DataFrame) -> None:
         panel._advance()  # what the panel shows once the fit on every label so far is in
         assert panel.choice.how == "uncertain"
         assert "most uncertain" in panel.progress()
-        # The same model, fitted independently: the shown row has the lowest top probability.
+        # The model of classify(examples=..., method="linear"), fitted independently: the shown
+        # row has the lowest top probability.
         labelled = frame["order"].notna().to_numpy()
         vectors = embed(frame["review"].tolist(), progress=False).vectors
-        model = LogisticRegression(max_iter=1000).fit(
-            vectors[labelled], frame["order"][labelled].astype(str)
-        )
+        codes = np.unique(frame["order"][labelled].astype(str), return_inverse=True)[1]
+        model = fit_linear(vectors[labelled], codes)
         top = model.predict_proba(vectors).max(axis=1)
         top[labelled] = np.inf
         assert top[panel.current] == pytest.approx(top.min(), abs=1e-6)

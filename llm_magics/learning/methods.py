@@ -1,7 +1,9 @@
 """Few-shot classification from a handful of labelled examples: parsing, methods, honest choice.
 
-Not an operation: ``classify``, ``sentiment`` and ``filter`` call ``learn`` when given
-``examples=``. Each method fits on (texts, labels) and gives probabilities rows × labels:
+``classify``, ``sentiment`` and ``filter`` call ``learn`` when given ``examples=`` (through
+``ops.from_examples``, which supplies what only an op knows: its zero-shot scores, the ``"llm"``
+method's prompt, the ``"finetuned"`` trainer). Each method fits on (texts, labels) and gives
+probabilities rows × labels:
 
 - ``"recalibrated"``: a logistic regression on the chat model's own readings of the text (its
   zero-shot probabilities of the labels, and ``classify``'s sentiment reading): what the model
@@ -49,7 +51,7 @@ On a CPU, ``"auto"`` compares ``"recalibrated"`` and ``"linear"`` (seconds on to
 model's readings); on a GPU also ``"llm"`` and ``"setfit"`` (see ``candidates`` for why so few).
 The readings come from one model, the quality model alone (not the cascade, see ``problem``).
 
-The out-of-fold probabilities feed ``llm_magics.quality`` (``evaluate``, ``calibrate``,
+The out-of-fold probabilities feed ``llm_magics.learning.quality`` (``evaluate``, ``calibrate``,
 ``conformal_sets``): the quality in ``attrs``, calibrated probabilities and conformal label sets.
 """
 
@@ -65,25 +67,22 @@ import pandas as pd
 
 from llm_magics.engine import embed
 from llm_magics.engine.results import Provenance
-from llm_magics.errors import InvalidArgumentError, warn
-from llm_magics.ops.base import text_of
-from llm_magics.ops.prompts import render
+from llm_magics.errors import InvalidArgumentError
+from llm_magics.learning.examples import Examples
 from llm_magics.runtime.manager import get_manager
 
 __all__ = [
     "FITTED",
     "METHODS",
-    "Examples",
     "FewShot",
     "Learned",
     "add_label_sets",
     "attach_quality",
     "candidates",
     "conformal",
+    "fit_linear",
     "learn",
-    "parse_examples",
     "problem",
-    "same_text",
 ]
 
 FITTED = ("recalibrated", "linear", "stack", "llm", "voting", "setfit", "finetuned")
@@ -95,205 +94,26 @@ ENCODER_SCORES = ("zero-shot embed",)
 PREFIX_TOKENS = 3000  # the examples' share of the "llm" prompt, roughly (4 characters a token)
 SETFIT = {"num_iterations": 5, "num_epochs": 1, "batch_size": 16, "max_length": 128}
 Probabilities = Callable[[list[str]], tuple[np.ndarray, list[Provenance]]]
+InPrompt = Callable[[list[tuple[str, str]], list[str]], tuple[np.ndarray, list[Provenance]]]
+"""(example text, label name) pairs and rows → the chat model's probabilities of the labels with
+the examples in the prompt, and its provenance (the op writes the prompt)."""
+Finetuned = Callable[
+    [list[str], list[str], list[str]], tuple[np.ndarray, list[str], list[Provenance]]
+]
+"""(texts, label names, rows) → a fine-tuned classifier's probabilities of the rows, its label
+order, and provenance (``ops.finetune``)."""
 
 
-@dataclass(frozen=True)
-class Examples:
-    """Labelled texts: ``texts``, ``y`` (int indices into ``labels``), ``labels`` (names), and
-    ``values``: each label as the user wrote it (``1``, ``True``, ``"great"``), which the op's
-    label column returns (``label_values``)."""
+def fit_linear(features: np.ndarray, y: np.ndarray) -> Any:
+    """A standardised logistic regression fitted on ``features`` (n × d float) and ``y`` (n ints,
+    every class at least once); C from {0.01, 0.1, 1} by a 3-fold inner CV on log-loss where every
+    class has 3 examples, else C = 0.1. A scikit-learn ``Pipeline``; ``predict_proba`` gives
+    n × classes.
 
-    texts: list[str]
-    y: np.ndarray
-    labels: list[str]
-    values: list[Any] = field(default_factory=list)
-    repeats: int = 0  # examples dropped as copies of an earlier text (``parse_examples``)
-
-    @property
-    def folds(self) -> int:
-        """k of the stratified k-fold cross-validation: min(5, the smallest class's count)."""
-        return int(min(5, np.bincount(self.y, minlength=len(self.labels)).min()))
-
-
-def _pairs(examples: Any, texts: pd.Series | None) -> tuple[list[Any], list[Any]]:
-    """(texts, labels) of the labelled rows of a Series, a two-column DataFrame or a dict."""
-    if isinstance(examples, Mapping):
-        return list(examples.keys()), list(examples.values())
-    if isinstance(examples, pd.DataFrame):
-        if examples.shape[1] != 2:
-            msg = (
-                f"examples as a DataFrame needs two columns (text, label), not "
-                f"{examples.shape[1]}: pass frame[[TEXT, LABEL]]."
-            )
-            raise InvalidArgumentError(msg)
-        return examples.iloc[:, 0].tolist(), examples.iloc[:, 1].tolist()
-    if isinstance(examples, pd.Series):
-        if texts is not None and examples.index.equals(texts.index):  # the same frame's column
-            labelled = examples.notna().to_numpy()
-            return texts[labelled].tolist(), examples[labelled].tolist()
-        if not examples.index.is_unique or (texts is not None and not texts.index.is_unique):
-            msg = (
-                "examples on an index with repeated values can't be matched to the texts: pass "
-                "a column of the same frame, or a DataFrame of (text, label)."
-            )
-            raise InvalidArgumentError(msg)
-        if texts is None or not examples.index.isin(texts.index).all():
-            msg = (
-                "examples as a Series must be a column of the same frame (labels on the texts' "
-                "index, NaN where unlabelled); otherwise pass a DataFrame of (text, label)."
-            )
-            raise InvalidArgumentError(msg)
-        labelled = examples[examples.notna()]
-        return texts.loc[labelled.index].tolist(), labelled.tolist()
-    msg = (
-        "examples must be a label column (a Series on the texts' index), a DataFrame of "
-        f"(text, label) or a dict of text: label, not {type(examples).__name__}."
-    )
-    raise InvalidArgumentError(msg)
-
-
-def _warn_conflicts(texts: list[str], names: list[str], op: str) -> None:
-    """One warning counting the texts labelled two ways (they teach nothing, lower the estimate)."""
-    seen: dict[str, set[str]] = {}
-    for text, name in zip(texts, names, strict=True):
-        seen.setdefault(text, set()).add(name)
-    conflicting = sum(len(labels) > 1 for labels in seen.values())
-    if conflicting:
-        warn(
-            f"{op}(): {conflicting} example text(s) carry more than one label; each counts "
-            "once with its most frequent label, and is left out where its labels tie. Check "
-            "those labels."
-        )
-
-
-def same_text(text: str) -> str:
-    """The key under which two example texts are one (case and spacing aside)."""
-    return " ".join(text.casefold().split())
-
-
-def _collapse(texts: list[str], names: list[str]) -> tuple[list[str], list[str], int]:
-    """One example per text (equal up to case and spacing), labelled by its copies' majority
-    (left out on a tie: it teaches nothing), and how many copies were dropped.
-
-    Copies of one text in two folds let the fold that holds one be predicted from the other:
-    16 coin-flip labelled texts, each 4 times, were estimated at 1.00 accuracy (0.56 once each).
-    Collapsed, every text counts once in the folds and in the interval's n.
+    The one linear model of few-label learning: ``"linear"`` on the embedding vectors,
+    ``"recalibrated"`` on the chat model's readings, ``"stack"``'s final estimator, and the
+    labelling panel's uncertainty model (``widgets.label``).
     """
-    groups: dict[str, list[int]] = {}
-    for i, text in enumerate(texts):
-        groups.setdefault(same_text(text), []).append(i)
-    if len(groups) == len(texts):
-        return texts, names, 0
-    kept, labels = [], []
-    for rows in groups.values():
-        votes = pd.Series([names[i] for i in rows]).value_counts()
-        if len(votes) > 1 and votes.iloc[0] == votes.iloc[1]:
-            continue
-        kept.append(texts[rows[0]])
-        labels.append(str(votes.index[0]))
-    return kept, labels, len(texts) - len(kept)
-
-
-def user_value(label: Any) -> Any:
-    """The label as the user means it: a whole float is an int that NaN gaps made float."""
-    if isinstance(label, bool | np.bool_):
-        return bool(label)
-    if isinstance(label, float | np.floating) and float(label).is_integer():
-        return int(label)
-    if isinstance(label, np.generic):
-        return label.item()
-    return label.strip() if isinstance(label, str) else label
-
-
-def _label_name(label: Any) -> str:
-    """A label's name: ``str``, stripped; a whole float is an int label that NaN made float
-    (``1.0`` → ``"1"``, as a column of 0/1 labels with NaN gaps holds them)."""
-    if isinstance(label, float | np.floating) and float(label).is_integer():
-        return str(int(label))
-    return str(label).strip()
-
-
-def parse_examples(
-    examples: Any,
-    texts: pd.Series | None = None,
-    labels: Sequence[str] | None = None,
-    *,
-    op: str = "classify",
-    normalise: Callable[[Any], str | None] | None = None,
-) -> Examples:
-    """The labelled examples, checked, with labels as indices into ``labels``.
-
-    Parameters
-    ----------
-    examples
-        A Series on ``texts``' index with a label where labelled and NaN elsewhere (the column
-        the labelling panel writes), a DataFrame of two columns (text, label), or a dict
-        ``{text: label}``.
-    texts
-        The op's text column (for a Series of labels).
-    labels
-        The labels to learn; ``None``: the examples' sorted distinct labels.
-    op
-        The op's name, for messages.
-    normalise
-        Label value → label name (``filter``'s True/"yes" → "yes"); ``None``: ``str``.
-
-    Raises
-    ------
-    InvalidArgumentError
-        No labelled rows, labels not among ``labels`` (named), a single class, or a class with
-        one example (cross-validation needs two). Examples whose text is missing are dropped with
-        a warning; copies of one text count once (``_collapse``), and ``repeats`` says how many
-        were left out.
-    """
-    raw_texts, raw_labels = _pairs(examples, texts)
-    kept, values, dropped, seen = [], [], 0, {}
-    for text, label in zip(raw_texts, raw_labels, strict=True):
-        if label is None or (np.ndim(label) == 0 and pd.isna(label)):
-            continue
-        name = normalise(label) if normalise is not None else _label_name(label)
-        seen.setdefault(name, user_value(label))
-        clean = text_of(text)
-        if clean is None:
-            dropped += 1
-            continue
-        kept.append(clean)
-        values.append(name)
-    if dropped:
-        warn(f"{op}(): {dropped} example(s) without text were left out.")
-    _warn_conflicts(kept, values, op)
-    kept, values, repeats = _collapse(kept, values)
-    if not values:
-        msg = f"{op}(): examples has no labelled rows; label some rows first (df.llm.label(...))."
-        raise InvalidArgumentError(msg)
-    names = [_label_name(n) for n in labels] if labels is not None else sorted(set(values))
-    users = [user_value(n) for n in labels] if labels is not None else [seen[n] for n in names]
-    unknown = sorted({v for v in values if v not in names})
-    if unknown:
-        msg = f"{op}(): example labels {unknown} are not among the labels {names}; fix or add them."
-        raise InvalidArgumentError(msg)
-    y = np.array([names.index(v) for v in values])
-    counts = np.bincount(y, minlength=len(names))
-    present = [n for n, c in zip(names, counts, strict=True) if c]
-    if len(present) < 2:
-        msg = f"{op}(): every example is {present[0]!r}; label rows of at least one other class."
-        raise InvalidArgumentError(msg)
-    single = [n for n, c in zip(names, counts, strict=True) if c == 1]
-    if single:
-        msg = (
-            f"{op}(): {single} have one example each; label at least two per class "
-            "(cross-validation needs two)."
-        )
-        raise InvalidArgumentError(msg)
-    if counts.min() == 0:
-        missing = [n for n, c in zip(names, counts, strict=True) if not c]
-        msg = f"{op}(): no example of {missing}; label some, or leave them out of labels."
-        raise InvalidArgumentError(msg)
-    return Examples(kept, y, names, users, repeats)
-
-
-def _logistic(features: np.ndarray, y: np.ndarray) -> Any:
-    """Standardised logistic regression, C chosen by a small inner CV when the classes allow."""
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -337,6 +157,8 @@ class FewShot:
     encoder: dict[str, Any]
     seed: int = 0
     readings: Mapping[str, Probabilities] = field(default_factory=dict)
+    in_prompt: InPrompt | None = None
+    finetuned: Finetuned | None = None
     steps: list[Provenance] = field(default_factory=list)
     _vectors: np.ndarray | None = None
     _zero: dict[str, np.ndarray] = field(default_factory=dict)
@@ -373,7 +195,7 @@ class FewShot:
         for fit, held in inner.split(np.zeros(len(train)), y):
             linear[held] = self._linear(train[fit], train[held])
         zero = np.hstack([_log(self.zero(name)) for name in [*self.zero_shot, *self.readings]])
-        model = _logistic(np.hstack([_log(linear), zero[train]]), y)
+        model = fit_linear(np.hstack([_log(linear), zero[train]]), y)
         features = np.hstack([_log(self._linear(train, test)), zero[test]])
         return _columns(model.predict_proba(features), model.classes_, self.labels)
 
@@ -387,12 +209,12 @@ class FewShot:
         probabilities, 0.839 on log-odds)."""
         names = [n for n in [*self.zero_shot, *self.readings] if n not in ENCODER_SCORES]
         features = np.hstack([self.zero(name)[:, 1:] for name in names])
-        model = _logistic(features[train], self.examples.y[train])
+        model = fit_linear(features[train], self.examples.y[train])
         return _columns(model.predict_proba(features[test]), model.classes_, self.labels)
 
     def _linear(self, train: np.ndarray, test: np.ndarray) -> np.ndarray:
         vectors = self.vectors()
-        model = _logistic(vectors[train], self.examples.y[train])
+        model = fit_linear(vectors[train], self.examples.y[train])
         return _columns(model.predict_proba(vectors[test]), model.classes_, self.labels)
 
     def fit_predict(self, method: str, train: np.ndarray, test: np.ndarray) -> np.ndarray:
@@ -426,38 +248,31 @@ class FewShot:
         return self.examples.labels
 
     def _in_prompt(self, texts: list[str], y: np.ndarray, rows: list[str]) -> np.ndarray:
-        """The chat model's probabilities with the examples listed in the shared prompt prefix."""
-        from llm_magics.ops.scoring import score_labels
-
+        """The chat model's probabilities with the examples listed in the shared prompt prefix,
+        each cut so that the list stays under ``PREFIX_TOKENS``."""
+        if self.in_prompt is None:
+            msg = (
+                "method='llm' needs the op's prompt; call it through classify, sentiment or filter."
+            )
+            raise InvalidArgumentError(msg)
         width = max(40, 4 * PREFIX_TOKENS // max(1, len(texts)))
-        listed = "\n\n".join(
-            render("fewshot_example", example=_shorten(t, width), label=self.labels[c])
-            for t, c in zip(texts, y, strict=True)
-        )
-        scored = score_labels(
-            rows,
-            self.labels,
-            lambda t: render("fewshot", question=self.question, examples=listed, text=t),
-            **self.chat,
-        )
-        self.steps = [*self.steps, *scored.provenance]
-        return scored.probs
+        pairs = [(_shorten(t, width), self.labels[c]) for t, c in zip(texts, y, strict=True)]
+        probs, steps = self.in_prompt(pairs, rows)
+        self.steps = [*self.steps, *steps]
+        return probs
 
     def _finetuned(self, texts: list[str], y: np.ndarray, rows: list[str]) -> np.ndarray:
-        from llm_magics.engine.predict import predict
-        from llm_magics.ops.finetune import finetune
-
         if len(texts) < 10:
             msg = f"method='finetuned' needs at least 10 examples to train on; there are {len(texts)}."
             raise InvalidArgumentError(msg)
-        frame = pd.DataFrame({"text": texts, "label": [self.labels[c] for c in y]})
-        model = self.encoder.get("model") or "default-embed"
-        tuned = finetune(
-            frame, "text", "label", model=model, seed=self.seed, progress=False, epochs=3
-        )
-        out = predict(rows, model=tuned.name, progress=False)
-        self.steps = [*self.steps, out.provenance]
-        return _columns(out.probs, [self.labels.index(n) for n in out.labels], self.labels)
+        if self.finetuned is None:
+            msg = (
+                "method='finetuned' needs the op's trainer; call it through classify or sentiment."
+            )
+            raise InvalidArgumentError(msg)
+        probs, order, steps = self.finetuned(texts, [self.labels[c] for c in y], rows)
+        self.steps = [*self.steps, *steps]
+        return _columns(probs, [self.labels.index(n) for n in order], self.labels)
 
     def out_of_fold(self, method: str) -> np.ndarray:
         """Stratified k-fold out-of-fold probabilities of ``method`` on the examples."""
@@ -519,12 +334,13 @@ def _setfit(
     from setfit import SetFitModel, Trainer, TrainingArguments
     from transformers.utils import logging as hf_logging
 
-    from llm_magics.config import get_config
     from llm_magics.runtime.loading import locate
-    from llm_magics.runtime.specs import resolve_spec
 
-    config = get_config()
-    source = locate(resolve_spec(encoder.get("model") or "default-embed", config), config)
+    # The manager resolves the name (aliases, its config): SetFit trains a copy of the weights,
+    # read from the same files, so the manager's shared copy that other ops use stays as it is.
+    manager = encoder.get("manager") or get_manager()
+    spec = manager.handle(manager.model_for("embed", encoder.get("model")), role="embed").spec
+    source = locate(spec, manager.config)
     progress = bool(encoder.get("progress", False))
     bars = are_progress_bars_disabled()
     if not progress:
@@ -706,10 +522,10 @@ def attach_quality(
     """Put quality, method and methods in ``result.attrs``; return the (calibrated) row probs.
 
     ``calibrate`` recalibrates the rows' probabilities on the out-of-fold ones
-    (``llm_magics.quality.calibrate``: Platt sigmoid under ~100 examples, isotonic above).
+    (``learning.quality.calibrate``: Platt sigmoid under ~100 examples, isotonic above).
     """
-    from llm_magics.quality import calibrate as recalibrate
-    from llm_magics.quality import evaluate
+    from llm_magics.learning.quality import calibrate as recalibrate
+    from llm_magics.learning.quality import evaluate
 
     truth = [learned.labels[c] for c in learned.y]
     predicted = [learned.labels[c] for c in learned.oof.argmax(axis=1)]
@@ -725,7 +541,7 @@ def attach_quality(
 
 def conformal(learned: Learned, probs: np.ndarray, coverage: float) -> tuple[list, list]:
     """Conformal label sets (lists of the user's labels) and ``abstain`` (set size ≠ 1) per row."""
-    from llm_magics.quality import conformal_sets
+    from llm_magics.learning.quality import conformal_sets
 
     # ``coverage`` was checked (``spec.COVERAGE``) by the op before it read a row.
     sets = conformal_sets(learned.oof, learned.y, probs, coverage=coverage)

@@ -1,4 +1,4 @@
-"""``llm_magics.quality`` on real labels: the Amazon reviews' ``score`` against real predictions,
+"""``llm_magics.learning.quality`` on real labels: the Amazon reviews' ``score`` against real predictions,
 and probabilities from the embedding model's vectors."""
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ import llm_magics
 from llm_magics.datasets import amazon_reviews
 from llm_magics.engine import embed
 from llm_magics.errors import InvalidArgumentError
-from llm_magics.quality import Evaluation, calibrate, conformal_sets, evaluate, quality_text
+from llm_magics.learning.quality import (
+    Evaluation,
+    calibrate,
+    conformal_sets,
+    evaluate,
+    quality_text,
+)
 from llm_magics.runtime.loading import LoadedModel
 
 

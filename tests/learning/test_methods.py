@@ -8,7 +8,8 @@ import pytest
 
 from llm_magics.datasets import amazon_reviews
 from llm_magics.errors import InvalidArgumentError
-from llm_magics.ops import fewshot
+from llm_magics.learning import methods
+from llm_magics.learning.examples import parse_examples
 from llm_magics.ops.classify import classify
 from llm_magics.ops.filter import filter as filter_op
 from llm_magics.ops.sentiment import sentiment
@@ -30,10 +31,10 @@ def labelled() -> pd.DataFrame:
 
 
 def test_parse_examples_forms_agree(labelled: pd.DataFrame) -> None:
-    series = fewshot.parse_examples(labelled["label"], labelled["review"])
+    series = parse_examples(labelled["label"], labelled["review"])
     first = labelled.head(24)
-    frame = fewshot.parse_examples(first[["review", "score"]])
-    mapping = fewshot.parse_examples(dict(zip(first.review, first.score, strict=True)))
+    frame = parse_examples(first[["review", "score"]])
+    mapping = parse_examples(dict(zip(first.review, first.score, strict=True)))
     assert series.labels == frame.labels == mapping.labels == ["great", "other"]
     assert series.texts == frame.texts == mapping.texts
     assert series.y.tolist() == frame.y.tolist() == [0] * 12 + [1] * 12
@@ -52,14 +53,14 @@ def test_parse_examples_forms_agree(labelled: pd.DataFrame) -> None:
 def test_parse_examples_errors(examples: pd.Series, labels: list[str] | None, says: str) -> None:
     texts = pd.Series(["good tea", "bad tea", "fine tea"])[: len(examples)]
     with pytest.raises(InvalidArgumentError, match=says.replace("[", r"\[").replace("]", r"\]")):
-        fewshot.parse_examples(examples, texts, labels)
+        parse_examples(examples, texts, labels)
 
 
 def test_examples_without_text_are_dropped_with_a_warning() -> None:
     texts = pd.Series(["good", None, "bad", "fine", "awful"])
     labels = pd.Series(["great", "great", "other", "great", "other"])
     with pytest.warns(UserWarning, match="1 example"):
-        ex = fewshot.parse_examples(labels, texts)
+        ex = parse_examples(labels, texts)
     assert ex.texts == ["good", "bad", "fine", "awful"]
 
 
@@ -183,7 +184,7 @@ def test_plan_step_takes_an_examples_column(labelled: pd.DataFrame) -> None:
 
 @pytest.mark.slow
 def test_setfit_with_tiny_settings(labelled: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(fewshot.SETFIT, "num_iterations", 1)
+    monkeypatch.setitem(methods.SETFIT, "num_iterations", 1)
     first = labelled.head(24).iloc[::2]  # 6 + 6 examples
     examples = dict(zip(first.review, first.score, strict=True))
     result = classify(labelled["review"].tail(6), examples=examples, method="setfit")
@@ -196,13 +197,13 @@ def test_int_labels_with_nan_gaps_are_the_ints_and_repeated_index_values_work(
 ) -> None:
     ints = (labelled["score"] == "great").astype(int).where(labelled["label"].notna())
     assert ints.dtype == float  # NaN made the 0/1 labels floats
-    ex = fewshot.parse_examples(ints, labelled["review"], [0, 1])
+    ex = parse_examples(ints, labelled["review"], [0, 1])
     assert ex.labels == ["0", "1"] and sorted(set(ex.y.tolist())) == [0, 1]
     repeated = labelled.set_axis([i // 2 for i in range(len(labelled))])
-    same = fewshot.parse_examples(repeated["label"], repeated["review"])
-    assert same.texts == fewshot.parse_examples(labelled["label"], labelled["review"]).texts
+    same = parse_examples(repeated["label"], repeated["review"])
+    assert same.texts == parse_examples(labelled["label"], labelled["review"]).texts
     with pytest.raises(InvalidArgumentError, match="repeated values"):
-        fewshot.parse_examples(repeated["label"].head(10), repeated["review"])
+        parse_examples(repeated["label"].head(10), repeated["review"])
 
 
 def test_labels_come_back_in_the_users_dtype(labelled: pd.DataFrame) -> None:
@@ -257,7 +258,7 @@ def test_conflicting_examples_warn_and_a_dict_goes_through_the_accessor(
         "l": ["great"] * 4 + ["other"] * 4 + ["great"] * 3 + ["great", "great", "other", "other"],
     })  # fmt: skip
     with pytest.warns(UserWarning, match="4 example text.*left out where its labels tie"):
-        parsed = fewshot.parse_examples(clash)
+        parsed = parse_examples(clash)
     # The first three come three times (2 great, 1 other): great; the fourth ties: left out.
     assert parsed.texts == [*first.review.head(3), *first.review.tail(4)]
     assert parsed.y.tolist() == [0, 0, 0, 0, 0, 1, 1] and parsed.repeats == 8
@@ -281,12 +282,12 @@ def test_plan_checks_few_shot_steps_before_any_model(labelled: pd.DataFrame) -> 
 def test_the_readings_come_from_one_model_not_the_cascade(quality_manager) -> None:
     # The readings are features of a regression: the cascade's mix of the fast model's flat
     # probabilities and the quality model's sure ones can't be weighed by one coefficient.
-    ex = fewshot.parse_examples({"good": "great", "fine": "great", "bad": "other", "meh": "other"})
+    ex = parse_examples({"good": "great", "fine": "great", "bad": "other", "meh": "other"})
     engine = {"model": None, "manager": quality_manager}
-    made = fewshot.problem(ex, ["ok"], method="auto", question="?", zero_shot={}, engine=engine)
+    made = methods.problem(ex, ["ok"], method="auto", question="?", zero_shot={}, engine=engine)
     assert made.chat["model"] == "quality-chat" and made.encoder["model"] is None
     named = engine | {"model": "default-chat"}
-    made = fewshot.problem(ex, ["ok"], method="auto", question="?", zero_shot={}, engine=named)
+    made = methods.problem(ex, ["ok"], method="auto", question="?", zero_shot={}, engine=named)
     assert made.chat["model"] == "default-chat"
 
 
