@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from tests.kernels import execute_notebook
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
+@pytest.mark.slow
 def test_a_saved_notebook_shows_each_finished_bar_as_its_last_line(tmp_path: Path) -> None:
     # Reopened, a widget whose state died with the kernel reads "Error displaying widget:
     # model not found"; the bar's final line as text reads the same in any viewer.

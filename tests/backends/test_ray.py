@@ -128,6 +128,7 @@ def test_run_op_on_a_parquet_dataset_keeps_order_and_matches(
     rows = reviews.reset_index()
     for part, start in enumerate(range(0, 12, 4)):  # three files: three blocks
         rows.iloc[start : start + 4].to_parquet(tmp_path / f"part-{part}.parquet")
+    release_workers()  # a pool kept by an earlier test holds both CPUs the read tasks need
     dataset = ray_cluster.data.read_parquet(str(tmp_path), override_num_blocks=3)
     out = run_op(dataset, "sentiment", "review", backend=TWO_WORKERS, cache=False).to_pandas()
     assert out["id"].tolist() == rows["id"].tolist()  # input order
@@ -229,6 +230,7 @@ def test_a_cancelled_ray_run_says_how_to_go_on_and_resumes_from_the_cache(
     assert_same(ops.sentiment(texts, cache=False, progress=False), resumed)
 
 
+@pytest.mark.slow
 def test_a_worker_error_arrives_as_itself(ray_cluster: Any) -> None:
     texts = pd.Series(["good tea", "bad tea", "fine"], name="note")
     with pytest.raises(ModelNotFoundError, match="no-such-model"):
@@ -260,6 +262,8 @@ def test_bad_backend_arguments_fail_before_ray_starts() -> None:
 
 
 def test_run_op_checks_the_column_and_the_op(ray_cluster: Any) -> None:
+    # A pool kept by an earlier test holds both CPUs, which the dataset's own tasks need.
+    release_workers()
     dataset = ray_cluster.data.from_pandas(pd.DataFrame({"review": ["good tea"]}))
     with pytest.raises(InvalidArgumentError, match="Did you mean 'review'"):
         run_op(dataset, "sentiment", "reviews")
@@ -316,6 +320,7 @@ def toy_op() -> Iterator[Any]:
     sys.modules.pop(module.__name__, None)
 
 
+@pytest.mark.slow
 def test_an_op_in_its_own_module_runs_on_ray_with_no_other_edit(
     ray_cluster: Any, reviews: pd.DataFrame, toy_op: Any
 ) -> None:
@@ -339,6 +344,7 @@ def test_the_ray_batch_size_comes_from_the_op_spec(toy_op: Any) -> None:
     assert _batch_rows("sentiment", {}, RayBackend(batch_rows=7), "gpu") == 7
 
 
+@pytest.mark.slow
 def test_engine_ray_still_works_and_warns_once(ray_cluster: Any) -> None:
     texts = pd.Series(["<b>tea</b>", "me@example.com"], name="note")
     with pytest.warns(FutureWarning, match=r"clean\(backend=\.\.\.\)") as caught:
@@ -390,6 +396,7 @@ def _gone(pid: int) -> bool:
     return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
+@pytest.mark.slow
 def test_calls_with_the_same_settings_reuse_the_workers_and_their_models(
     ray_cluster: Any, reviews: pd.DataFrame, chat: Any, embedder: Any
 ) -> None:
@@ -431,6 +438,7 @@ def test_calls_with_the_same_settings_reuse_the_workers_and_their_models(
     assert _gone(fresh["pid"])
 
 
+@pytest.mark.slow
 def test_other_settings_get_new_workers_and_the_old_are_released(
     ray_cluster: Any, reviews: pd.DataFrame
 ) -> None:
@@ -472,6 +480,7 @@ def test_other_settings_get_new_workers_and_the_old_are_released(
     assert release_workers() == 1
 
 
+@pytest.mark.slow
 def test_set_prompt_reaches_the_workers(ray_cluster: Any, reviews: pd.DataFrame) -> None:
     texts = reviews["review"].dropna().head(4)
     shipped = ops.summarize(texts, max_words=8, cache=False, progress=False)

@@ -35,6 +35,7 @@ def test_without_the_extension_the_open_is_refused(kernel: BlockingKernelClient)
     assert closed["content"]["comm_id"] == comm_id
 
 
+@pytest.mark.slow
 def test_after_load_ext_the_state_comes_and_requests_are_answered(
     kernel: BlockingKernelClient,
 ) -> None:
@@ -76,6 +77,7 @@ def test_a_plain_import_answers_the_sidebar(kernel: BlockingKernelClient) -> Non
     assert state["version"] == PROTOCOL_VERSION
 
 
+@pytest.mark.slow
 def test_on_a_subshell_the_sidebar_is_answered_while_a_cell_runs(
     kernel: BlockingKernelClient,
 ) -> None:

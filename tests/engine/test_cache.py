@@ -60,6 +60,7 @@ def _writer(folder: str, worker: int, start: Any = None) -> None:
         )
 
 
+@pytest.mark.slow
 def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
     workers = [context.Process(target=_writer, args=(str(tmp_path), n)) for n in range(2)]
@@ -84,6 +85,7 @@ def _opener(folder: str, worker: int, start: Any) -> None:
 _TRIALS = 30
 
 
+@pytest.mark.slow
 def test_processes_opening_a_new_cache_in_the_same_instant_all_write(tmp_path: Path) -> None:
     # Turning a new file to WAL mode is refused at once ("database is locked") while another
     # process does the same; the cache retries instead of failing the run. 30 fresh caches,

@@ -25,6 +25,7 @@ def fresh(chat: LoadedModel) -> Iterator[ModelManager]:
     manager.unload_all()
 
 
+@pytest.mark.slow
 def test_a_handle_keys_the_cache_as_the_loaded_model_does(
     fresh: ModelManager, tiny_models: list[Path]
 ) -> None:

@@ -77,6 +77,7 @@ def _check(result: pd.DataFrame, labels: list[str], method: str) -> None:
 
 
 @pytest.mark.parametrize("method", ["recalibrated", "linear", "stack"])
+@pytest.mark.slow
 def test_classify_fitted_methods(labelled: pd.DataFrame, method: str) -> None:
     result = classify(labelled["review"], examples=labelled["label"], method=method, progress=False)
     assert result.shape == (30, 4)
@@ -175,6 +176,7 @@ def test_filter_with_examples(labelled: pd.DataFrame) -> None:
     assert result.attrs["llm_magics"]["quality"]["n"] == 24
 
 
+@pytest.mark.slow
 def test_plan_step_takes_an_examples_column(labelled: pd.DataFrame) -> None:
     plan = parse_plan("classify review -> guess labels=[great, other] examples=label method=linear")
     run = mine_plan(labelled, plan, progress=False)

@@ -56,6 +56,7 @@ def _text(series: pd.Series) -> bool:
     return bool(series.dropna().map(lambda v: isinstance(v, str)).all())
 
 
+@pytest.mark.slow
 def test_the_issue_example_makes_every_column_with_its_dtype(shell: InteractiveShell) -> None:
     returned = shell.run_cell_magic(
         "mine", "reviews --out mined --result run --sample 30 --quiet", EXAMPLE
@@ -98,6 +99,7 @@ def test_a_cell_shows_its_run_and_names_the_frame_after_its_input(
     assert "MineRun: 1 of 1 steps on 4 rows (sampled from 40)" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # it reads the issue example's run (above), which is slow
 def test_the_run_charts_its_topics_and_result(shell: InteractiveShell) -> None:
     run = shell.user_ns["run"]  # the issue example, above
     charts = run.charts()
@@ -166,6 +168,7 @@ def test_the_old_engine_option_still_works_and_warns_once(shell: InteractiveShel
     assert request.options.backend == RayBackend(actors=2)
 
 
+@pytest.mark.slow
 def test_variables_are_interpolated(shell: InteractiveShell) -> None:
     shell.user_ns |= {"col": "review", "n": 2, "cond": "mentions coffee"}
     shell.run_cell_magic(
@@ -198,6 +201,7 @@ def test_variables_expand_where_a_value_belongs_and_never_in_comments(
     assert second.arguments == ('{literal} says "late" # or {late}, -> not',)
 
 
+@pytest.mark.slow
 def test_dry_run_processes_no_rows(shell: InteractiveShell) -> None:
     shell.user_ns.pop("dry", None)
     entries = get_result_cache().size()["entries"]

@@ -21,6 +21,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.slow
 def test_every_chart_renders_to_a_non_empty_png(tmp_path: Path) -> None:
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     errors = execute_notebook(notebook, tmp_path)

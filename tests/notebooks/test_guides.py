@@ -112,6 +112,7 @@ def test_the_mine_magic_notebook_runs_checks_and_tunes(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("default_dtype", ["float32", "bfloat16"])
+@pytest.mark.slow
 def test_your_own_models_runs_and_says_what_it_skipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, default_dtype: str
 ) -> None:

@@ -76,6 +76,7 @@ def test_stop_words_are_those_of_the_word_s_language(word: str, lang: str, stop:
     assert is_stop(word, lang) is stop  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_jieba_starts_quietly() -> None:
     """jieba logs "Building prefix dict ..." on its first cut: a fresh process shows none of it."""
     code = "from llm_magics.ops.words import words; print(words('第一次切词'))"

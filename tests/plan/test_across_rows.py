@@ -284,6 +284,7 @@ def _new_jobs(before: set[str]) -> list[dict]:
     return [j for j in get_manager().status()["jobs"] if j["id"] not in before]
 
 
+@pytest.mark.slow
 def test_a_plan_across_rows_runs_and_a_rerun_comes_from_the_cache(reviews: pd.DataFrame) -> None:
     plan = (
         'aggregate review by score -> verdict "What do they say?" max_words=10\nsentiment verdict'

@@ -55,6 +55,7 @@ def test_a_run_without_labels_shows_no_quality() -> None:
     assert "<b>Quality</b>" not in run._repr_html_()
 
 
+@pytest.mark.slow
 def test_predict_on_a_mostly_unlabelled_target_says_so_and_shows_its_quality() -> None:
     # what the labelling panel leaves: labels for 30 rows of 60, NaN elsewhere
     frame = amazon_reviews("train").head(60).copy()

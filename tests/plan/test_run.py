@@ -76,6 +76,7 @@ def test_a_k_the_sample_cannot_support_is_lowered_with_a_warning(reviews: pd.Dat
     assert sorted(run.frame["topic"]) == [0, 1, 2, 3]
 
 
+@pytest.mark.slow
 def test_a_rerun_comes_from_the_cache(reviews: pd.DataFrame) -> None:
     plan = 'sentiment review\nfilter review "mentions coffee" -> coffee'
     first = run_mine(reviews, plan, sample=8, progress=False)
@@ -86,6 +87,7 @@ def test_a_rerun_comes_from_the_cache(reviews: pd.DataFrame) -> None:
     assert "of rows match" in again.steps[1].note
 
 
+@pytest.mark.slow
 def test_the_issue_example_produces_every_column_with_its_dtype(reviews: pd.DataFrame) -> None:
     run = run_mine(
         reviews,
@@ -177,6 +179,7 @@ def test_engine_is_the_old_name_of_backend(reviews: pd.DataFrame) -> None:
         mine_plan(reviews, parse_plan("clean review"), backend="rya", progress=False)
 
 
+@pytest.mark.slow
 def test_an_interrupted_plan_keeps_the_steps_before_it_and_resumes(reviews: pd.DataFrame) -> None:
     manager = get_manager()
     plan = parse_plan(
@@ -205,6 +208,7 @@ def test_an_interrupted_plan_keeps_the_steps_before_it_and_resumes(reviews: pd.D
     assert 0 < step.cached < step.computed + step.cached == resumed.frame["review"].notna().sum()
 
 
+@pytest.mark.slow
 def test_dry_run_times_a_few_rows_and_keeps_nothing(reviews: pd.DataFrame) -> None:
     cache = get_result_cache()
     entries = cache.size()["entries"]
@@ -227,6 +231,7 @@ def test_dry_run_times_a_few_rows_and_keeps_nothing(reviews: pd.DataFrame) -> No
     assert "Dry run: 3 steps on 40 rows" in repr(estimate) and "<table" in estimate._repr_html_()
 
 
+@pytest.mark.slow
 def test_a_dry_run_says_how_a_scored_step_over_many_rows_was_timed(
     reviews: pd.DataFrame,
 ) -> None:
@@ -254,6 +259,7 @@ def test_plan_errors_come_before_anything_runs(reviews: pd.DataFrame) -> None:
         run_mine(reviews, "clean review", sample=0)
 
 
+@pytest.mark.slow
 def test_a_plan_lists_one_job_per_step_and_a_rerun_computes_nothing(
     reviews: pd.DataFrame,
 ) -> None:
@@ -333,6 +339,7 @@ def test_step_counters_count_the_rows_the_user_gave(
     ]
 
 
+@pytest.mark.slow
 def test_predict_on_a_fresh_cache_counts_its_rows_as_computed(
     reviews: pd.DataFrame, fresh_cache: Path
 ) -> None:

@@ -40,6 +40,7 @@ def second_chat(tmp_path_factory: pytest.TempPathFactory, chat: LoadedModel) -> 
     return str(target)
 
 
+@pytest.mark.slow
 def test_a_run_and_a_panel_at_the_same_time_each_use_their_own_model(
     reviews: pd.DataFrame, second_chat: str
 ) -> None:

@@ -24,6 +24,7 @@ def _values(spec: dict[str, Any], layer: int | None = None) -> list[dict[str, An
     return spec["datasets"][part.get("data", spec.get("data"))["name"]]
 
 
+@pytest.mark.slow
 def test_importance_by_column_has_bars_and_error_bars(classified: MiningResult) -> None:
     spec = _spec(classified.plot("importance"))
     bars, errors = spec["layer"]
@@ -74,6 +75,7 @@ def test_roc_area_matches_the_test_auc(classified: MiningResult) -> None:
     assert values[0]["x"] == 0 and values[-1]["y"] == 1
 
 
+@pytest.mark.slow
 def test_multiclass_curves_are_one_vs_rest(three_classes: MiningResult) -> None:
     roc, pr = _spec(three_classes.plot("roc")), _spec(three_classes.plot("pr"))
     present = set(map(str, three_classes.test_predictions["actual"]))

@@ -63,6 +63,7 @@ def test_topic_sizes_sum_to_the_rows(topic_model: TopicModel) -> None:
         topic_model.plot("bars")
 
 
+@pytest.mark.slow
 def test_keyword_frequency_counts_rows(enriched: pd.DataFrame) -> None:
     spec = _spec(enriched.llm.plot("keywords", "review_keywords", top=5))
     values = _values(spec)

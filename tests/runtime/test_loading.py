@@ -30,7 +30,9 @@ def test_first_load_of_default_chat_converts_the_gguf_into_the_cache(
     chat: LoadedModel, manager: ModelManager
 ) -> None:
     folder = gguf_cache_dir(chat.spec, manager.config)
-    assert "converted now" in chat.source
+    # "converted now" where this load converted, "converted GGUF <folder>" where an earlier load
+    # of the session (a Ray worker's, say) did: either way the copy is in the session's cache.
+    assert chat.source.startswith("converted") and str(folder) in chat.source
     assert folder.parent == Path(manager.config.cache_dir) / "models"
     assert (folder / "model.safetensors").stat().st_size > 100_000_000
     assert (folder / "config.json").is_file()
@@ -102,6 +104,7 @@ def _damage_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
     return [str(w.message) for w in caught if issubclass(w.category, LlmMagicsWarning)]
 
 
+@pytest.mark.slow
 def test_a_truncated_converted_model_is_converted_again(
     chat: LoadedModel, manager: ModelManager, tmp_path: Path
 ) -> None:
@@ -200,6 +203,7 @@ def test_the_conversion_bar_follows_progress(
         assert (gguf_cache_dir(resolve_spec("default-chat", fresh.config), fresh.config)).is_dir()
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_named_before_the_conversion_writes(
     chat: LoadedModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

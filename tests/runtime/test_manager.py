@@ -37,6 +37,7 @@ def test_loading_again_returns_the_same_object(
     assert manager.get("default-embed") is embedder
 
 
+@pytest.mark.slow
 def test_a_name_returns_the_copy_in_its_own_role(isolated_config: LlmMagics) -> None:
     """The chat model's file loaded as an encoder first is never returned for the chat name."""
     manager = ModelManager(isolated_config)

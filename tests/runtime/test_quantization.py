@@ -96,6 +96,7 @@ def test_status_shows_the_quantization(
     assert models[int8_chat.key]["bytes"] == int8_chat.bytes
 
 
+@pytest.mark.slow
 def test_the_setting_chooses_the_quantization(
     isolated_config: LlmMagics, int8_chat: LoadedModel
 ) -> None:
@@ -167,6 +168,7 @@ def test_cuda_uses_bitsandbytes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert int4.bnb_4bit_compute_dtype == torch.bfloat16
 
 
+@pytest.mark.slow
 def test_loading_a_model_with_torchao_installed_prints_nothing(tmp_path: Path) -> None:
     # transformers imports torchao (when installed) on every from_pretrained, and torchao's import
     # logs a line per CUDA library it cannot load: a fresh process must show none of it.

@@ -62,6 +62,7 @@ def test_the_panel_starts_from_the_result_and_its_code_reruns_it(
     assert "ridge regression" in panel.board.value
 
 
+@pytest.mark.slow
 def test_run_with_other_candidates_and_metric_redraws_the_leaderboard(
     shell: InteractiveShell, loan_rows: pd.DataFrame, first: MiningResult
 ) -> None:

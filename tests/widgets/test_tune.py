@@ -40,6 +40,7 @@ def test_every_tunable_op_has_its_settings_in_the_panel() -> None:
 
 
 @pytest.mark.parametrize("op", list(SETTINGS))
+@pytest.mark.slow
 def test_apply_then_copied_code_gives_the_same_result(
     op: str, shell: InteractiveShell, reviews: pd.DataFrame
 ) -> None:
@@ -63,6 +64,7 @@ def test_apply_then_copied_code_gives_the_same_result(
     _same(shell.user_ns.pop(f"tuned_{op}"), applied)
 
 
+@pytest.mark.slow
 def test_previews_show_input_and_output_beside_the_previous_one(reviews: pd.DataFrame) -> None:
     panel = reviews.llm.tune("summarize", "review", sample=4)
     assert panel.code() == "review_summary = reviews.llm.summarize('review')"
@@ -166,6 +168,7 @@ def test_a_series_panel_writes_a_series_call(
     assert panel.code() == "texts_sentiment = texts.llm.sentiment()"
 
 
+@pytest.mark.slow
 def test_cancel_stops_apply_and_writes_nothing_then_a_rerun_resumes(
     shell: InteractiveShell,
 ) -> None:
@@ -200,6 +203,7 @@ def test_cancel_stops_apply_and_writes_nothing_then_a_rerun_resumes(
     assert panel.result.attrs["llm_magics"]["rows_from_cache"] == done
 
 
+@pytest.mark.slow
 def test_mine_tune_magic_copies_a_mine_cell(shell: InteractiveShell, reviews: pd.DataFrame) -> None:
     panel = shell.run_line_magic("mine", "tune summarize reviews.review --sample 2")
     assert isinstance(panel, TunePanel) and panel.style == "mine"
