@@ -28,6 +28,7 @@ from llm_magics.errors import InvalidArgumentError
 from llm_magics.ops.base import TextColumn, operation, record_provenance
 from llm_magics.ops.spec import Bound, OpSpec, Setting, Uses
 from llm_magics.ops.words import HAN, Language, is_stop, language, words
+from llm_magics.runtime.quantization import import_torchao_quietly
 
 __all__ = ["SPEC", "keywords", "phrases"]
 
@@ -153,6 +154,9 @@ def keywords(
     if not 1 <= low <= high:
         msg = f"ngram_range must be (shortest, longest) with 1 <= shortest <= longest, not {ngram_range}."
         raise InvalidArgumentError(msg)
+    # KeyBERT imports sentence-transformers, which imports torchao where it is installed: noisily,
+    # unless done first here (a call served from the cache loads no model that would do it).
+    import_torchao_quietly()
     from keybert import KeyBERT
     from keybert.backend import BaseEmbedder
     from sklearn.feature_extraction.text import CountVectorizer

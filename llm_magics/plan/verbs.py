@@ -46,13 +46,15 @@ OVERWRITE = "overwrite"
 
 
 def steps() -> list[str]:
-    """The plan steps that are not operations (``ops.spec.STEPS``), each right after the step it
-    needs before it (``explain`` after ``predict``)."""
+    """The plan steps that are not operations (``ops.spec.STEPS``): those another step needs
+    first, each followed by the steps that need it (``predict``, ``explain``), then the rest
+    (``finetune``), each group in the order they were registered."""
+    needed = {s.after for s in STEPS.values()}
+    roots = [n for n, s in STEPS.items() if s.after is None]
     ordered: list[str] = []
-    for name, spec in STEPS.items():
-        if spec.after is None:
-            ordered.append(name)
-            ordered.extend(n for n, s in STEPS.items() if s.after == name)
+    for name in sorted(roots, key=lambda n: n not in needed):
+        ordered.append(name)
+        ordered.extend(n for n, s in STEPS.items() if s.after == name)
     return ordered
 
 

@@ -23,6 +23,7 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -57,6 +58,7 @@ __all__ = [
     "conversion_progress",
     "convert_gguf",
     "estimate_bytes",
+    "import_transformers",
     "load_model",
     "locate",
     "model_handle",
@@ -66,6 +68,45 @@ __all__ = [
 # Whether a GGUF conversion (minutes, once per machine) shows transformers' bar: an op called
 # with progress=False turns it off for the loads it makes (``conversion_progress``).
 _CONVERSION_BAR: contextvars.ContextVar[bool] = contextvars.ContextVar("bar", default=True)
+
+_TRANSFORMERS_LOCK = threading.Lock()
+_TRANSFORMERS_READY: list[bool] = []  # [True] once import_transformers has run
+# The transformers names this package imports, resolved once by ``import_transformers``.
+_TRANSFORMERS_NAMES = (
+    "AutoConfig",
+    "AutoTokenizer",
+    "AutoModel",
+    "AutoModelForCausalLM",
+    "AutoModelForSequenceClassification",
+    "GgufConfig",
+    "DynamicCache",
+    "GenerationConfig",
+)
+
+
+def import_transformers() -> None:
+    """Import transformers and resolve the names this package uses, once, one thread at a time.
+
+    transformers resolves ``from transformers import AutoTokenizer`` lazily (its ``_LazyModule``
+    imports the submodule on first access), and threads resolving it for the first time at once
+    can meet a half-imported module: "cannot import name 'AutoTokenizer' from 'transformers'". The
+    labelling panel's background embedding beside a ``classify`` in the notebook's thread did so
+    in the few-labels guide in JupyterLab (6 threads asking the manager for a model at once: 3 of
+    3 runs failed). Every model lookup comes here first (``ModelManager``); after the first call it
+    costs a list check.
+    """
+    if _TRANSFORMERS_READY:
+        return
+    with _TRANSFORMERS_LOCK:
+        if _TRANSFORMERS_READY:
+            return
+        import_torchao_quietly()  # before transformers' quantizers import it, noisily
+        import transformers
+
+        for name in _TRANSFORMERS_NAMES:
+            getattr(transformers, name)
+        _TRANSFORMERS_READY.append(True)
+
 
 _WEIGHT_FILES = (
     "model.safetensors",

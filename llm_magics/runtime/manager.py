@@ -33,6 +33,7 @@ from llm_magics.runtime.loading import (
     ModelHandle,
     check_role,
     estimate_bytes,
+    import_transformers,
     infer_role,
     load_model,
     locate,
@@ -418,6 +419,7 @@ class ModelManager:
         quantization: str | None,
     ) -> tuple[ModelSpec, torch.device, torch.dtype, str]:
         """The spec, device, dtype and quantization a ``load(name, ...)`` asks for."""
+        import_transformers()  # once, under a lock: threads may ask for their first model at once
         spec = self._spec(name, role)
         target = resolve_device(device or self.config.device)
         precision = resolve_dtype(target, dtype or self.config.dtype)

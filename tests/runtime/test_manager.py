@@ -209,3 +209,45 @@ def test_two_threads_loading_their_first_models_at_once_both_get_them() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True
     )
     assert done.stdout.strip().endswith("[] ['default-chat', 'default-embed']"), done.stdout
+
+
+_FIRST_MODELS_AT_ONCE = """
+import threading
+from llm_magics import get_manager
+
+barrier, errors = threading.Barrier(6), []
+
+def ask(name):
+    barrier.wait()
+    try:
+        get_manager().handle(name)
+    except Exception as error:
+        errors.append(repr(error))
+
+threads = [threading.Thread(target=ask, args=(n,)) for n in ["default-embed", "default-chat"] * 3]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("errors:", errors)
+"""
+
+
+@pytest.mark.slow
+def test_threads_asking_for_their_first_models_at_once_in_a_fresh_process_all_get_them() -> None:
+    # transformers resolves its names lazily, and threads resolving them at once in a process
+    # that has not imported them yet met "cannot import name 'AutoTokenizer'" (3 of 3 runs, and
+    # the few-labels guide in JupyterLab: the panel's embedding beside a classify).
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_MODELS_AT_ONCE],
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "errors: []" in done.stdout, done.stdout

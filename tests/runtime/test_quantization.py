@@ -169,16 +169,24 @@ def test_cuda_uses_bitsandbytes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.slow
-def test_loading_a_model_with_torchao_installed_prints_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "code",
+    [
+        "from llm_magics import get_manager; get_manager().load('default-embed'); "
+        "import sentence_transformers",
+        # keywords imports KeyBERT (and so sentence-transformers) before any model loads: a call
+        # served from the cache loads none (the quickstart notebook printed the lines so).
+        "import pandas as pd; from llm_magics.ops import keywords; "
+        "keywords(pd.Series(['good tea', 'a lid that broke']), progress=False)",
+    ],
+    ids=["a model load", "keywords"],
+)
+def test_loading_a_model_with_torchao_installed_prints_nothing(tmp_path: Path, code: str) -> None:
     # transformers imports torchao (when installed) on every from_pretrained, and torchao's import
     # logs a line per CUDA library it cannot load: a fresh process must show none of it.
     import os
     import subprocess
 
-    code = (
-        "from llm_magics import get_manager; get_manager().load('default-embed'); "
-        "import sentence_transformers"
-    )
     env = {**os.environ, "LLM_MAGICS_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
