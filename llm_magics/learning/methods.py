@@ -335,12 +335,14 @@ def _setfit(
     from transformers.utils import logging as hf_logging
 
     from llm_magics.runtime.loading import locate
+    from llm_magics.runtime.specs import resolve_spec
 
-    # The manager resolves the name (aliases, its config): SetFit trains a copy of the weights,
-    # read from the same files, so the manager's shared copy that other ops use stays as it is.
+    # The name resolved as the manager does (aliases, its config), without reading the model:
+    # SetFit trains a copy of the weights, read from the same files, so the manager's shared copy
+    # that other ops use stays as it is.
     manager = encoder.get("manager") or get_manager()
-    spec = manager.handle(manager.model_for("embed", encoder.get("model")), role="embed").spec
-    source = locate(spec, manager.config)
+    name = manager.model_for("embed", encoder.get("model"))
+    source = locate(resolve_spec(name, manager.config, role="embed"), manager.config)
     progress = bool(encoder.get("progress", False))
     bars = are_progress_bars_disabled()
     if not progress:

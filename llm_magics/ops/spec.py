@@ -107,6 +107,14 @@ class Uses:
     argument: str = "model"
     when: Callable[[Mapping[str, Any]], bool] | None = None
 
+    def happens(self, options: Mapping[str, Any]) -> bool:
+        """Whether a run with ``options`` (defaults filled in) makes this call."""
+        return self.when is None or self.when(options)
+
+    def model(self, options: Mapping[str, Any], defaults: Mapping[str, str]) -> tuple[str, str]:
+        """``(role, model)`` of this call: the model ``options`` name, else the role's default."""
+        return self.role, options.get(self.argument) or defaults.get(self.role, "")
+
 
 @dataclass(frozen=True)
 class Bound:
@@ -336,7 +344,7 @@ class OpSpec:
     def calls(self, options: Mapping[str, Any]) -> tuple[Uses, ...]:
         """The model calls of a run with ``options`` (the op's defaults filled in)."""
         uses = self.by_method.get(options.get("method"), self.uses) if self.by_method else self.uses
-        return tuple(u for u in uses if u.when is None or u.when(options))
+        return tuple(u for u in uses if u.happens(options))
 
     def models(
         self, options: Mapping[str, Any], defaults: Mapping[str, str]
@@ -346,10 +354,7 @@ class OpSpec:
         ``defaults`` gives the model of each role when the options name none (a classifier has
         no default: its model is the name a ``finetune`` registered, or ``""``).
         """
-        return [
-            (u.role, options.get(u.argument) or defaults.get(u.role, ""))
-            for u in self.calls(options)
-        ]
+        return [u.model(options, defaults) for u in self.calls(options)]
 
     def primitive(self, options: Mapping[str, Any]) -> Primitive | None:
         """The engine primitive of the op's main model call, ``None`` when it calls no model."""
@@ -424,11 +429,7 @@ class StepSpec:
         self, options: Mapping[str, Any], defaults: Mapping[str, str]
     ) -> list[tuple[str, str]]:
         """``(role, model)`` of each model a run with ``options`` (defaults filled in) uses."""
-        return [
-            (u.role, options.get(u.argument) or defaults.get(u.role, ""))
-            for u in self.uses
-            if u.when is None or u.when(options)
-        ]
+        return [u.model(options, defaults) for u in self.uses if u.happens(options)]
 
     def output_names(self, target: str | None) -> list[str]:
         """The default output columns for ``target``."""

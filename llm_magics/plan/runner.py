@@ -31,7 +31,6 @@ from llm_magics.engine.jobs import step as step_job
 from llm_magics.errors import InvalidArgumentError, checked_arguments, collected_warnings, warn
 from llm_magics.mining.columns import is_free_text
 from llm_magics.ops.backend import LOCAL, renamed_engine, resolve_backend
-from llm_magics.ops.spec import STEPS
 from llm_magics.plan.check import check_plan
 from llm_magics.plan.estimate import estimate_plan
 from llm_magics.plan.parse import Plan, Step, parse_plan
@@ -93,8 +92,7 @@ def _rows_with_text(step: Step, frame: pd.DataFrame) -> int:
     """The rows a step reads text from: those with text in its (first) text column; a step that
     predicts a target (``predict``) reads every text column it names, else every one but the
     target."""
-    spec = STEPS.get(step.verb)
-    if spec is not None and spec.target:
+    if step.target is not None:
         named = [c for c in step.columns if c in frame and is_free_text(frame[c])]
         columns = named or [c for c in frame.columns if c != step.target and is_free_text(frame[c])]
     else:
@@ -119,8 +117,7 @@ def _row_counts(step: Step, frame: pd.DataFrame, jobs: list[dict[str, Any]]) -> 
         return 0, 0
     rows = _rows_with_text(step, frame)
     over_rows = [j for j in jobs if j["total"] == rows]
-    spec = STEPS.get(step.verb)
-    if spec is not None and spec.target:
+    if step.target is not None:
         computed = sum(j["done"] - j["cached"] for j in jobs)
     elif over_rows and not replaces_frame(step):
         computed = max(j["done"] - j["cached"] for j in over_rows)
